@@ -1,0 +1,48 @@
+# One command runs the pipeline (`make run`), one runs the tests (`make test`).
+# Both set up everything on a fresh machine: virtualenv, dependencies, Kafka jars, broker, topics.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup lint typecheck unit integration kafka-start kafka-stop topics clean
+
+run: setup
+	$(BIN)/pipeline run
+
+test: setup lint typecheck
+	$(BIN)/pytest -q tests
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+lint: setup
+	$(BIN)/ruff format --check pipeline tests
+	$(BIN)/ruff check pipeline tests
+
+typecheck: setup
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/pytest -q tests/unit
+
+integration: setup
+	$(BIN)/pytest -q tests/integration
+
+kafka-start: setup
+	$(BIN)/pipeline kafka start
+
+kafka-stop: setup
+	$(BIN)/pipeline kafka stop
+
+topics: kafka-start
+	$(BIN)/pipeline topics apply
+
+clean: kafka-stop
+	rm -rf var

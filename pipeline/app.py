@@ -1,0 +1,63 @@
+"""The faust app: broker, rocksdb state, at-least-once processing, and the worker's web endpoints.
+
+Agents register themselves on this app from `pipeline.agents`; this module only builds it.
+"""
+
+from __future__ import annotations
+
+import faust
+from faust.web import Request, Response, View
+
+from pipeline import metrics
+from pipeline.health import KafkaProbe
+from pipeline.settings import Settings
+
+TOPIC_PARTITIONS = (
+    4  # equals the source topics' partitions in topics/manifest.toml (co-partitioning)
+)
+
+
+def broker_urls(bootstrap: str) -> str:
+    """`host1:9092,host2:9092` → faust's `kafka://host1:9092;kafka://host2:9092`."""
+    return ";".join(f"kafka://{server.strip()}" for server in bootstrap.split(",") if server)
+
+
+def create_app(settings: Settings) -> faust.App:
+    """A faust app configured for the pipeline's guarantees (DESIGN.md, "Guarantees")."""
+    datadir = settings.data_dir / "faust"
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.app_id,
+        broker=broker_urls(settings.kafka_bootstrap),
+        store="rocksdb://",
+        datadir=str(datadir),
+        processing_guarantee="at_least_once",
+        producer_acks=-1,
+        topic_partitions=TOPIC_PARTITIONS,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        web_port=settings.worker_web_port,
+        web_bind=settings.bind_host,
+        web_host=settings.bind_host,
+        web_in_thread=False,
+    )
+    _add_health_pages(app, KafkaProbe(settings.kafka_bootstrap))
+    return app
+
+
+def _add_health_pages(app: faust.App, probe: KafkaProbe) -> None:
+    @app.page("/healthz")
+    async def healthz(view: View, request: Request) -> Response:
+        return view.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(view: View, request: Request) -> Response:
+        if await probe.ready():
+            return view.json({"status": "ready"})
+        return view.json({"status": "kafka unreachable"}, status=503)
+
+    @app.page("/metrics")
+    async def metrics_page(view: View, request: Request) -> Response:
+        body, content_type = metrics.render()
+        # aiohttp rejects a charset inside content_type=, so the header is set whole.
+        return view.bytes(body, headers={"Content-Type": content_type})

@@ -1,0 +1,129 @@
+"""The `pipeline` command: one entry point for every process and operation."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Callable
+
+from pipeline.errors import PipelineError
+from pipeline.settings import Settings, load_settings
+
+PROCESSES = ["worker"]  # what `pipeline run` starts; each is also a subcommand
+
+
+def _out(message: str) -> None:
+    print(message, flush=True)  # noqa: T201 - command output is this module's job
+
+
+def _kafka(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.ops import local_kafka  # noqa: PLC0415 - keeps `pipeline --help` fast
+
+    kafka = local_kafka.LocalKafka.from_settings(settings)
+    if args.action == "start":
+        _, message = asyncio.run(local_kafka.start(kafka))
+        _out(message)
+        return 0
+    if args.action == "stop":
+        _out(asyncio.run(local_kafka.stop(kafka)))
+        return 0
+    ready, message = asyncio.run(local_kafka.status(kafka))
+    _out(message)
+    return 0 if ready else 3
+
+
+def _topics(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.ops.manifest import load_manifest  # noqa: PLC0415
+    from pipeline.ops.topics_apply import Outcome, apply_topics  # noqa: PLC0415
+
+    specs = load_manifest(settings)
+    if args.action == "list":
+        for spec in specs:
+            _out(f"{spec.name}\tkey={spec.key}\tpartitions={spec.partitions}\t{spec.cleanup}")
+        return 0
+    reports = asyncio.run(apply_topics(settings.kafka_bootstrap, specs))
+    for report in reports:
+        _out(report.line())
+    differing = sum(report.outcome is Outcome.DIFFERS for report in reports)
+    if differing:
+        _out(f"{differing} topic(s) differ from the manifest: fix the cluster or the manifest")
+        return 1
+    return 0
+
+
+def _tail(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.ops.tail import tail  # noqa: PLC0415
+
+    coroutine = tail(
+        settings.kafka_bootstrap,
+        settings.topic(args.topic),
+        from_beginning=args.from_beginning,
+        limit=args.max,
+        idle_timeout=args.idle_timeout,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(coroutine)
+    return 0
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.app import create_app  # noqa: PLC0415
+    from pipeline.worker import run_worker  # noqa: PLC0415
+
+    run_worker(create_app(settings), settings)
+    return 0
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.ops.supervisor import run_all  # noqa: PLC0415
+
+    return asyncio.run(run_all(settings, PROCESSES))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pipeline",
+        description="Social events pipeline. Configuration: PIPELINE_* environment variables.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    kafka = commands.add_parser("kafka", help="the local development broker (Kafka 3.9.1, KRaft)")
+    kafka.add_argument("action", choices=["start", "stop", "status"])
+    kafka.set_defaults(handler=_kafka)
+
+    topics = commands.add_parser("topics", help="apply or list topics/manifest.toml")
+    topics.add_argument("action", choices=["apply", "list"])
+    topics.set_defaults(handler=_topics)
+
+    tail = commands.add_parser("tail", help="print a topic's records as JSON lines")
+    tail.add_argument("topic", help="manifest name, e.g. events.normalized")
+    tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record")
+    tail.add_argument("--max", type=int, default=None, help="stop after this many records")
+    tail.add_argument(
+        "--idle-timeout", type=float, default=None, help="stop after this many quiet seconds"
+    )
+    tail.set_defaults(handler=_tail)
+
+    worker = commands.add_parser("worker", help="run the faust agents (web port 6066)")
+    worker.set_defaults(handler=_worker)
+
+    run = commands.add_parser("run", help="broker + topics + every process, in the foreground")
+    run.set_defaults(handler=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler: Callable[[Settings, argparse.Namespace], int] = args.handler
+    try:
+        settings = load_settings()
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        return handler(settings, args)
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        return 2

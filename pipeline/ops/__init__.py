@@ -1,0 +1,1 @@
+"""Operating the pipeline: the local broker, the topic manifest, the process supervisor."""

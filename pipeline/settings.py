@@ -1,0 +1,98 @@
+"""One typed, frozen settings object, built from `PIPELINE_*` environment variables.
+
+Components receive a `Settings` as an argument; nothing else in the package reads the environment.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from pipeline.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def parse_duration(value: object) -> float:
+    """`"90"`, `"90s"`, `"15m"`, `"12h"`, `"7d"` → seconds."""
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"expected seconds or a duration like 90s, 15m, 12h, 7d; got {value!r}")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+class Settings(BaseSettings):
+    """Every knob of every process. Defaults run the whole pipeline on one laptop."""
+
+    model_config = SettingsConfigDict(env_prefix="PIPELINE_", frozen=True, extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
+    app_id: str = Field(default="social-events", pattern=r"^[A-Za-z0-9._-]+$")
+
+    ingress_port: Port = 8080
+    worker_web_port: Port = 6066
+    poller_port: Port = 8081
+    bind_host: str = "127.0.0.1"
+
+    admin_token: SecretStr | None = None
+    data_dir: Path = REPO_ROOT / "var"
+    topics_dir: Path = REPO_ROOT / "topics"
+
+    retry_schedule: Annotated[tuple[float, ...], NoDecode] = (5.0, 25.0, 125.0)
+    delivery_timeout: Annotated[float, NoDecode] = Field(default=5.0, gt=0)
+    dedup_window: Annotated[float, NoDecode] = Field(default=7 * 86400.0, gt=0)
+    allow_private_destinations: bool = False
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @field_validator("retry_schedule", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [part for part in value.split(",") if part.strip()]
+            if not parts:
+                raise ValueError("expected a comma-separated list of delays, e.g. 5,25,125")
+            return tuple(parse_duration(part) for part in parts)
+        return value
+
+    @field_validator("retry_schedule")
+    @classmethod
+    def _positive_delays(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(delay <= 0 for delay in value):
+            raise ValueError("every retry delay must be positive")
+        return value
+
+    @field_validator("delivery_timeout", "dedup_window", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    def topic(self, name: str) -> str:
+        """The cluster-side name of a manifest topic (a prefix isolates tests and tenants)."""
+        return f"{self.topic_prefix}{name}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment; a bad value raises `ConfigError` naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        variable = f"PIPELINE_{field.upper()}"
+        given = first.get("input")
+        shown = "" if field == "admin_token" else f" (got {given!r})"
+        raise ConfigError(f"{variable}: {first['msg']}{shown}") from exc
