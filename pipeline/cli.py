@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pipeline.errors import PipelineError
 from pipeline.settings import Settings, load_settings
 
-PROCESSES = ["worker"]  # what `pipeline run` starts; each is also a subcommand
+PROCESSES = ["ingress", "worker"]  # what `pipeline run` starts; each is also a subcommand
 
 
 def _out(message: str) -> None:
@@ -70,10 +70,20 @@ def _tail(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.agents import register_agents  # noqa: PLC0415
     from pipeline.app import create_app  # noqa: PLC0415
     from pipeline.worker import run_worker  # noqa: PLC0415
 
-    run_worker(create_app(settings), settings)
+    app = create_app(settings)
+    register_agents(app, settings)
+    run_worker(app, settings)
+    return 0
+
+
+def _ingress(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.ingress.server import run_ingress  # noqa: PLC0415
+
+    asyncio.run(run_ingress(settings))
     return 0
 
 
@@ -107,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     tail.set_defaults(handler=_tail)
 
+    ingress = commands.add_parser("ingress", help="webhooks in and the admin API (port 8080)")
+    ingress.set_defaults(handler=_ingress)
+
     worker = commands.add_parser("worker", help="run the faust agents (web port 6066)")
     worker.set_defaults(handler=_worker)
 
@@ -123,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.root.level))
         return handler(settings, args)
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201

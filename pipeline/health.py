@@ -1,4 +1,4 @@
-"""`/healthz` (the process is alive) and `/readyz` (it can reach Kafka), shared by every process."""
+"""Kafka reachability: `/readyz` probes, topic metadata, shared by every process."""
 
 from __future__ import annotations
 
@@ -34,6 +34,17 @@ async def broker_ready(bootstrap: str, timeout: float = 2.0) -> bool:
         return False
     finally:
         await client.close()
+
+
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+    """The partition numbers of `topic` (empty when it does not exist)."""
+    client = AIOKafkaClient(bootstrap_servers=bootstrap)
+    try:
+        await client.bootstrap()
+        cluster = await client.fetch_all_metadata()
+    finally:
+        await client.close()
+    return sorted(cluster.partitions_for_topic(topic) or ())
 
 
 class KafkaProbe:

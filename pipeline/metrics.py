@@ -1,17 +1,72 @@
 """The pipeline's Prometheus metrics (`pipeline_` prefix, base units) and their exposition.
 
-Every process serves `GET /metrics` from the default registry, so faust's own collectors, when
-enabled, appear beside these.
+Every process serves `GET /metrics` from the default registry. Labels take values from small fixed
+sets (provider, type, status, reason) — never instance or event ids.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Info, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Histogram,
+    Info,
+    generate_latest,
+)
 
 from pipeline import __version__
 
+# Request handling: 1 ms … 10 s.
+FAST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Provider time → pipeline: polled changes can be minutes old.
+LAG_BUCKETS = (*FAST_BUCKETS, 30.0, 60.0, 300.0, 900.0, 3600.0)
+
 BUILD_INFO = Info("pipeline_build", "Version of the running pipeline process.")
 BUILD_INFO.info({"version": __version__})
+
+INGRESS_REQUESTS = Counter(
+    "pipeline_ingress_requests_total",
+    "Webhook requests answered by the ingress, by provider and HTTP status.",
+    ["provider", "status"],
+)
+INGRESS_DURATION = Histogram(
+    "pipeline_ingress_request_duration_seconds",
+    "Time from a webhook request's arrival to its answer (202 includes the Kafka ack).",
+    ["provider"],
+    buckets=FAST_BUCKETS,
+)
+INGRESS_BYTES = Counter(
+    "pipeline_ingress_received_bytes_total",
+    "Webhook body bytes received, by provider.",
+    ["provider"],
+)
+EVENTS_NORMALIZED = Counter(
+    "pipeline_events_normalized_total",
+    "Normalized events written to events.normalized, by provider and type.",
+    ["provider", "type"],
+)
+EVENTS_INVALID = Counter(
+    "pipeline_events_invalid_total",
+    "Records or elements written to events.invalid, by stage and reason.",
+    ["stage", "reason"],
+)
+EVENTS_DUPLICATE = Counter(
+    "pipeline_events_duplicates_total",
+    "Events dropped because their source and id were already seen, by provider.",
+    ["provider"],
+)
+EVENTS_IGNORED = Counter(
+    "pipeline_events_ignored_total",
+    "Provider elements that carry no event (Hootsuite pings), by provider.",
+    ["provider"],
+)
+NORMALIZE_LAG = Histogram(
+    "pipeline_normalize_lag_seconds",
+    "Time from when an event happened at the provider to its normalized write.",
+    ["provider"],
+    buckets=LAG_BUCKETS,
+)
 
 
 def render() -> tuple[bytes, str]:

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     worker_web_port: Port = 6066
     poller_port: Port = 8081
     bind_host: str = "127.0.0.1"
+    public_url: str | None = None
+    ingress_ack_timeout: Annotated[float, NoDecode] = Field(default=5.0, gt=0)
 
     admin_token: SecretStr | None = None
     data_dir: Path = REPO_ROOT / "var"
@@ -75,7 +77,7 @@ class Settings(BaseSettings):
             raise ValueError("every retry delay must be positive")
         return value
 
-    @field_validator("delivery_timeout", "dedup_window", mode="before")
+    @field_validator("delivery_timeout", "dedup_window", "ingress_ack_timeout", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float:
         return parse_duration(value)

@@ -10,6 +10,9 @@ from typing import Any, TextIO
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from pipeline.errors import PipelineError
+from pipeline.health import partitions_of
+
 
 def _decode(raw: bytes | None) -> Any:
     if raw is None:
@@ -34,10 +37,10 @@ async def tail(
     await consumer.start()
     printed = 0
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
+        partitions = await partitions_of(bootstrap, topic)
         if not partitions:
-            raise SystemExit(f"error: topic {topic} does not exist (run `pipeline topics apply`)")
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+            raise PipelineError(f"topic {topic} does not exist (run `pipeline topics apply`)")
+        assigned = [TopicPartition(topic, p) for p in partitions]
         consumer.assign(assigned)
         if from_beginning:
             await consumer.seek_to_beginning(*assigned)

@@ -1,0 +1,1 @@
+"""Configuration on compacted topics: instances and subscriptions, and their in-memory views."""

@@ -1,0 +1,199 @@
+"""Instances: one provider account connected to the pipeline (Cloud Elements' element instance).
+
+Stored whole (secrets included, so every ingress can verify signatures) on `config.instances`;
+shown without secrets by the admin API. The webhook URL carries the base64url instance id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from pipeline.config.requests import RequestError, boolean, optional_text, text, url
+from pipeline.events.cloudevent import rfc3339
+from pipeline.providers.registry import PROVIDERS
+
+POLLING_KEYS = frozenset(
+    {
+        "enabled",
+        "interval_seconds",
+        "api_base_url",
+        "states",
+        "social_profile_ids",
+        "lookback_seconds",
+        "lookahead_seconds",
+        "max_requests_per_second",
+    }
+)
+# Cloud Elements' instance configuration keys, accepted under "configuration".
+CLOUD_ELEMENTS_KEYS = frozenset(
+    {
+        "event.notification.enabled",
+        "event.notification.callback.url",
+        "event.vendor.type",
+        "event.poller.refresh_interval",
+    }
+)
+
+
+def instance_key(instance_id: str) -> str:
+    """The path segment of the webhook URL: base64url of the id, unpadded."""
+    return base64.urlsafe_b64encode(instance_id.encode()).decode().rstrip("=")
+
+
+def instance_id_from_key(key: str) -> str | None:
+    try:
+        return base64.urlsafe_b64decode(key + "=" * (-len(key) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class Instance:
+    id: str
+    provider: str
+    name: str
+    enabled: bool
+    created: str
+    modified: str
+    signing_secret: str | None = None
+    callback_url: str | None = None
+    include_raw: bool = True
+    polling: dict[str, Any] = field(default_factory=dict)
+    credentials: dict[str, str | None] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Instance:
+        return cls(**orjson.loads(raw))
+
+    def public(self, public_url: str) -> dict[str, Any]:
+        """What the admin API shows: no secret or credential value, ever."""
+        shown = asdict(self)
+        del shown["signing_secret"]
+        shown["has_signing_secret"] = bool(self.signing_secret)
+        shown["credentials"] = sorted(key for key, value in self.credentials.items() if value)
+        shown["webhook_url"] = (
+            f"{public_url.rstrip('/')}/v1/webhooks/{self.provider}/{instance_key(self.id)}"
+        )
+        return shown
+
+
+def _now() -> str:
+    return rfc3339(datetime.now(UTC))
+
+
+def create_instance(body: dict[str, Any]) -> tuple[Instance, str | None]:
+    """A new instance from a POST body, and the signing secret if this call generated it."""
+    body = _with_cloud_elements_aliases(body)
+    provider = text(body, "provider")
+    if provider not in PROVIDERS:
+        raise RequestError("provider", f"must be one of {', '.join(sorted(PROVIDERS))}")
+    instance_id = optional_text(body, "id") or "inst_" + secrets.token_urlsafe(12).replace("-", "x")
+    if not instance_id.replace("_", "").replace("-", "").isalnum() or len(instance_id) > 64:
+        raise RequestError("id", "use 1 to 64 letters, digits, '_' or '-'")
+    given_secret = optional_text(body, "signing_secret")
+    generated = None if given_secret else PROVIDERS[provider].new_secret()
+    now = _now()
+    instance = Instance(
+        id=instance_id,
+        provider=provider,
+        name=optional_text(body, "name") or instance_id,
+        enabled=boolean(body, "enabled", default=True),
+        created=now,
+        modified=now,
+        signing_secret=given_secret or generated,
+        callback_url=url(body, "callback_url"),
+        include_raw=boolean(body, "include_raw", default=True),
+        polling=_polling(body.get("polling")),
+        credentials=_credentials(body.get("credentials")),
+    )
+    return instance, generated
+
+
+def patch_instance(instance: Instance, body: dict[str, Any]) -> Instance:
+    """Apply a PATCH body; the id and provider are fixed for an instance's life."""
+    body = _with_cloud_elements_aliases(body)
+    for fixed in ("id", "provider"):
+        if fixed in body and body[fixed] != getattr(instance, fixed):
+            raise RequestError(fixed, "cannot be changed; create a new instance")
+    changes: dict[str, Any] = {"modified": _now()}
+    if "name" in body:
+        changes["name"] = text(body, "name")
+    if "enabled" in body:
+        changes["enabled"] = boolean(body, "enabled", default=instance.enabled)
+    if "include_raw" in body:
+        changes["include_raw"] = boolean(body, "include_raw", default=instance.include_raw)
+    if "signing_secret" in body:
+        changes["signing_secret"] = optional_text(body, "signing_secret")
+    if "callback_url" in body:
+        changes["callback_url"] = url(body, "callback_url")
+    if "polling" in body:
+        changes["polling"] = {**instance.polling, **_polling(body["polling"])}
+    if "credentials" in body:
+        changes["credentials"] = {**instance.credentials, **_credentials(body["credentials"])}
+    return replace(instance, **changes)
+
+
+def _polling(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RequestError("polling", "must be an object")
+    unknown = set(value) - POLLING_KEYS
+    if unknown:
+        raise RequestError("polling", f"unknown keys: {', '.join(sorted(unknown))}")
+    if "enabled" in value and not isinstance(value["enabled"], bool):
+        raise RequestError("polling.enabled", "must be true or false")
+    interval = value.get("interval_seconds")
+    if interval is not None and (not isinstance(interval, int | float) or interval <= 0):
+        raise RequestError("polling.interval_seconds", "must be a positive number")
+    if value.get("api_base_url") is not None:
+        url(value, "api_base_url", field_name="polling.api_base_url")
+    return dict(value)
+
+
+def _credentials(value: Any) -> dict[str, str | None]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(item, str | None) for item in value.values()
+    ):
+        raise RequestError("credentials", "must be an object of strings")
+    return dict(value)
+
+
+def _with_cloud_elements_aliases(body: Any) -> dict[str, Any]:
+    """Map Cloud Elements' `configuration` keys onto this API's fields (explicit fields win)."""
+    if not isinstance(body, dict):
+        raise RequestError("body", "must be a JSON object")
+    configuration = body.get("configuration")
+    if configuration is None:
+        return body
+    if not isinstance(configuration, dict) or set(configuration) - CLOUD_ELEMENTS_KEYS:
+        allowed = ", ".join(sorted(CLOUD_ELEMENTS_KEYS))
+        raise RequestError("configuration", f"must be an object with keys among {allowed}")
+    merged = {key: value for key, value in body.items() if key != "configuration"}
+    polling = dict(merged.get("polling") or {})
+    if "event.notification.enabled" in configuration:
+        merged.setdefault("enabled", configuration["event.notification.enabled"])
+    if "event.notification.callback.url" in configuration:
+        merged.setdefault("callback_url", configuration["event.notification.callback.url"])
+    if "event.vendor.type" in configuration:
+        polling.setdefault("enabled", configuration["event.vendor.type"] == "polling")
+    if "event.poller.refresh_interval" in configuration:
+        minutes = configuration["event.poller.refresh_interval"]
+        if not isinstance(minutes, int | float) or minutes <= 0:
+            raise RequestError("event.poller.refresh_interval", "must be a positive number")
+        polling.setdefault("interval_seconds", minutes * 60)
+    if polling:
+        merged["polling"] = polling
+    return merged

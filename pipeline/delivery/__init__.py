@@ -1,0 +1,1 @@
+"""Delivery: `events.routed` → signed `POST` to each subscriber's callback URL."""

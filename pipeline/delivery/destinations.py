@@ -1,0 +1,129 @@
+"""deliver agent → subscriber: refuse callback URLs that would reach the pipeline's own network.
+
+A subscriber chooses its URL, so without this guard it could make the pipeline call loopback
+services, the private network or the cloud metadata endpoint (SSRF). `validate_url_syntax` runs
+when a subscription is created; `check_destination` runs before each delivery, because DNS answers
+change.
+With `allow_private` on (local development, tests) only the URL's syntax is checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+
+import yarl
+
+from pipeline.delivery.errors import DestinationRefusedError
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str], Awaitable[Sequence[str]]]
+"""host → the IP addresses it resolves to (as strings)."""
+
+ALLOWED_SCHEMES = frozenset({"http", "https"})
+
+_METADATA = frozenset(
+    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+)
+# Carrier-grade NAT space is neither "private" nor "global" to the ipaddress module.
+_SHARED = ipaddress.ip_network("100.64.0.0/10")
+# The NAT64 well-known prefix embeds an IPv4 address that a NAT64 gateway would then reach.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def validate_url_syntax(url: str) -> None:
+    """Refuse a URL that is not absolute http(s) with a host, or that carries credentials."""
+    _parse(url)
+
+
+async def check_destination(
+    url: str, *, allow_private: bool, resolver: Resolver | None = None
+) -> None:
+    """Refuse `url` unless every address its host resolves to is publicly routable."""
+    host = _parse(url)
+    if allow_private:
+        return
+    for address in await _addresses(host, resolver or _system_resolver):
+        reason = _blocked_reason(address)
+        if reason is not None:
+            raise DestinationRefusedError(reason, f"host {host!r} resolves to {address}")
+
+
+def _parse(url: str) -> str:
+    # yarl is the parser aiohttp uses, so the host checked here is the host that gets connected to.
+    # Messages name the host at most: paths and queries may carry subscriber tokens.
+    try:
+        parsed = yarl.URL(url)
+    except ValueError:
+        raise DestinationRefusedError("invalid_url", "the URL cannot be parsed") from None
+    if parsed.scheme not in ALLOWED_SCHEMES:
+        raise DestinationRefusedError("unsupported_scheme", "only http and https are delivered to")
+    if not parsed.host:
+        raise DestinationRefusedError("invalid_url", "the URL has no host")
+    if parsed.user is not None or parsed.password is not None:
+        raise DestinationRefusedError(
+            "credentials_in_url", "credentials belong in the signing secret, not the URL"
+        )
+    return parsed.host
+
+
+async def _addresses(host: str, resolver: Resolver) -> list[Address]:
+    literal = _ip(host)
+    if literal is not None:
+        return [literal]
+    try:
+        resolved = await resolver(host)
+    except (OSError, UnicodeError):
+        raise DestinationRefusedError(
+            "unresolvable_host", f"host {host!r} does not resolve"
+        ) from None
+    addresses = [address for address in map(_ip, resolved) if address is not None]
+    if not addresses:
+        raise DestinationRefusedError("unresolvable_host", f"host {host!r} has no IP address")
+    return addresses
+
+
+def _ip(text: str) -> Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _unwrap(address: Address) -> Address:
+    """The IPv4 address an IPv6 address stands for, if it embeds one that routing would reach."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return address
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    # Scope ids (`fe80::1%eth0`) would make the metadata set lookup miss.
+    return ipaddress.IPv6Address(address.packed)
+
+
+def _blocked_reason(address: Address) -> str | None:
+    """Why `address` may not be delivered to, or None if it is publicly routable."""
+    ip = _unwrap(address)
+    checks: tuple[tuple[bool, str], ...] = (
+        (ip in _METADATA, "metadata_address"),
+        (ip.is_loopback, "loopback_address"),
+        (ip.is_link_local, "link_local_address"),
+        (ip.is_unspecified, "unspecified_address"),
+        (ip.is_multicast, "multicast_address"),
+        (isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED, "private_address"),
+        (ip.is_private, "private_address"),
+        (ip.is_reserved, "reserved_address"),
+        # Anything else the registry does not call global (documentation, benchmarking ranges).
+        (not ip.is_global, "reserved_address"),
+    )
+    return next((reason for blocked, reason in checks if blocked), None)
+
+
+async def _system_resolver(host: str) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]

@@ -1,0 +1,175 @@
+"""deliver agent → subscriber: the HTTP `POST` itself, and fairness between subscriptions.
+
+One `Sender` holds one connection pool for all deliveries, so keep-alive connections are reused
+across events. `post` turns every transport failure into data (status None + a short error) for
+`outcome.classify`; it reads at most a small, fixed part of any response body and never follows
+redirects (a redirect could point past the destination check). `KeyedLimiter` caps the attempts in
+flight per subscription, so one slow subscriber cannot hold every pooled connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+
+import aiohttp
+
+PostResult = tuple[int | None, dict[str, str], str | None, float]
+"""(status or None, response headers with lower-case names, error or None, seconds taken)."""
+
+USER_AGENT = "social-events-pipeline"
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024
+
+# Checked in order: the first matching type names the failure. Texts never include the URL,
+# whose path or query may carry a subscriber's token.
+_FAILURES: tuple[tuple[type[BaseException], str], ...] = (
+    (aiohttp.ClientConnectorDNSError, "dns lookup failed"),
+    (aiohttp.ClientSSLError, "tls handshake failed"),
+    (aiohttp.ServerDisconnectedError, "server disconnected"),
+    (aiohttp.InvalidURL, "invalid url"),
+    (aiohttp.ClientPayloadError, "malformed response body"),
+    (aiohttp.ClientResponseError, "malformed response"),
+    (ConnectionResetError, "connection reset"),
+)
+
+
+class Sender:
+    """A pooled HTTP client for deliveries; `start()` before the first `post`, `close()` after."""
+
+    def __init__(
+        self,
+        *,
+        limit: int = 100,
+        limit_per_host: int = 20,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        self._limit = limit
+        self._limit_per_host = limit_per_host
+        self._max_response_bytes = max_response_bytes
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        """Open the connection pool (needs a running event loop, hence not in `__init__`)."""
+        if self._session is not None:
+            return
+        connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=self._limit_per_host)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            headers={"user-agent": USER_AGENT},
+            # Bodies are discarded unread beyond a cap; decompressing them could only cost memory.
+            auto_decompress=False,
+            # Each post carries its own deadline.
+            timeout=aiohttp.ClientTimeout(total=None),
+        )
+
+    async def close(self) -> None:
+        """Close the pool and every idle connection."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> Sender:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], *, timeout: float
+    ) -> PostResult:
+        """One attempt; transport failures and timeouts are returned, never raised."""
+        if self._session is None:
+            raise RuntimeError("Sender.start() must be awaited before post()")
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(timeout):
+                status, response_headers = await self._exchange(self._session, url, body, headers)
+        except (aiohttp.ClientError, OSError) as exc:
+            # TimeoutError is an OSError: the deadline above and aiohttp's own timeouts land here.
+            return None, {}, _describe(exc, timeout), time.monotonic() - started
+        return status, response_headers, None, time.monotonic() - started
+
+    async def _exchange(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+    ) -> tuple[int, dict[str, str]]:
+        async with session.post(url, data=body, headers=headers, allow_redirects=False) as response:
+            await _discard(response.content, self._max_response_bytes)
+            return response.status, {key.lower(): value for key, value in response.headers.items()}
+
+
+async def _discard(content: aiohttp.StreamReader, limit: int) -> None:
+    # A body read to its end lets the connection go back to the pool; a longer one is cut off and
+    # its connection closed, so a subscriber streaming endlessly costs at most `limit` bytes.
+    remaining = limit
+    while remaining > 0:
+        chunk = await content.read(remaining)
+        if not chunk:
+            return
+        remaining -= len(chunk)
+
+
+def _describe(exc: BaseException, timeout: float) -> str:
+    """A short, secret-free description of a failed attempt, for logs and dead-letter records."""
+    if isinstance(exc, TimeoutError):
+        return f"timeout after {timeout}s"
+    if isinstance(exc, aiohttp.ClientConnectorError) and not isinstance(
+        exc, aiohttp.ClientConnectorDNSError | aiohttp.ClientSSLError
+    ):
+        if isinstance(exc.os_error, ConnectionRefusedError):
+            return "connection refused"
+        return f"connect failed: {exc.os_error.strerror or type(exc.os_error).__name__}"
+    for kind, text in _FAILURES:
+        if isinstance(exc, kind):
+            return text
+    return f"transport error: {type(exc).__name__}"
+
+
+@dataclass
+class _KeyState:
+    semaphore: asyncio.Semaphore
+    users: int = 0
+
+
+class KeyedLimiter:
+    """At most `limit_per_key` holders per key; a key's state exists only while it is in use."""
+
+    def __init__(self, limit_per_key: int) -> None:
+        if limit_per_key < 1:
+            raise ValueError("limit_per_key must be at least 1")
+        self._limit = limit_per_key
+        self._states: dict[str, _KeyState] = {}
+
+    def __len__(self) -> int:
+        """How many keys have holders or waiters."""
+        return len(self._states)
+
+    @contextlib.asynccontextmanager
+    async def acquire(self, key: str) -> AsyncIterator[None]:
+        """Wait for one of `key`'s slots, hold it for the `async with` body."""
+        state = self._states.get(key)
+        if state is None:
+            state = self._states[key] = _KeyState(asyncio.Semaphore(self._limit))
+        # Waiters count too: dropping the state while someone waits on its semaphore would let a
+        # newcomer create a second semaphore and exceed the limit.
+        state.users += 1
+        try:
+            async with state.semaphore:
+                yield
+        finally:
+            state.users -= 1
+            if state.users == 0:
+                del self._states[key]

@@ -1,0 +1,50 @@
+"""The event catalog: one JSON Schema per normalized type, read from `topics/events/`.
+
+The normalize agent checks every event it writes against its type's schema; the admin API serves
+the catalog at `GET /v1/event-types`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from jsonschema import Draft202012Validator
+
+from pipeline.errors import ConfigError
+from pipeline.events.types import EVENT_TYPES
+
+
+class Catalog:
+    def __init__(self, topics_dir: Path) -> None:
+        self.schemas: dict[str, dict[str, Any]] = {}
+        for event_type in EVENT_TYPES:
+            path = topics_dir / "events" / f"{event_type}.json"
+            try:
+                self.schemas[event_type] = orjson.loads(path.read_bytes())
+            except (OSError, orjson.JSONDecodeError) as exc:
+                raise ConfigError(f"event schema {path} is missing or unreadable: {exc}") from exc
+        self._validators = {
+            event_type: Draft202012Validator(
+                schema, format_checker=Draft202012Validator.FORMAT_CHECKER
+            )
+            for event_type, schema in self.schemas.items()
+        }
+
+    def violation(self, event: dict[str, Any]) -> str | None:
+        """None when `event` matches its type's schema, else the first problem found."""
+        validator = self._validators.get(str(event.get("type")))
+        if validator is None:
+            return f"no schema for type {event.get('type')!r}"
+        problem = next(iter(validator.iter_errors(event)), None)
+        if problem is None:
+            return None
+        where = "/".join(str(part) for part in problem.absolute_path) or "(event)"
+        return f"{where}: {problem.message}"
+
+    def listing(self) -> list[dict[str, Any]]:
+        return [
+            {"type": event_type, "subject": f"{EVENT_TYPES[event_type]}/<id>", "schema": schema}
+            for event_type, schema in self.schemas.items()
+        ]

@@ -1,0 +1,1 @@
+"""The HTTP front door: provider webhooks in (→ `webhooks.raw`), and the admin API."""

@@ -1,0 +1,19 @@
+"""`GET /v1/event-types`: the normalized types and each one's JSON Schema."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from pipeline.events.catalog import Catalog
+from pipeline.web import json_response
+
+CATALOG = web.AppKey("catalog", Catalog)
+
+
+async def event_types(request: web.Request) -> web.Response:
+    return json_response({"data": request.app[CATALOG].listing()})
+
+
+def add_routes(app: web.Application, catalog: Catalog) -> None:
+    app[CATALOG] = catalog
+    app.router.add_get("/v1/event-types", event_types)

@@ -1,0 +1,34 @@
+"""Request and error plumbing shared by the admin API's resources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from pipeline.config.requests import RequestError
+from pipeline.errors import KafkaUnavailableError
+from pipeline.web import Handler, error
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object (an empty body is `{}`)."""
+    try:
+        body = orjson.loads(await request.read() or b"{}")
+    except orjson.JSONDecodeError as exc:
+        raise RequestError("body", f"is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise RequestError("body", "must be a JSON object")
+    return body
+
+
+@web.middleware
+async def admin_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Field errors → 422 naming the field; Kafka down → 503."""
+    try:
+        return await handler(request)
+    except RequestError as exc:
+        return error(422, exc.code, str(exc))
+    except KafkaUnavailableError as exc:
+        return error(503, exc.code, "Kafka is unavailable; retry later")

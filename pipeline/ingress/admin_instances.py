@@ -1,0 +1,80 @@
+"""Admin API for instances: `/v1/instances` → `config.instances` (compacted; tombstone on delete).
+
+Secrets and credentials are write-only: a generated `signing_secret` is shown once, on create.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from pipeline.config.instances import Instance, create_instance, patch_instance
+from pipeline.ingress.admin_http import read_json
+from pipeline.ingress.context import INGRESS, Ingress
+from pipeline.web import error, json_response
+
+
+async def _store(ingress: Ingress, key: str, value: Instance | None) -> None:
+    topic = ingress.settings.topic("config.instances")
+    meta = await ingress.producer.send(topic, key.encode(), value.to_json() if value else None)
+    ingress.instances.apply(key, value, meta.offset)  # read-your-writes before the view catches up
+
+
+def _not_found(instance_id: str) -> web.Response:
+    return error(404, "not_found", f"no instance {instance_id!r}")
+
+
+async def create(request: web.Request) -> web.Response:
+    ingress = request.app[INGRESS]
+    instance, generated = create_instance(await read_json(request))
+    if ingress.instances.get(instance.id) is not None:
+        return error(409, "conflict", f"instance {instance.id!r} exists")
+    await _store(ingress, instance.id, instance)
+    shown = instance.public(ingress.public_url)
+    if generated:
+        shown["signing_secret"] = generated
+    return json_response(shown, 201)
+
+
+async def list_all(request: web.Request) -> web.Response:
+    ingress = request.app[INGRESS]
+    shown = [i.public(ingress.public_url) for i in sorted(ingress.instances.values(), key=_by_id)]
+    return json_response({"data": shown})
+
+
+def _by_id(instance: Instance) -> str:
+    return instance.id
+
+
+async def get_one(request: web.Request) -> web.Response:
+    ingress = request.app[INGRESS]
+    instance = ingress.instances.get(request.match_info["id"])
+    if instance is None:
+        return _not_found(request.match_info["id"])
+    return json_response(instance.public(ingress.public_url))
+
+
+async def patch(request: web.Request) -> web.Response:
+    ingress = request.app[INGRESS]
+    instance = ingress.instances.get(request.match_info["id"])
+    if instance is None:
+        return _not_found(request.match_info["id"])
+    updated = patch_instance(instance, await read_json(request))
+    await _store(ingress, updated.id, updated)
+    return json_response(updated.public(ingress.public_url))
+
+
+async def delete(request: web.Request) -> web.Response:
+    ingress = request.app[INGRESS]
+    instance_id = request.match_info["id"]
+    if ingress.instances.get(instance_id) is None:
+        return _not_found(instance_id)
+    await _store(ingress, instance_id, None)
+    return web.Response(status=204)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/instances", create)
+    app.router.add_get("/v1/instances", list_all)
+    app.router.add_get("/v1/instances/{id}", get_one)
+    app.router.add_patch("/v1/instances/{id}", patch)
+    app.router.add_delete("/v1/instances/{id}", delete)

@@ -1,0 +1,31 @@
+"""The worker's faust tables (rocksdb, changelogged), co-partitioned with their source topics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from pipeline.app import TOPIC_PARTITIONS
+from pipeline.settings import Settings
+
+
+@dataclass(frozen=True)
+class Tables:
+    # `source id` → 1, in tumbling windows of PIPELINE_DEDUP_WINDOW kept for two windows, so a
+    # repeat is caught for at least one full window after the first sighting.
+    dedup: Any  # faust's WindowWrapper is untyped for item access
+
+
+def declare_tables(app: faust.App, settings: Settings) -> Tables:
+    window = settings.dedup_window
+    dedup = app.Table(
+        "dedup",
+        default=int,
+        key_type=str,
+        value_type=int,
+        partitions=TOPIC_PARTITIONS,
+        help="CloudEvents source + id of every normalized event, for deduplication.",
+    ).tumbling(window, expires=2 * window)
+    return Tables(dedup=dedup)
