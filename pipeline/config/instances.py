@@ -48,10 +48,12 @@ def instance_key(instance_id: str) -> str:
 
 
 def instance_id_from_key(key: str) -> str | None:
+    """The instance id in a webhook URL, or None when the segment is not one we issued."""
     try:
-        return base64.urlsafe_b64decode(key + "=" * (-len(key) % 4)).decode()
+        decoded = base64.urlsafe_b64decode(key + "=" * (-len(key) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
+    return decoded if decoded and instance_key(decoded) == key else None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Pollers: the services that pull provider state over REST and feed it into `polls.raw`."""

@@ -1,0 +1,37 @@
+"""Errors the pollers raise when talking to providers; retry code reads `retriable`."""
+
+from __future__ import annotations
+
+from pipeline.errors import PipelineError
+
+
+class PollerError(PipelineError):
+    """Base of every error a poller raises about a provider."""
+
+    code = "poller_error"
+
+
+class AuthError(PollerError):
+    """The provider refused our credentials or token; retrying as-is will not help."""
+
+    code = "provider_auth"
+
+
+class RateLimitedError(PollerError):
+    """The provider kept answering 429 after every permitted wait."""
+
+    retriable = True
+    code = "provider_rate_limited"
+
+
+class ProviderUnavailableError(PollerError):
+    """The provider kept failing (5xx, timeout, connection error) after every permitted retry."""
+
+    retriable = True
+    code = "provider_unavailable"
+
+
+class ProviderResponseError(PollerError):
+    """The provider answered with a status or body we do not understand."""
+
+    code = "provider_response"

@@ -1,0 +1,1 @@
+"""Stand-ins for the providers' APIs, served over real HTTP for tests and demos."""

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import base64
+import shutil
+from pathlib import Path
+
+import orjson
+
+from pipeline.events.catalog import Catalog
+from pipeline.events.normalize import normalize_webhook
+from pipeline.settings import REPO_ROOT
+from tests.support.payloads import hootsuite_element, oktopost_body
+
+CATALOG = Catalog(REPO_ROOT / "topics")
+
+
+def envelope(provider: str, body: bytes, **options: bool) -> bytes:
+    return orjson.dumps(
+        {
+            "schema": "webhook-envelope/1",
+            "request_id": "r1",
+            "provider": provider,
+            "instance_id": "inst1",
+            "received_at": "2025-11-20T12:00:00.000Z",
+            "headers": {},
+            "options": {"include_raw": options.get("include_raw", True)},
+            "body": base64.b64encode(body).decode(),
+        }
+    )
+
+
+def test_an_envelope_becomes_events() -> None:
+    outcome = normalize_webhook(envelope("oktopost", oktopost_body("postSent")), CATALOG)
+    assert (outcome.provider, outcome.instance_id) == ("oktopost", "inst1")
+    assert [e["type"] for e in outcome.events] == ["post.sent"]
+    assert outcome.invalid == []
+
+
+def test_include_raw_travels_in_the_envelope() -> None:
+    outcome = normalize_webhook(
+        envelope("oktopost", oktopost_body("postSent"), include_raw=False), CATALOG
+    )
+    assert "raw" not in outcome.events[0]["data"]
+
+
+def test_an_unreadable_record_is_a_dead_letter_not_an_exception() -> None:
+    outcome = normalize_webhook(b"\x00garbage", CATALOG)
+    [dead] = outcome.invalid
+    assert (dead["stage"], dead["reason"]) == ("normalize", "unreadable_record")
+    assert base64.b64decode(dead["record"]["undecodable_base64"]) == b"\x00garbage"
+
+
+def test_rejected_elements_keep_the_whole_record_and_the_element() -> None:
+    batch = [hootsuite_element("1", "SENT"), hootsuite_element("2", "EXPLODED")]
+    raw = envelope("hootsuite", orjson.dumps(batch))
+    outcome = normalize_webhook(raw, CATALOG)
+    assert len(outcome.events) == 1
+    [dead] = outcome.invalid
+    assert dead["reason"] == "unknown_state"
+    assert dead["element"] == batch[1]
+    assert dead["record"] == orjson.loads(raw)
+
+
+def test_schema_violations_are_dead_letters(tmp_path: Path) -> None:
+    shutil.copytree(REPO_ROOT / "topics", tmp_path / "topics")
+    schema_path = tmp_path / "topics" / "events" / "post.sent.json"
+    schema = orjson.loads(schema_path.read_bytes())
+    schema["properties"]["data"]["required"].append("never_present")
+    schema_path.write_bytes(orjson.dumps(schema))
+    outcome = normalize_webhook(
+        envelope("oktopost", oktopost_body("postSent")), Catalog(tmp_path / "topics")
+    )
+    assert outcome.events == []
+    [dead] = outcome.invalid
+    assert dead["reason"] == "schema_violation"
+    assert "never_present" in dead["message"]
