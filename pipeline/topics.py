@@ -16,7 +16,8 @@ from pipeline.settings import Settings
 
 @dataclass(frozen=True)
 class Topics:
-    webhooks_raw: TopicT
+    raw_inputs: TopicT  # webhooks.raw and polls.raw: what the normalize agent reads
+    polls_raw: TopicT
     events_invalid: TopicT
     events_normalized: TopicT
 
@@ -26,7 +27,13 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
         return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw")
 
     return Topics(
-        webhooks_raw=topic("webhooks.raw"),
+        raw_inputs=app.topic(
+            settings.topic("webhooks.raw"),
+            settings.topic("polls.raw"),
+            key_serializer="raw",
+            value_serializer="raw",
+        ),
+        polls_raw=topic("polls.raw"),
         events_invalid=topic("events.invalid"),
         events_normalized=topic("events.normalized"),
     )

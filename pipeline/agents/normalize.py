@@ -1,4 +1,4 @@
-"""`webhooks.raw` → normalize → dedup → `events.normalized` | `events.invalid`.
+"""`webhooks.raw` + `polls.raw` → normalize → dedup → `events.normalized` | `events.invalid`.
 
 Order of effects per record, so that a crash can repeat an event but never lose one: write the
 new events and dead letters, wait for Kafka's acks, then mark the events seen in the dedup table.
@@ -18,7 +18,7 @@ from faust.types import StreamT
 from pipeline import metrics
 from pipeline.events.catalog import Catalog
 from pipeline.events.cloudevent import parse_time
-from pipeline.events.normalize import Outcome, normalize_webhook
+from pipeline.events.normalize import Outcome, normalize_poll, normalize_webhook
 from pipeline.tables import Tables
 from pipeline.topics import Topics
 
@@ -26,10 +26,15 @@ from pipeline.topics import Topics
 def register_normalize(
     app: faust.App, topics: Topics, tables: Tables, catalog: Catalog, window: float
 ) -> Any:
-    @app.agent(topics.webhooks_raw, name="normalize")
+    polls = topics.polls_raw.get_topic_name()
+
+    @app.agent(topics.raw_inputs, name="normalize")
     async def normalize(stream: StreamT[bytes]) -> None:
-        async for raw in stream:
-            outcome = normalize_webhook(raw, catalog)
+        async for event in stream.events():
+            if event.message.topic == polls:
+                outcome = normalize_poll(event.value, catalog)
+            else:
+                outcome = normalize_webhook(event.value, catalog)
             await _publish(outcome, topics, tables, window)
 
     return normalize

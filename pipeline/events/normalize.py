@@ -1,4 +1,4 @@
-"""`webhooks.raw` record → CloudEvents and dead letters: the pure half of the normalize agent.
+"""`webhooks.raw` | `polls.raw` record → CloudEvents and dead letters (normalize's pure half).
 
 Nothing here touches Kafka, so every provider mapping is unit-tested without a broker; the agent
 adds deduplication and the writes.
@@ -16,8 +16,12 @@ import orjson
 from pipeline.events.catalog import Catalog
 from pipeline.events.cloudevent import Lineage
 from pipeline.events.invalid import invalid_record
-from pipeline.providers.base import PayloadError
+from pipeline.providers.base import Normalized, PayloadError
+from pipeline.providers.hootsuite_polls import normalize_message_snapshot
 from pipeline.providers.registry import PROVIDERS
+
+# (provider, resource) → the normalizer of that poller's snapshots
+SNAPSHOT_NORMALIZERS = {("hootsuite", "message"): normalize_message_snapshot}
 
 
 @dataclass
@@ -55,11 +59,40 @@ def normalize_webhook(raw: bytes, catalog: Catalog) -> Outcome:
     except PayloadError as exc:
         outcome.invalid.append(_dead(outcome, exc.code, str(exc), envelope))
         return outcome
-    result = provider.normalize(payload, envelope.get("headers", {}), lineage)
+    _collect(
+        outcome,
+        provider.normalize(payload, envelope.get("headers", {}), lineage),
+        envelope,
+        catalog,
+    )
+    return outcome
+
+
+def normalize_poll(raw: bytes, catalog: Catalog) -> Outcome:
+    """A poller's snapshot as a checked CloudEvent, or as a dead letter."""
+    try:
+        snapshot = orjson.loads(raw)
+        normalizer = SNAPSHOT_NORMALIZERS[(snapshot["provider"], snapshot["resource"])]
+        lineage = Lineage(
+            provider=str(snapshot["provider"]),
+            instance_id=str(snapshot["instance_id"]),
+            received_at=str(snapshot["polled_at"]),
+            include_raw=bool(snapshot.get("options", {}).get("include_raw", True)),
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        outcome = Outcome()
+        outcome.invalid.append(_dead(outcome, "unreadable_record", f"not a snapshot: {exc!r}", raw))
+        return outcome
+    outcome = Outcome(provider=lineage.provider, instance_id=lineage.instance_id)
+    _collect(outcome, normalizer(snapshot, lineage), snapshot, catalog)
+    return outcome
+
+
+def _collect(outcome: Outcome, result: Normalized, record: Any, catalog: Catalog) -> None:
     outcome.ignored = result.ignored
     for rejected in result.rejected:
         outcome.invalid.append(
-            _dead(outcome, rejected.reason, rejected.message, envelope, rejected.element)
+            _dead(outcome, rejected.reason, rejected.message, record, rejected.element)
         )
     for event in result.events:
         problem = catalog.violation(event)
@@ -67,8 +100,7 @@ def normalize_webhook(raw: bytes, catalog: Catalog) -> Outcome:
             outcome.events.append(event)
         else:
             message = f"{event['type']} breaks its schema: {problem}"
-            outcome.invalid.append(_dead(outcome, "schema_violation", message, envelope, event))
-    return outcome
+            outcome.invalid.append(_dead(outcome, "schema_violation", message, record, event))
 
 
 def _dead(

@@ -29,7 +29,7 @@ async def create(request: web.Request) -> web.Response:
     if ingress.instances.get(instance.id) is not None:
         return error(409, "conflict", f"instance {instance.id!r} exists")
     await _store(ingress, instance.id, instance)
-    shown = instance.public(ingress.public_url)
+    shown = ingress.show(instance)
     if generated:
         shown["signing_secret"] = generated
     return json_response(shown, 201)
@@ -37,7 +37,7 @@ async def create(request: web.Request) -> web.Response:
 
 async def list_all(request: web.Request) -> web.Response:
     ingress = request.app[INGRESS]
-    shown = [i.public(ingress.public_url) for i in sorted(ingress.instances.values(), key=_by_id)]
+    shown = [ingress.show(i) for i in sorted(ingress.instances.values(), key=_by_id)]
     return json_response({"data": shown})
 
 
@@ -50,7 +50,7 @@ async def get_one(request: web.Request) -> web.Response:
     instance = ingress.instances.get(request.match_info["id"])
     if instance is None:
         return _not_found(request.match_info["id"])
-    return json_response(instance.public(ingress.public_url))
+    return json_response(ingress.show(instance))
 
 
 async def patch(request: web.Request) -> web.Response:
@@ -60,7 +60,7 @@ async def patch(request: web.Request) -> web.Response:
         return _not_found(request.match_info["id"])
     updated = patch_instance(instance, await read_json(request))
     await _store(ingress, updated.id, updated)
-    return json_response(updated.public(ingress.public_url))
+    return json_response(ingress.show(updated))
 
 
 async def delete(request: web.Request) -> web.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -18,7 +19,17 @@ class Ingress:
     settings: Settings
     producer: DurableProducer
     instances: CompactedView[Instance]
+    health: CompactedView[dict[str, Any]]  # instances.health, written by the pollers
     probe: KafkaProbe
+
+    def show(self, instance: Instance) -> dict[str, Any]:
+        """An instance as the admin API shows it: no secrets, with its webhook URL and health."""
+        shown = instance.public(self.public_url)
+        if not instance.polling.get("enabled"):
+            shown["health"] = {"status": "not_polled"}
+        else:
+            shown["health"] = self.health.get(instance.id) or {"status": "pending"}
+        return shown
 
     @property
     def public_url(self) -> str:
@@ -26,6 +37,14 @@ class Ingress:
 
     async def ready(self) -> bool:
         return self.instances.caught_up.is_set() and await self.probe.ready()
+
+    def start(self) -> None:
+        self.instances.start()
+        self.health.start()
+
+    async def stop(self) -> None:
+        await self.health.stop()
+        await self.instances.stop()
 
 
 INGRESS = web.AppKey("ingress", Ingress)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import orjson
 from aiohttp import web
 
 from pipeline.config.instances import Instance
@@ -27,6 +28,9 @@ def create_ingress_app(settings: Settings) -> web.Application:
         instances=CompactedView(
             settings.kafka_bootstrap, settings.topic("config.instances"), Instance.from_json
         ),
+        health=CompactedView(
+            settings.kafka_bootstrap, settings.topic("instances.health"), orjson.loads
+        ),
         probe=KafkaProbe(settings.kafka_bootstrap),
     )
     app = web.Application(
@@ -45,9 +49,9 @@ def create_ingress_app(settings: Settings) -> web.Application:
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     ingress = app[INGRESS]
     await ingress.producer.start()  # not fatal: webhooks answer 503 until Kafka is reachable
-    ingress.instances.start()
+    ingress.start()
     yield
-    await ingress.instances.stop()
+    await ingress.stop()
     await ingress.producer.stop()
 
 
