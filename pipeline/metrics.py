@@ -10,6 +10,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     Counter,
+    Gauge,
     Histogram,
     Info,
     generate_latest,
@@ -66,6 +67,64 @@ NORMALIZE_LAG = Histogram(
     "Time from when an event happened at the provider to its normalized write.",
     ["provider"],
     buckets=LAG_BUCKETS,
+)
+
+# Delivery. `subscription` is bounded by configuration (an operator creates each one).
+DELIVERIES_ROUTED = Counter(
+    "pipeline_deliveries_routed_total",
+    "Delivery tasks created (one per normalized event and matching subscription), by reason.",
+    ["reason"],
+)
+DELIVERY_ATTEMPTS = Counter(
+    "pipeline_delivery_attempts_total",
+    "Delivery attempts by subscription, outcome and HTTP status class.",
+    ["subscription", "outcome", "status_class"],
+)
+DELIVERY_DURATION = Histogram(
+    "pipeline_delivery_duration_seconds",
+    "Duration of one delivery attempt's HTTP request, by subscription.",
+    ["subscription"],
+    buckets=FAST_BUCKETS,
+)
+DELIVERY_RETRIES = Counter(
+    "pipeline_delivery_retries_total",
+    "Deliveries sent to a retry tier, by tier (1 = first retry).",
+    ["tier"],
+)
+DELIVERIES_DEAD = Counter(
+    "pipeline_deliveries_dead_total",
+    "Deliveries dead-lettered after their last attempt, by subscription.",
+    ["subscription"],
+)
+DELIVERIES_SUPPRESSED = Counter(
+    "pipeline_deliveries_suppressed_total",
+    "Deliveries skipped because the subscriber already answered 2xx for that event.",
+)
+SUBSCRIPTIONS_DISABLED = Counter(
+    "pipeline_subscriptions_disabled_total",
+    "Subscriptions disabled because their endpoint answered 410 Gone.",
+)
+DELIVERIES_IN_FLIGHT = Gauge(
+    "pipeline_deliveries_in_flight",
+    "Delivery HTTP requests under way.",
+)
+END_TO_END_LATENCY = Histogram(
+    "pipeline_end_to_end_latency_seconds",
+    "From the pipeline receiving an event (receivedat) to its subscriber's 2xx, by provider.",
+    ["provider"],
+    buckets=LAG_BUCKETS,
+)
+
+# Kafka.
+CONSUMER_LAG = Gauge(
+    "pipeline_kafka_consumer_lag",
+    "Records not yet consumed by a pipeline consumer group, per topic and partition.",
+    ["group", "topic", "partition"],
+)
+PRODUCER_ERRORS = Counter(
+    "pipeline_kafka_producer_errors_total",
+    "Writes to Kafka that failed or were not acknowledged in time, by process.",
+    ["process"],
 )
 
 

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     delivery_timeout: Annotated[float, NoDecode] = Field(default=5.0, gt=0)
     dedup_window: Annotated[float, NoDecode] = Field(default=7 * 86400.0, gt=0)
     allow_private_destinations: bool = False
+    delivery_concurrency: int = Field(default=32, ge=1, le=1024)
+    delivery_concurrency_per_subscription: int = Field(default=8, ge=1, le=1024)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")

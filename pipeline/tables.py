@@ -16,6 +16,8 @@ class Tables:
     # `source id` → 1, in tumbling windows of PIPELINE_DEDUP_WINDOW kept for two windows, so a
     # repeat is caught for at least one full window after the first sighting.
     dedup: Any  # faust's WindowWrapper is untyped for item access
+    # webhook-id → 1 once the subscriber answered 2xx: a restarted worker does not send it again.
+    delivered: Any
 
 
 def declare_tables(app: faust.App, settings: Settings) -> Tables:
@@ -28,4 +30,12 @@ def declare_tables(app: faust.App, settings: Settings) -> Tables:
         partitions=TOPIC_PARTITIONS,
         help="CloudEvents source + id of every normalized event, for deduplication.",
     ).tumbling(window, expires=2 * window)
-    return Tables(dedup=dedup)
+    delivered = app.Table(
+        "delivered",
+        default=int,
+        key_type=str,
+        value_type=int,
+        partitions=TOPIC_PARTITIONS,
+        help="webhook-id of every delivery a subscriber acknowledged with 2xx.",
+    ).tumbling(window, expires=2 * window)
+    return Tables(dedup=dedup, delivered=delivered)

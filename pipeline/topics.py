@@ -20,12 +20,21 @@ class Topics:
     polls_raw: TopicT
     events_invalid: TopicT
     events_normalized: TopicT
+    deliveries: TopicT
+    delivery_tiers: list[TopicT]  # [deliveries, deliveries.retry.1, …]: one deliver agent each
+    deliveries_dead: TopicT
+    deliveries_attempts: TopicT
+    config_subscriptions: TopicT
 
 
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
     def topic(name: str) -> TopicT:
         return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw")
 
+    deliveries = topic("deliveries")
+    retries = [
+        topic(f"deliveries.retry.{tier}") for tier in range(1, len(settings.retry_schedule) + 1)
+    ]
     return Topics(
         raw_inputs=app.topic(
             settings.topic("webhooks.raw"),
@@ -36,4 +45,9 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
         polls_raw=topic("polls.raw"),
         events_invalid=topic("events.invalid"),
         events_normalized=topic("events.normalized"),
+        deliveries=deliveries,
+        delivery_tiers=[deliveries, *retries],
+        deliveries_dead=topic("deliveries.dead"),
+        deliveries_attempts=topic("deliveries.attempts"),
+        config_subscriptions=topic("config.subscriptions"),
     )

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import Any
+
 import faust
 
+from pipeline.agents.deliver import Delivery, register_deliver
 from pipeline.agents.normalize import register_normalize
+from pipeline.agents.route import register_route
+from pipeline.config.subscriptions import Subscription
+from pipeline.config.view import CompactedView
+from pipeline.delivery.sender import Sender
 from pipeline.events.catalog import Catalog
 from pipeline.settings import Settings
 from pipeline.tables import declare_tables
@@ -15,3 +23,23 @@ def register_agents(app: faust.App, settings: Settings) -> None:
     topics = declare_topics(app, settings)
     tables = declare_tables(app, settings)
     register_normalize(app, topics, tables, Catalog(settings.topics_dir), settings.dedup_window)
+    subscriptions: CompactedView[Subscription] = CompactedView(
+        settings.kafka_bootstrap, settings.topic("config.subscriptions"), Subscription.from_json
+    )
+    register_route(app, topics, subscriptions)
+    sender = Sender(limit=settings.delivery_concurrency * len(topics.delivery_tiers))
+    register_deliver(app, Delivery(settings, topics, tables, subscriptions, sender))
+
+    async def start_delivery_clients() -> None:
+        subscriptions.start()
+        await sender.start()
+
+    async def stop_clients() -> None:
+        await subscriptions.stop()
+        await sender.close()
+
+    def stop_delivery_clients(sender_app: Any, /, *args: Any, **kwargs: Any) -> Awaitable[None]:
+        return stop_clients()
+
+    app.task(start_delivery_clients)
+    app.on_before_shutdown.connect(stop_delivery_clients)

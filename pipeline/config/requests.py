@@ -18,6 +18,12 @@ class RequestError(PipelineError):
         self.field = field
 
 
+class NotFoundError(PipelineError):
+    """The resource named in the path does not exist; answered 404."""
+
+    code = "not_found"
+
+
 def text(body: dict[str, Any], key: str) -> str:
     value = body.get(key)
     if not isinstance(value, str) or not value.strip():

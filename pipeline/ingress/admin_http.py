@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from pipeline.config.requests import RequestError
+from pipeline.config.requests import NotFoundError, RequestError
 from pipeline.errors import KafkaUnavailableError
 from pipeline.web import Handler, error
 
@@ -30,5 +30,7 @@ async def admin_errors(request: web.Request, handler: Handler) -> web.StreamResp
         return await handler(request)
     except RequestError as exc:
         return error(422, exc.code, str(exc))
+    except NotFoundError as exc:
+        return error(404, exc.code, str(exc))
     except KafkaUnavailableError as exc:
         return error(503, exc.code, "Kafka is unavailable; retry later")

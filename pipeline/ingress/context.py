@@ -8,8 +8,10 @@ from typing import Any
 from aiohttp import web
 
 from pipeline.config.instances import Instance
+from pipeline.config.subscriptions import Subscription
 from pipeline.config.view import CompactedView
 from pipeline.health import KafkaProbe
+from pipeline.ingress.attempt_log import AttemptLog
 from pipeline.producer import DurableProducer
 from pipeline.settings import Settings
 
@@ -20,6 +22,8 @@ class Ingress:
     producer: DurableProducer
     instances: CompactedView[Instance]
     health: CompactedView[dict[str, Any]]  # instances.health, written by the pollers
+    subscriptions: CompactedView[Subscription]
+    attempt_log: AttemptLog
     probe: KafkaProbe
 
     def show(self, instance: Instance) -> dict[str, Any]:
@@ -36,13 +40,18 @@ class Ingress:
         return self.settings.public_url or f"http://127.0.0.1:{self.settings.ingress_port}"
 
     async def ready(self) -> bool:
-        return self.instances.caught_up.is_set() and await self.probe.ready()
+        loaded = self.instances.caught_up.is_set() and self.subscriptions.caught_up.is_set()
+        return loaded and await self.probe.ready()
 
     def start(self) -> None:
         self.instances.start()
         self.health.start()
+        self.subscriptions.start()
+        self.attempt_log.follower.start()
 
     async def stop(self) -> None:
+        await self.attempt_log.follower.stop()
+        await self.subscriptions.stop()
         await self.health.stop()
         await self.instances.stop()
 

@@ -8,11 +8,13 @@ import orjson
 from aiohttp import web
 
 from pipeline.config.instances import Instance
+from pipeline.config.subscriptions import Subscription
 from pipeline.config.view import CompactedView
 from pipeline.events.catalog import Catalog
 from pipeline.health import KafkaProbe
-from pipeline.ingress import admin_catalog, admin_instances
+from pipeline.ingress import admin_catalog, admin_instances, admin_subscriptions
 from pipeline.ingress.admin_http import admin_errors
+from pipeline.ingress.attempt_log import AttemptLog
 from pipeline.ingress.auth import require_admin_token
 from pipeline.ingress.context import INGRESS, Ingress
 from pipeline.ingress.webhooks import receive_webhook
@@ -31,6 +33,10 @@ def create_ingress_app(settings: Settings) -> web.Application:
         health=CompactedView(
             settings.kafka_bootstrap, settings.topic("instances.health"), orjson.loads
         ),
+        subscriptions=CompactedView(
+            settings.kafka_bootstrap, settings.topic("config.subscriptions"), Subscription.from_json
+        ),
+        attempt_log=AttemptLog(settings.kafka_bootstrap, settings.topic("deliveries.attempts")),
         probe=KafkaProbe(settings.kafka_bootstrap),
     )
     app = web.Application(
@@ -40,6 +46,7 @@ def create_ingress_app(settings: Settings) -> web.Application:
     app[INGRESS] = ingress
     app.router.add_post("/v1/webhooks/{provider}/{instance_key}", receive_webhook)
     admin_instances.add_routes(app)
+    admin_subscriptions.add_routes(app)
     admin_catalog.add_routes(app, Catalog(settings.topics_dir))
     add_health_routes(app, ingress.ready)
     app.cleanup_ctx.append(_lifecycle)

@@ -1,0 +1,183 @@
+"""`deliveries` | `deliveries.retry.<n>` → deliver (the sink) → subscriber callbacks.
+
+One agent per tier, so a task waiting for its retry time blocks only tasks due later than it. Every
+attempt is logged on `deliveries.attempts`. A failure moves the task to the next tier (or to
+`deliveries.dead` after the last), 410 disables the subscription, and a subscriber already holding
+its limit of requests has further tasks deferred to tier 1 instead of tying up shared slots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+import orjson
+from faust.types import StreamT
+
+from pipeline import metrics
+from pipeline.config.subscriptions import Subscription, disable_gone
+from pipeline.config.view import CompactedView
+from pipeline.delivery.attempt import attempt
+from pipeline.delivery.outcome import Outcome, OutcomeKind, status_class
+from pipeline.delivery.sender import Sender
+from pipeline.delivery.tasks import dead_letter, retry_task, seconds_until_due
+from pipeline.events.cloudevent import parse_time
+from pipeline.settings import Settings
+from pipeline.tables import Tables
+from pipeline.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Delivery:
+    """What the deliver agents share: config, topics, tables and the HTTP client."""
+
+    settings: Settings
+    topics: Topics
+    tables: Tables
+    subscriptions: CompactedView[Subscription]
+    sender: Sender
+    in_flight: Counter[str] = field(default_factory=Counter)
+
+    def delivered(self, key: str) -> bool:
+        window = self.tables.delivered[key]
+        return bool(window.current() or window.delta(self.settings.dedup_window))
+
+
+def register_deliver(app: faust.App, delivery: Delivery) -> list[Any]:
+    concurrency = delivery.settings.delivery_concurrency
+    agents = []
+    for tier, topic in enumerate(delivery.topics.delivery_tiers):
+
+        async def deliver(stream: StreamT[bytes]) -> None:
+            async for raw in stream:
+                await handle(delivery, orjson.loads(raw))
+
+        agents.append(
+            app.agent(topic, name=f"deliver-tier-{tier}", concurrency=concurrency)(deliver)
+        )
+    return agents
+
+
+async def handle(delivery: Delivery, task: dict[str, Any]) -> None:
+    await asyncio.sleep(max(0.0, seconds_until_due(task)))
+    await delivery.subscriptions.caught_up.wait()
+    subscription = delivery.subscriptions.get(task["subscription_id"])
+    if subscription is None:
+        log.info("dropping delivery %s: subscription deleted", task["delivery_id"])
+        return
+    if not subscription.enabled:
+        await _send(
+            delivery, delivery.topics.deliveries_dead, task, dead_letter(task, "disabled", None)
+        )
+        metrics.DELIVERIES_DEAD.labels(subscription.id).inc()
+        return
+    if not task["force"] and delivery.delivered(task["webhook_id"]):
+        metrics.DELIVERIES_SUPPRESSED.inc()
+        return
+    if (
+        delivery.in_flight[subscription.id]
+        >= delivery.settings.delivery_concurrency_per_subscription
+    ):
+        await _send(delivery, delivery.topics.delivery_tiers[1], task, _deferred(delivery, task))
+        return
+    delivery.in_flight[subscription.id] += 1
+    metrics.DELIVERIES_IN_FLIGHT.inc()
+    try:
+        outcome, record = await attempt(task, subscription, delivery.sender, delivery.settings)
+    finally:
+        metrics.DELIVERIES_IN_FLIGHT.dec()
+        delivery.in_flight[subscription.id] -= 1
+        if not delivery.in_flight[subscription.id]:
+            del delivery.in_flight[subscription.id]
+    await _conclude(delivery, task, subscription, outcome, record)
+
+
+async def _conclude(
+    delivery: Delivery,
+    task: dict[str, Any],
+    subscription: Subscription,
+    outcome: Outcome,
+    record: dict[str, Any],
+) -> None:
+    topics = delivery.topics
+    acks = [
+        await topics.deliveries_attempts.send(
+            key=subscription.id.encode(), value=orjson.dumps(record)
+        )
+    ]
+    if outcome.kind is OutcomeKind.RETRY and task["attempt"] <= len(
+        delivery.settings.retry_schedule
+    ):
+        tier = task["attempt"]
+        delay = max(delivery.settings.retry_schedule[tier - 1], outcome.retry_after or 0.0)
+        acks.append(
+            await _send(
+                delivery, topics.delivery_tiers[tier], task, retry_task(task, delay, outcome)
+            )
+        )
+        metrics.DELIVERY_RETRIES.labels(str(tier)).inc()
+    elif outcome.kind is not OutcomeKind.DELIVERED:
+        reason = {OutcomeKind.DISABLE: "gone", OutcomeKind.REFUSED: "refused"}.get(
+            outcome.kind, "exhausted"
+        )
+        acks.append(
+            await _send(delivery, topics.deliveries_dead, task, dead_letter(task, reason, outcome))
+        )
+        metrics.DELIVERIES_DEAD.labels(subscription.id).inc()
+    await asyncio.gather(*acks)
+    if outcome.kind is OutcomeKind.DISABLE:
+        await _disable(delivery, subscription, outcome)
+    _observe(task, subscription, outcome, record)
+    if outcome.kind is OutcomeKind.DELIVERED:
+        delivery.tables.delivered[task["webhook_id"]] = 1  # only after the log is acked
+
+
+async def _send(
+    delivery: Delivery, topic: Any, task: dict[str, Any], value: dict[str, Any]
+) -> Awaitable[Any]:
+    fut: Awaitable[Any] = await topic.send(
+        key=task["subscription_id"].encode(), value=orjson.dumps(value)
+    )
+    return fut
+
+
+def _deferred(delivery: Delivery, task: dict[str, Any]) -> dict[str, Any]:
+    """The same attempt, later: the subscriber is busy with its share of requests."""
+    delay = delivery.settings.retry_schedule[0]
+    busy = Outcome(OutcomeKind.RETRY, None, None, "deferred: subscriber at its concurrency limit")
+    return {**retry_task(task, delay, busy), "attempt": task["attempt"]}
+
+
+async def _disable(delivery: Delivery, subscription: Subscription, outcome: Outcome) -> None:
+    """Write the disabled subscription and apply it here at once, so no further task calls it."""
+    disabled = disable_gone(subscription, outcome.status_code or 410)
+    log.warning("disabling subscription %s: %s", subscription.id, disabled.disabled_reason)
+    metrics.SUBSCRIPTIONS_DISABLED.inc()
+    ack = await delivery.topics.config_subscriptions.send(
+        key=subscription.id.encode(), value=disabled.to_json()
+    )
+    written = await ack
+    delivery.subscriptions.apply(subscription.id, disabled, written.offset)
+
+
+def _observe(
+    task: dict[str, Any], subscription: Subscription, outcome: Outcome, record: dict[str, Any]
+) -> None:
+    label = outcome.kind.name.lower()
+    metrics.DELIVERY_ATTEMPTS.labels(
+        subscription.id, label, status_class(outcome.status_code)
+    ).inc()
+    metrics.DELIVERY_DURATION.labels(subscription.id).observe(record["duration_seconds"])
+    if outcome.kind is OutcomeKind.DELIVERED:
+        received = parse_time(task["event"].get("receivedat"))
+        if received is not None:
+            latency = max(0.0, time.time() - received.timestamp())
+            metrics.END_TO_END_LATENCY.labels(str(task["event"].get("provider"))).observe(latency)
