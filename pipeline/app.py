@@ -36,6 +36,9 @@ def create_app(settings: Settings) -> faust.App:
         topic_partitions=TOPIC_PARTITIONS,
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
+        # A crashed worker's partitions move to the survivors within ~10 s, not faust's 60 s.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         web_port=settings.worker_web_port,
         web_bind=settings.bind_host,
         web_host=settings.bind_host,

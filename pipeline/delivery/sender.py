@@ -1,19 +1,17 @@
-"""deliver agent → subscriber: the HTTP `POST` itself, and fairness between subscriptions.
+"""deliver agent → subscriber: the HTTP `POST` itself.
 
 One `Sender` holds one connection pool for all deliveries, so keep-alive connections are reused
 across events. `post` turns every transport failure into data (status None + a short error) for
 `outcome.classify`; it reads at most a small, fixed part of any response body and never follows
-redirects (a redirect could point past the destination check). `KeyedLimiter` caps the attempts in
-flight per subscription, so one slow subscriber cannot hold every pooled connection.
+redirects (a redirect could point past the destination check). The deliver agent caps the
+requests in flight per subscription, so one slow subscriber cannot hold every pooled connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from types import TracebackType
 
 import aiohttp
@@ -136,40 +134,3 @@ def _describe(exc: BaseException, timeout: float) -> str:
         if isinstance(exc, kind):
             return text
     return f"transport error: {type(exc).__name__}"
-
-
-@dataclass
-class _KeyState:
-    semaphore: asyncio.Semaphore
-    users: int = 0
-
-
-class KeyedLimiter:
-    """At most `limit_per_key` holders per key; a key's state exists only while it is in use."""
-
-    def __init__(self, limit_per_key: int) -> None:
-        if limit_per_key < 1:
-            raise ValueError("limit_per_key must be at least 1")
-        self._limit = limit_per_key
-        self._states: dict[str, _KeyState] = {}
-
-    def __len__(self) -> int:
-        """How many keys have holders or waiters."""
-        return len(self._states)
-
-    @contextlib.asynccontextmanager
-    async def acquire(self, key: str) -> AsyncIterator[None]:
-        """Wait for one of `key`'s slots, hold it for the `async with` body."""
-        state = self._states.get(key)
-        if state is None:
-            state = self._states[key] = _KeyState(asyncio.Semaphore(self._limit))
-        # Waiters count too: dropping the state while someone waits on its semaphore would let a
-        # newcomer create a second semaphore and exceed the limit.
-        state.users += 1
-        try:
-            async with state.semaphore:
-                yield
-        finally:
-            state.users -= 1
-            if state.users == 0:
-                del self._states[key]

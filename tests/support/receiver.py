@@ -27,6 +27,7 @@ class Receiver:
 
     answer: Callable[[int], int] = lambda n: 200
     retry_after: str | None = None
+    delay: float = 0.0  # seconds before answering: a slower subscriber
     received: list[Received] = field(default_factory=list)
     port: int = field(default_factory=free_port)
     _runner: web.AppRunner | None = None
@@ -57,6 +58,8 @@ class Receiver:
         async with self._arrived:
             self._arrived.notify_all()
         status = self.answer(number)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if status == HANG:
             await asyncio.Event().wait()
         headers = {"Retry-After": self.retry_after} if self.retry_after else None

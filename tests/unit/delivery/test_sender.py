@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
-from pipeline.delivery.sender import KeyedLimiter, Sender
+from pipeline.delivery.sender import Sender
 
 CHUNK = b"x" * 65536
 
@@ -167,62 +167,3 @@ async def test_sequential_posts_reuse_one_connection(receiver: Receiver, sender:
 async def test_post_before_start_is_a_programming_error() -> None:
     with pytest.raises(RuntimeError, match="start"):
         await Sender().post("http://127.0.0.1:1/", b"", {}, timeout=1)
-
-
-async def test_limiter_bounds_one_key_while_another_proceeds() -> None:
-    limiter = KeyedLimiter(2)
-    gate = asyncio.Event()
-    inside: Counter[str] = Counter()
-    peak: Counter[str] = Counter()
-
-    async def hold(key: str) -> None:
-        async with limiter.acquire(key):
-            inside[key] += 1
-            peak[key] = max(peak[key], inside[key])
-            if key == "slow":
-                await gate.wait()
-            inside[key] -= 1
-
-    slow = [asyncio.create_task(hold("slow")) for _ in range(5)]
-    # The slow tasks were scheduled first, so they have all tried to enter by the time this ends.
-    await asyncio.wait_for(hold("fast"), timeout=5)
-    assert peak["fast"] == 1
-    assert inside["slow"] == 2
-    assert len(limiter) == 1
-    gate.set()
-    await asyncio.wait_for(asyncio.gather(*slow), timeout=5)
-    assert peak["slow"] == 2
-    assert len(limiter) == 0
-
-
-async def test_limiter_forgets_a_key_after_a_cancelled_waiter() -> None:
-    limiter = KeyedLimiter(1)
-    holding, gate, waiting_started = asyncio.Event(), asyncio.Event(), asyncio.Event()
-
-    async def holder() -> None:
-        async with limiter.acquire("k"):
-            holding.set()
-            await gate.wait()
-
-    async def waiter() -> None:
-        # Set in the same loop step that then blocks on the held slot.
-        waiting_started.set()
-        async with limiter.acquire("k"):
-            pytest.fail("the slot is held; the waiter must not get in")
-
-    held = asyncio.create_task(holder())
-    await asyncio.wait_for(holding.wait(), timeout=5)
-    waiting = asyncio.create_task(waiter())
-    await asyncio.wait_for(waiting_started.wait(), timeout=5)
-    assert len(limiter) == 1
-    waiting.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiting
-    gate.set()
-    await asyncio.wait_for(held, timeout=5)
-    assert len(limiter) == 0
-
-
-def test_limiter_needs_a_positive_limit() -> None:
-    with pytest.raises(ValueError, match="at least 1"):
-        KeyedLimiter(0)

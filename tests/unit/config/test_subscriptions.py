@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pipeline.config.requests import RequestError
+from pipeline.config.subscriptions import (
+    Subscription,
+    create_subscription,
+    disable_gone,
+    list_page,
+    patch_subscription,
+    rotate_secret,
+    type_matches,
+)
+
+
+def make(**fields: object) -> Subscription:
+    return create_subscription({"name": "n", "url": "https://hooks.example.com/x", **fields})
+
+
+@pytest.mark.parametrize(
+    ("patterns", "event_type", "expected"),
+    [
+        (["*"], "lead.created", True),
+        (["post.*"], "post.sent", True),
+        (["post.*"], "postal.sent", False),
+        (["post.sent"], "post.sent", True),
+        (["post.sent"], "post.failed", False),
+        (["lead.created", "post.*"], "post.failed", True),
+    ],
+)
+def test_type_patterns(patterns: list[str], event_type: str, expected: bool) -> None:
+    assert type_matches(patterns, event_type) is expected
+
+
+def test_matching_honours_instances_and_enabled() -> None:
+    subscription = make(event_types=["post.*"], instance_ids=["a"])
+    assert subscription.matches("post.sent", "a")
+    assert not subscription.matches("post.sent", "b")
+    assert not subscription.matches("lead.created", "a")
+    assert not replace(subscription, enabled=False).matches("post.sent", "a")
+    assert make().matches("lead.created", "anything")  # default: every event of every instance
+
+
+def test_the_secret_is_never_in_the_public_view() -> None:
+    subscription = make()
+    assert subscription.secret.startswith("whsec_")
+    assert subscription.secret not in str(subscription.public())
+    rotated = rotate_secret(subscription)
+    assert subscription.secret not in str(rotated.public())
+    assert rotated.secret not in str(rotated.public())
+
+
+def test_rotation_keeps_the_old_secret_for_the_grace_period() -> None:
+    subscription = make()
+    rotated = rotate_secret(subscription)
+    now = datetime.now(UTC)
+    assert rotated.signing_secrets(now) == [rotated.secret, subscription.secret]
+    assert rotated.signing_secrets(now + timedelta(days=2)) == [rotated.secret]
+
+
+def test_410_disables_with_a_reason_and_enabling_clears_it() -> None:
+    disabled = disable_gone(make(), 410)
+    assert not disabled.enabled
+    assert disabled.disabled_reason is not None
+    assert "410" in disabled.disabled_reason
+    enabled = patch_subscription(disabled, {"enabled": True})
+    assert (enabled.enabled, enabled.disabled_reason) == (True, None)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"url": "ftp://x"}, "url"),
+        ({"url": "https://user:pw@x.example"}, "url"),
+        ({"event_types": []}, "event_types"),
+        ({"event_types": ["post.exploded"]}, "event_types"),
+        ({"event_types": ["POST.*"]}, "event_types"),
+        ({"instance_ids": "a"}, "instance_ids"),
+        ({"name": ""}, "name"),
+    ],
+)
+def test_invalid_fields_are_named(fields: dict[str, object], field: str) -> None:
+    with pytest.raises(RequestError) as caught:
+        make(**fields)
+    assert caught.value.field == field
+
+
+def test_listing_filters_orders_and_pages() -> None:
+    subscriptions = [make(name=f"s{n:02d}", event_types=["post.*"]) for n in range(30)]
+    subscriptions.append(make(name="leads only", event_types=["lead.created"]))
+    page, total = list_page(subscriptions, {"event_type": "post.sent", "order": "-name"})
+    assert total == 30
+    assert [s.name for s in page][:2] == ["s29", "s28"]
+    assert len(page) == 20
+    second, _ = list_page(subscriptions, {"event_type": "post.sent", "page": "2", "count": "25"})
+    assert len(second) == 5
+    named, total = list_page(subscriptions, {"name": "LEADS"})
+    assert (total, named[0].name) == (1, "leads only")
+    with pytest.raises(RequestError, match="count"):
+        list_page(subscriptions, {"count": "7"})
+    with pytest.raises(RequestError, match="order"):
+        list_page(subscriptions, {"order": "url"})
+
+
+def test_round_trip_through_the_topic_format() -> None:
+    subscription = make(instance_ids=["a"])
+    assert Subscription.from_json(subscription.to_json()) == subscription
