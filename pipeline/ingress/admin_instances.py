@@ -9,14 +9,9 @@ from aiohttp import web
 
 from pipeline.config.instances import Instance, create_instance, patch_instance
 from pipeline.ingress.admin_http import read_json
-from pipeline.ingress.context import INGRESS, Ingress
+from pipeline.ingress.callbacks import sync_callback
+from pipeline.ingress.context import INGRESS
 from pipeline.web import error, json_response
-
-
-async def _store(ingress: Ingress, key: str, value: Instance | None) -> None:
-    topic = ingress.settings.topic("config.instances")
-    meta = await ingress.producer.send(topic, key.encode(), value.to_json() if value else None)
-    ingress.instances.apply(key, value, meta.offset)  # read-your-writes before the view catches up
 
 
 def _not_found(instance_id: str) -> web.Response:
@@ -28,10 +23,13 @@ async def create(request: web.Request) -> web.Response:
     instance, generated = create_instance(await read_json(request))
     if ingress.instances.get(instance.id) is not None:
         return error(409, "conflict", f"instance {instance.id!r} exists")
-    await _store(ingress, instance.id, instance)
+    await ingress.put_instance(instance.id, instance)
+    callback_secret = await sync_callback(ingress, instance.id, instance)
     shown = ingress.show(instance)
     if generated:
         shown["signing_secret"] = generated
+    if callback_secret:
+        shown["callback_secret"] = callback_secret
     return json_response(shown, 201)
 
 
@@ -59,8 +57,12 @@ async def patch(request: web.Request) -> web.Response:
     if instance is None:
         return _not_found(request.match_info["id"])
     updated = patch_instance(instance, await read_json(request))
-    await _store(ingress, updated.id, updated)
-    return json_response(ingress.show(updated))
+    await ingress.put_instance(updated.id, updated)
+    callback_secret = await sync_callback(ingress, updated.id, updated)
+    shown = ingress.show(updated)
+    if callback_secret:
+        shown["callback_secret"] = callback_secret
+    return json_response(shown)
 
 
 async def delete(request: web.Request) -> web.Response:
@@ -68,7 +70,8 @@ async def delete(request: web.Request) -> web.Response:
     instance_id = request.match_info["id"]
     if ingress.instances.get(instance_id) is None:
         return _not_found(instance_id)
-    await _store(ingress, instance_id, None)
+    await ingress.put_instance(instance_id, None)
+    await sync_callback(ingress, instance_id, None)
     return web.Response(status=204)
 
 

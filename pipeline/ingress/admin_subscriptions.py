@@ -27,14 +27,6 @@ from pipeline.ingress.replay import records_between
 from pipeline.web import error, json_response
 
 
-async def _store(ingress: Ingress, subscription_id: str, value: Subscription | None) -> None:
-    topic = ingress.settings.topic("config.subscriptions")
-    meta = await ingress.producer.send(
-        topic, subscription_id.encode(), value.to_json() if value else None
-    )
-    ingress.subscriptions.apply(subscription_id, value, meta.offset)
-
-
 def _found(request: web.Request) -> Subscription:
     subscription = request.app[INGRESS].subscriptions.get(request.match_info["id"])
     if subscription is None:
@@ -47,7 +39,7 @@ async def create(request: web.Request) -> web.Response:
     subscription = create_subscription(await read_json(request))
     if ingress.subscriptions.get(subscription.id) is not None:
         return error(409, "conflict", f"subscription {subscription.id!r} exists")
-    await _store(ingress, subscription.id, subscription)
+    await ingress.put_subscription(subscription.id, subscription)
     return json_response({**subscription.public(), "secret": subscription.secret}, 201)
 
 
@@ -63,18 +55,18 @@ async def get_one(request: web.Request) -> web.Response:
 
 async def patch(request: web.Request) -> web.Response:
     updated = patch_subscription(_found(request), await read_json(request))
-    await _store(request.app[INGRESS], updated.id, updated)
+    await request.app[INGRESS].put_subscription(updated.id, updated)
     return json_response(updated.public())
 
 
 async def delete(request: web.Request) -> web.Response:
-    await _store(request.app[INGRESS], _found(request).id, None)
+    await request.app[INGRESS].put_subscription(_found(request).id, None)
     return web.Response(status=204)
 
 
 async def rotate(request: web.Request) -> web.Response:
     rotated = rotate_secret(_found(request))
-    await _store(request.app[INGRESS], rotated.id, rotated)
+    await request.app[INGRESS].put_subscription(rotated.id, rotated)
     return json_response({**rotated.public(), "secret": rotated.secret})
 
 

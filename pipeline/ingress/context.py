@@ -26,6 +26,20 @@ class Ingress:
     attempt_log: AttemptLog
     probe: KafkaProbe
 
+    async def put_instance(self, instance_id: str, value: Instance | None) -> None:
+        """Write to `config.instances` (None: tombstone) and see it here before the view does."""
+        topic = self.settings.topic("config.instances")
+        raw = value.to_json() if value else None
+        meta = await self.producer.send(topic, instance_id.encode(), raw)
+        self.instances.apply(instance_id, value, meta.offset)
+
+    async def put_subscription(self, subscription_id: str, value: Subscription | None) -> None:
+        """Write to `config.subscriptions` (None: tombstone) and see it here at once."""
+        topic = self.settings.topic("config.subscriptions")
+        raw = value.to_json() if value else None
+        meta = await self.producer.send(topic, subscription_id.encode(), raw)
+        self.subscriptions.apply(subscription_id, value, meta.offset)
+
     def show(self, instance: Instance) -> dict[str, Any]:
         """An instance as the admin API shows it: no secrets, with its webhook URL and health."""
         shown = instance.public(self.public_url)

@@ -245,3 +245,24 @@ async def test_rotation_signs_with_both_secrets_and_test_pings(stack: Stack) -> 
         assert orjson.loads(ping.body)["type"] == "pipeline.test"
     finally:
         await receiver.stop()
+
+
+async def test_an_instance_callback_url_is_a_subscription_to_all_its_events(stack: Stack) -> None:
+    receiver = await Receiver().start()
+    try:
+        instance = await new_instance(stack, "hootsuite", callback_url=receiver.url)
+        secret = instance["callback_secret"]
+        await send_batch(stack, instance, "SENT")
+        [delivery] = await receiver.wait_for(1)
+        Webhook(secret).verify(delivery.body, {k.lower(): v for k, v in delivery.headers.items()})
+        callback = f"/v1/subscriptions/cb-{instance['id']}"
+        status, shown = await stack.admin("GET", callback)
+        assert (status, shown["instance_ids"], shown["event_types"]) == (
+            200,
+            [instance["id"]],
+            ["*"],
+        )
+        assert (await stack.admin("DELETE", f"/v1/instances/{instance['id']}"))[0] == 204
+        assert (await stack.admin("GET", callback))[0] == 404
+    finally:
+        await receiver.stop()

@@ -1,0 +1,41 @@
+"""An instance's `callback_url` (Cloud Elements' `event.notification.callback.url`) is a shortcut:
+one subscription, `cb-<instance id>`, for every event of that instance, kept in step with it.
+"""
+
+from __future__ import annotations
+
+from pipeline.config.instances import Instance
+from pipeline.config.subscriptions import create_subscription, patch_subscription
+from pipeline.ingress.context import Ingress
+
+
+def callback_subscription_id(instance_id: str) -> str:
+    return f"cb-{instance_id}"[:64]
+
+
+async def sync_callback(
+    ingress: Ingress, instance_id: str, instance: Instance | None
+) -> str | None:
+    """Create, update or delete the instance's callback subscription; a new secret is returned."""
+    subscription_id = callback_subscription_id(instance_id)
+    current = ingress.subscriptions.get(subscription_id)
+    url = instance.callback_url if instance else None
+    if url is None:
+        if current is not None:
+            await ingress.put_subscription(subscription_id, None)
+        return None
+    if current is None:
+        created = create_subscription(
+            {
+                "id": subscription_id,
+                "name": f"callback of {instance_id}",
+                "url": url,
+                "event_types": ["*"],
+                "instance_ids": [instance_id],
+            }
+        )
+        await ingress.put_subscription(subscription_id, created)
+        return created.secret
+    if current.url != url:
+        await ingress.put_subscription(subscription_id, patch_subscription(current, {"url": url}))
+    return None
