@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pipeline.errors import PipelineError
 from pipeline.settings import Settings, load_settings
 
-PROCESSES = ["ingress", "worker"]  # what `pipeline run` starts; each is also a subcommand
+PROCESSES = ["ingress", "worker", "poller"]  # what `pipeline run` starts; each is also a subcommand
 
 
 def _out(message: str) -> None:
@@ -87,6 +87,13 @@ def _ingress(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _poller(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.pollers.service import run_poller  # noqa: PLC0415
+
+    asyncio.run(run_poller(settings))
+    return 0
+
+
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.ops.supervisor import run_all  # noqa: PLC0415
 
@@ -122,6 +129,9 @@ def _parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="run the faust agents (web port 6066)")
     worker.set_defaults(handler=_worker)
+
+    poller = commands.add_parser("poller", help="poll providers' REST APIs (port 8081)")
+    poller.set_defaults(handler=_poller)
 
     run = commands.add_parser("run", help="broker + topics + every process, in the foreground")
     run.set_defaults(handler=_run)

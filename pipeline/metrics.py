@@ -115,6 +115,51 @@ END_TO_END_LATENCY = Histogram(
     buckets=LAG_BUCKETS,
 )
 
+# Pollers (provider REST → poller → polls.raw).
+POLLER_POLLS = Counter(
+    "pipeline_poller_polls_total",
+    "Poll cycles finished, by provider and outcome (ok, auth_failed, rate_limited, "
+    "provider_unavailable, bad_response, bad_config, kafka_unavailable).",
+    ["provider", "outcome"],
+)
+POLLER_POLL_DURATION = Histogram(
+    "pipeline_poller_poll_duration_seconds",
+    "Time one instance's poll cycle took, from its first request to its last Kafka ack.",
+    ["provider"],
+    buckets=LAG_BUCKETS,
+)
+POLLER_LAG = Histogram(
+    "pipeline_poller_lag_seconds",
+    "How late a poll cycle started compared with the time it was due.",
+    ["provider"],
+    buckets=LAG_BUCKETS,
+)
+POLLER_REQUESTS = Counter(
+    "pipeline_poller_requests_total",
+    "HTTP requests sent to the provider's API (retries and token requests included).",
+    ["provider"],
+)
+POLLER_RATE_LIMIT_WAITS = Counter(
+    "pipeline_poller_rate_limit_waits_total",
+    "Times a poller waited out a provider's 429 before trying again.",
+    ["provider"],
+)
+POLLER_TOKEN_REFRESHES = Counter(
+    "pipeline_poller_token_refreshes_total",
+    "OAuth2 access token renewals, by outcome (success, failure).",
+    ["provider", "outcome"],
+)
+POLLER_SNAPSHOTS = Counter(
+    "pipeline_poller_snapshots_total",
+    "Item snapshots written to polls.raw (state changes and deletions).",
+    ["provider"],
+)
+POLLER_INSTANCES = Gauge(
+    "pipeline_poller_instances",
+    "Instances this poller polls, by health (pending, healthy, unhealthy).",
+    ["health"],
+)
+
 # Kafka.
 CONSUMER_LAG = Gauge(
     "pipeline_kafka_consumer_lag",

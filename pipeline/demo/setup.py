@@ -1,0 +1,53 @@
+"""Connect the demo parts through the admin API, as a user would: idempotent (409 is fine)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+
+from pipeline.demo.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+
+log = logging.getLogger(__name__)
+DEMO_OKTOPOST_SECRET = "demo-oktopost-secret"  # noqa: S105 - documented in the README's curl example
+
+
+def demo_resources(simulator_url: str, receiver_url: str) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (
+            "/v1/instances",
+            {
+                "id": "demo-hootsuite",
+                "provider": "hootsuite",
+                "name": "Demo Hootsuite (simulator)",
+                "polling": {"enabled": True, "interval_seconds": 5, "api_base_url": simulator_url},
+                "credentials": {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET},
+            },
+        ),
+        (
+            "/v1/instances",
+            {
+                "id": "demo-oktopost",
+                "provider": "oktopost",
+                "name": "Demo Oktopost",
+                "signing_secret": DEMO_OKTOPOST_SECRET,
+            },
+        ),
+        (
+            "/v1/subscriptions",
+            {"id": "demo-receiver", "name": "Demo receiver", "url": receiver_url},
+        ),
+    ]
+
+
+async def configure_demo(
+    ingress_url: str, token: str, simulator_url: str, receiver_url: str
+) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        for path, body in demo_resources(simulator_url, receiver_url):
+            async with session.post(ingress_url + path, json=body) as response:
+                if response.status not in (201, 409):
+                    raise RuntimeError(f"demo setup: POST {path} answered {response.status}")
+                log.info("demo: %s %s ready", path.rsplit("/", 1)[-1], body["id"])

@@ -1,0 +1,135 @@
+"""poll outcomes → `instances.health`: whether each polled instance works, as its poller sees it.
+
+The admin API shows the record under `health`; the `pipeline_poller_instances` gauge counts
+instances per status. Records are written when the status or reason changes, and otherwise at most
+once a minute to refresh `checked_at`, so a thousand healthy instances cost no write storm.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from pipeline.config.view import CompactedView
+from pipeline.events.cloudevent import parse_time, rfc3339
+from pipeline.metrics import POLLER_INSTANCES as INSTANCES
+from pipeline.pollers.errors import PollerError
+from pipeline.pollers.writer import RecordWriter
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("pending", "healthy", "unhealthy")
+REFRESH_SECONDS = 60.0
+# Retriable failures are already retried inside a cycle; two failed cycles in a row mean the
+# provider is down for this instance rather than hiccuping.
+UNHEALTHY_AFTER_FAILURES = 2
+REASONS = {
+    "provider_auth": "auth_failed",
+    "provider_rate_limited": "rate_limited",
+    "provider_unavailable": "provider_unavailable",
+    "provider_response": "bad_response",
+    "bad_config": "bad_config",
+}
+
+
+def reason_of(error: PollerError) -> str:
+    """The machine-readable reason of instance-health.json for a poller error."""
+    return REASONS.get(error.code, "bad_response")
+
+
+def decode_health(raw: bytes) -> dict[str, Any]:
+    """A stored record; `TypeError` makes the view skip (and log) a record it cannot use."""
+    value = orjson.loads(raw)
+    if not isinstance(value, dict) or not isinstance(value.get("instance_id"), str):
+        raise TypeError("not an instance-health record")
+    return value
+
+
+class HealthBoard:
+    """The status of every instance this process polls, mirrored into the instances gauge."""
+
+    def __init__(self) -> None:
+        self._statuses: dict[str, str] = {}
+
+    def set(self, instance_id: str, status: str) -> None:
+        self._statuses[instance_id] = status
+        self._publish()
+
+    def remove(self, instance_id: str) -> None:
+        self._statuses.pop(instance_id, None)
+        self._publish()
+
+    def _publish(self) -> None:
+        counts = Counter(self._statuses.values())
+        for status in STATUSES:
+            INSTANCES.labels(status).set(counts[status])
+
+
+class HealthTracker:
+    """One instance's health: turns cycle outcomes into `instances.health` records."""
+
+    def __init__(
+        self,
+        instance_id: str,
+        writer: RecordWriter,
+        topic: str,
+        view: CompactedView[dict[str, Any]],
+        board: HealthBoard,
+    ) -> None:
+        self._instance_id = instance_id
+        self._writer = writer
+        self._topic = topic
+        self._view = view
+        self._board = board
+        # Carry on from the stored record, so a restart keeps `since` and writes nothing new.
+        self._record = view.get(instance_id)
+        checked = parse_time(self._record.get("checked_at")) if self._record else None
+        self._written_at = checked.timestamp() if checked else float("-inf")
+        self._last_success = self._record.get("last_success_at") if self._record else None
+        self._failures = 0
+        board.set(instance_id, self._record["status"] if self._record else "pending")
+
+    @property
+    def status(self) -> str:
+        return str(self._record["status"]) if self._record else "pending"
+
+    async def succeeded(self, now: datetime) -> None:
+        self._failures = 0
+        self._last_success = rfc3339(now)
+        await self._report(now, "healthy", None, None)
+
+    async def failed(self, error: PollerError, now: datetime) -> None:
+        self._failures += 1
+        if error.retriable and self._failures < UNHEALTHY_AFTER_FAILURES:
+            return
+        await self._report(now, "unhealthy", reason_of(error), str(error))
+
+    async def _report(
+        self, now: datetime, status: str, reason: str | None, message: str | None
+    ) -> None:
+        previous = self._record
+        before = (previous["status"], previous.get("reason")) if previous else None
+        changed = before != (status, reason)
+        if not changed and now.timestamp() - self._written_at < REFRESH_SECONDS:
+            return
+        if changed:
+            log.info("instance %s is now %s (%s)", self._instance_id, status, reason or "ok")
+            self._board.set(self._instance_id, status)
+        record = {
+            "instance_id": self._instance_id,
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "since": rfc3339(now) if changed or previous is None else previous["since"],
+            "checked_at": rfc3339(now),
+            "last_success_at": self._last_success,
+        }
+        key = self._instance_id
+        meta = await self._writer.send(self._topic, key.encode(), orjson.dumps(record))
+        # Kept only once acked: a failed write is retried on the next outcome.
+        self._record, self._written_at = record, now.timestamp()
+        self._view.apply(key, record, meta.offset)

@@ -1,0 +1,196 @@
+"""`pipeline poller`: follows `config.instances` and runs one polling task per polled instance.
+
+`config.instances` → this service → one task per instance (Hootsuite REST → `polls.raw`,
+`pollers.state`, `instances.health`). Instances added, changed, disabled or deleted take effect
+within a second, without a restart; a deleted instance's poller state is tombstoned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from pipeline.config.instances import Instance
+from pipeline.config.view import CompactedView
+from pipeline.errors import KafkaUnavailableError
+from pipeline.health import KafkaProbe
+from pipeline.pollers.instance_health import HealthBoard, decode_health
+from pipeline.pollers.instance_loop import PollerContext, run_instance
+from pipeline.pollers.polling_config import is_polled
+from pipeline.pollers.state import PollerStateView
+from pipeline.pollers.writer import PollerTopics
+from pipeline.producer import DurableProducer
+from pipeline.settings import Settings
+from pipeline.web import add_health_routes, json_errors, serve_until_signal
+
+log = logging.getLogger(__name__)
+
+RECONCILE_SECONDS = 1.0
+RESTART_AFTER_CRASH = 10.0  # seconds
+
+
+def _polling_signature(instance: Instance) -> tuple[Any, ...]:
+    """What a running task depends on; a change to any of it restarts the task."""
+    return (instance.provider, instance.include_raw, instance.polling, instance.credentials)
+
+
+@dataclass
+class _Running:
+    instance: Instance
+    task: asyncio.Task[None]
+    crashed_at: float | None = None
+
+    def outdated(self, wanted: Instance | None) -> bool:
+        """Whether to stop this task: unwanted, reconfigured, or crashed a while ago (a retry)."""
+        if wanted is None or _polling_signature(wanted) != _polling_signature(self.instance):
+            return True
+        crashed_at = self.crashed_at
+        return crashed_at is not None and time.monotonic() - crashed_at >= RESTART_AFTER_CRASH
+
+
+class PollerService:
+    """The instance tasks of one poller process, kept in line with `config.instances`."""
+
+    def __init__(self, settings: Settings) -> None:
+        bootstrap = settings.kafka_bootstrap
+        self._producer = DurableProducer(bootstrap)
+        self._instances = CompactedView(
+            bootstrap, settings.topic("config.instances"), Instance.from_json
+        )
+        self._probe = KafkaProbe(bootstrap)
+        self._context = PollerContext(
+            writer=self._producer,
+            state=PollerStateView(bootstrap, settings.topic("pollers.state")),
+            health=CompactedView(bootstrap, settings.topic("instances.health"), decode_health),
+            board=HealthBoard(),
+            topics=PollerTopics.from_settings(settings),
+            kafka_ready=self._probe.ready,
+        )
+        self._running: dict[str, _Running] = {}
+        self._reconciler: asyncio.Task[None] | None = None
+
+    def _views(self) -> tuple[CompactedView[Any], ...]:
+        return (self._instances, self._context.state, self._context.health)
+
+    async def start(self) -> None:
+        await self._producer.start()  # not fatal: sends retry the connection
+        for view in self._views():
+            view.start()
+        self._reconciler = asyncio.create_task(self._reconcile_forever(), name="poller:reconcile")
+
+    async def ready(self) -> bool:
+        loaded = all(view.caught_up.is_set() for view in self._views())
+        return loaded and await self._probe.ready()
+
+    async def stop(self) -> None:
+        if self._reconciler is not None:
+            self._reconciler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconciler
+        for instance_id in list(self._running):
+            await self._stop_task(instance_id)
+        for view in self._views():
+            await view.stop()
+        await self._producer.stop()
+
+    async def _reconcile_forever(self) -> None:
+        # Polling before the state is loaded would report every known state again.
+        for view in self._views():
+            await view.caught_up.wait()
+        log.info("poller state loaded; following config.instances")
+        while True:
+            await self.reconcile()
+            await asyncio.sleep(RECONCILE_SECONDS)
+
+    async def reconcile(self) -> None:
+        """Start, restart and stop instance tasks so they match the instances' configuration."""
+        wanted = {i.id: i for i in self._instances.values() if is_polled(i)}
+        for instance_id, running in list(self._running.items()):
+            if running.outdated(wanted.get(instance_id)):
+                await self._stop_task(instance_id)
+        for instance_id, instance in wanted.items():
+            if instance_id not in self._running:
+                self._start_task(instance)
+        await self._forget_deleted()
+
+    def _start_task(self, instance: Instance) -> None:
+        task = asyncio.create_task(
+            run_instance(instance, self._context), name=f"poller:{instance.id}"
+        )
+        running = _Running(instance, task)
+        task.add_done_callback(functools.partial(_note_crash, running))
+        self._running[instance.id] = running
+        log.info("polling instance %s", instance.id)
+
+    async def _stop_task(self, instance_id: str) -> None:
+        running = self._running.pop(instance_id)
+        running.task.cancel()
+        # Wait for it: two tasks of one instance at once would race on its state. `wait` leaves
+        # the task's own outcome alone (a crash was logged already) and lets our caller cancel us.
+        await asyncio.wait({running.task})
+        self._context.board.remove(instance_id)
+
+    async def _forget_deleted(self) -> None:
+        """Tombstone the poller state and health of instances that no longer exist."""
+        known = {instance.id for instance in self._instances.values()}
+        health = {record["instance_id"] for record in self._context.health.values()}
+        remembered = self._context.state.instance_ids() | health
+        for instance_id in remembered - known:
+            try:
+                await self._forget(instance_id)
+            except KafkaUnavailableError as exc:
+                log.warning("cannot forget instance %s yet: %s", instance_id, exc)
+
+    async def _forget(self, instance_id: str) -> None:
+        context = self._context
+        for item_id in context.state.tracked(instance_id):
+            key = f"{instance_id}/{item_id}"
+            meta = await self._producer.send(context.topics.pollers_state, key.encode(), None)
+            context.state.apply(key, None, meta.offset)
+        if context.health.get(instance_id) is not None:
+            topic = context.topics.instances_health
+            meta = await self._producer.send(topic, instance_id.encode(), None)
+            context.health.apply(instance_id, None, meta.offset)
+        log.info("forgot the poller state of deleted instance %s", instance_id)
+
+
+def _note_crash(running: _Running, task: asyncio.Task[None]) -> None:
+    """Log a task that died of an unexpected error; the reconciler restarts it later."""
+    if task.cancelled() or task.exception() is None:
+        return
+    running.crashed_at = time.monotonic()
+    log.error("polling instance %s crashed", running.instance.id, exc_info=task.exception())
+
+
+SERVICE = web.AppKey("poller_service", PollerService)
+
+
+def create_poller_app(settings: Settings) -> web.Application:
+    """The poller's HTTP side: `/healthz`, `/readyz`, `/metrics`; the service runs alongside."""
+    service = PollerService(settings)
+    app = web.Application(middlewares=[json_errors])
+    app[SERVICE] = service
+    add_health_routes(app, service.ready)
+    app.cleanup_ctx.append(_lifecycle)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    service = app[SERVICE]
+    await service.start()
+    yield
+    await service.stop()
+
+
+async def run_poller(settings: Settings) -> None:
+    """Serve the poller until SIGINT or SIGTERM, then stop every task and Kafka client."""
+    app = create_poller_app(settings)
+    await serve_until_signal(app, settings.bind_host, settings.poller_port, "poller")

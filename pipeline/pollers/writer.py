@@ -1,0 +1,34 @@
+"""Where pollers write: poller → `polls.raw`, `pollers.state`, `instances.health`.
+
+A protocol rather than the producer itself, so the cycle logic is tested without a broker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pipeline.settings import Settings
+
+
+class RecordWriter(Protocol):
+    """Writes one record and returns once Kafka acked it; the result carries its `offset`."""
+
+    async def send(self, topic: str, key: bytes | None, value: bytes | None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class PollerTopics:
+    """The cluster-side names of the topics a poller writes."""
+
+    polls_raw: str
+    pollers_state: str
+    instances_health: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PollerTopics:
+        return cls(
+            polls_raw=settings.topic("polls.raw"),
+            pollers_state=settings.topic("pollers.state"),
+            instances_health=settings.topic("instances.health"),
+        )

@@ -1,0 +1,118 @@
+"""The service follows `config.instances`: tasks start, restart and stop while it runs."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.config.instances import Instance
+from pipeline.pollers import service as service_module
+from pipeline.pollers.instance_loop import PollerContext
+from pipeline.pollers.service import PollerService
+from pipeline.pollers.state import state_key, state_record
+from pipeline.settings import load_settings
+from tests.unit.pollers.conftest import FakeWriter, make_instance, utcnow
+
+
+class FakeProducer(FakeWriter):
+    def __init__(self, bootstrap: str) -> None:
+        super().__init__()
+
+    async def start(self) -> bool:
+        return True
+
+    async def stop(self) -> None:
+        return None
+
+
+@dataclasses.dataclass
+class Started:
+    instance: Instance
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.task is not None and self.task.cancelled()
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[Started]:
+    """Every instance task the service starts, as a fake that polls nothing until cancelled."""
+    runs: list[Started] = []
+
+    async def fake_run_instance(instance: Instance, context: PollerContext) -> None:
+        run = Started(instance, asyncio.current_task())
+        runs.append(run)
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(service_module, "run_instance", fake_run_instance)
+    monkeypatch.setattr(service_module, "DurableProducer", FakeProducer)
+    return runs
+
+
+@pytest.fixture
+async def service(tmp_path: Path, started: list[Started]) -> Any:
+    poller = PollerService(load_settings(topic_prefix="unit.", data_dir=tmp_path))
+    yield poller
+    await poller.stop()
+
+
+offsets = iter(range(10_000))
+
+
+def configure(service: PollerService, instance: Instance | None, instance_id: str = "") -> None:
+    """As if `config.instances` delivered this record (None: a tombstone)."""
+    key = instance.id if instance else instance_id
+    service._instances.apply(key, instance, next(offsets))
+
+
+async def reconciled(service: PollerService) -> None:
+    await service.reconcile()
+    await asyncio.sleep(0)  # let started tasks run up to their first await
+
+
+async def test_instances_are_started_restarted_on_change_and_stopped(
+    service: PollerService, started: list[Started]
+) -> None:
+    configure(service, make_instance("inst_a", interval_seconds=5))
+    configure(service, make_instance("inst_b"))
+    configure(service, dataclasses.replace(make_instance("inst_c"), provider="oktopost"))
+    await reconciled(service)
+    assert sorted(run.instance.id for run in started) == ["inst_a", "inst_b"]
+
+    configure(service, make_instance("inst_a", interval_seconds=30))
+    await reconciled(service)
+    assert [
+        run.instance.polling["interval_seconds"] for run in started if run.instance.id == "inst_a"
+    ] == [5, 30]
+    assert [run.cancelled for run in started] == [True, False, False]
+
+    configure(service, dataclasses.replace(make_instance("inst_b"), enabled=False))
+    await reconciled(service)
+    assert [run.cancelled for run in started] == [True, True, False]
+    await reconciled(service)
+    assert len(started) == 3  # an unchanged instance is left alone
+
+
+async def test_a_deleted_instance_state_is_tombstoned(
+    service: PollerService, started: list[Started]
+) -> None:
+    configure(service, make_instance("inst_gone"))
+    await reconciled(service)
+    state, producer = service._context.state, service._producer
+    assert isinstance(producer, FakeProducer)
+    key = state_key("inst_gone", "9001")
+    record = state_record("inst_gone", "9001", "SCHEDULED", None, utcnow())
+    state.apply(key, record, (await producer.send("pollers.state", key.encode(), b"{}")).offset)
+    producer.clear()
+
+    configure(service, None, "inst_gone")
+    await reconciled(service)
+
+    assert [(r.key, r.value) for r in producer.records] == [(key, None)]
+    assert started[0].cancelled
+    assert state.instance_ids() == set()
