@@ -2,6 +2,7 @@
 # Both set up everything on a fresh machine: virtualenv, dependencies, Kafka jars, broker, topics.
 
 PYTHON ?= python3
+DEMO ?= 1  # `make run DEMO=0`: the pipeline alone, without the simulator, receiver and demo config
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -9,9 +10,10 @@ STAMP := $(VENV)/.installed
 .PHONY: run test setup lint typecheck unit integration kafka-start kafka-stop topics clean
 
 run: setup
-	$(BIN)/pipeline run
+	$(BIN)/pipeline run $(if $(filter 1,$(DEMO)),--demo,)
 
 test: setup lint typecheck
+	bash .ci/install-prometheus.sh
 	$(BIN)/pytest -q tests
 
 setup: $(STAMP)

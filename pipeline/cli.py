@@ -95,9 +95,26 @@ def _poller(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
-    from pipeline.ops.supervisor import run_all  # noqa: PLC0415
+    from pipeline.demo.plan import demo_plan  # noqa: PLC0415
+    from pipeline.ops.supervisor import Plan, run_all  # noqa: PLC0415
 
-    return asyncio.run(run_all(settings, PROCESSES))
+    plan = demo_plan(settings, PROCESSES) if args.demo else Plan({name: [] for name in PROCESSES})
+    return asyncio.run(run_all(settings, plan))
+
+
+def _simulator(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.demo.simulator import run_demo_simulator  # noqa: PLC0415
+
+    asyncio.run(run_demo_simulator(settings.bind_host, args.port or settings.demo_simulator_port))
+    return 0
+
+
+def _receiver(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.demo.receiver import run_receiver  # noqa: PLC0415
+
+    port = args.port or settings.demo_receiver_port
+    asyncio.run(run_receiver(settings.bind_host, port, args.secret))
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -134,7 +151,19 @@ def _parser() -> argparse.ArgumentParser:
     poller.set_defaults(handler=_poller)
 
     run = commands.add_parser("run", help="broker + topics + every process, in the foreground")
+    run.add_argument(
+        "--demo", action="store_true", help="also a Hootsuite simulator and a printing receiver"
+    )
     run.set_defaults(handler=_run)
+
+    simulator = commands.add_parser("simulator", help="the Hootsuite API simulator (demo data)")
+    simulator.add_argument("--port", type=int, default=None, help="default: 8090")
+    simulator.set_defaults(handler=_simulator)
+
+    receiver = commands.add_parser("receiver", help="a receiver that prints each delivery")
+    receiver.add_argument("--port", type=int, default=None, help="default: 9000")
+    receiver.add_argument("--secret", default=None, help="whsec_… to check signatures with")
+    receiver.set_defaults(handler=_receiver)
     return parser
 
 

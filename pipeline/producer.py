@@ -15,6 +15,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from pipeline import metrics
 from pipeline.errors import KafkaUnavailableError
 
 log = logging.getLogger(__name__)
@@ -22,8 +23,9 @@ RESTART_INTERVAL_SECONDS = 1.0
 
 
 class DurableProducer:
-    def __init__(self, bootstrap: str, ack_timeout: float = 5.0) -> None:
+    def __init__(self, bootstrap: str, ack_timeout: float = 5.0, *, process: str) -> None:
         self._bootstrap = bootstrap
+        self._process = process
         self._ack_timeout = ack_timeout
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
@@ -59,6 +61,7 @@ class DurableProducer:
             async with self._lock:
                 due = time.monotonic() - self._last_attempt >= RESTART_INTERVAL_SECONDS
                 if self._producer is None and not (due and await self._start_locked()):
+                    metrics.PRODUCER_ERRORS.labels(self._process).inc()
                     raise KafkaUnavailableError(f"Kafka at {self._bootstrap} is not reachable")
         assert self._producer is not None  # noqa: S101 - narrowed by _start_locked
         return self._producer
@@ -71,6 +74,7 @@ class DurableProducer:
                 producer.send_and_wait(topic, value=value, key=key), self._ack_timeout
             )
         except (KafkaError, TimeoutError) as exc:
+            metrics.PRODUCER_ERRORS.labels(self._process).inc()
             raise KafkaUnavailableError(f"Kafka did not acknowledge the write: {exc!r}") from exc
 
     async def stop(self) -> None:

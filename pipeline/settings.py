@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     ingress_port: Port = 8080
     worker_web_port: Port = 6066
     poller_port: Port = 8081
+    demo_simulator_port: Port = 8090
+    demo_receiver_port: Port = 9000
     bind_host: str = "127.0.0.1"
     public_url: str | None = None
     ingress_ack_timeout: Annotated[float, NoDecode] = Field(default=5.0, gt=0)

@@ -14,9 +14,12 @@ from pipeline.config.subscriptions import Subscription
 from pipeline.config.view import CompactedView
 from pipeline.delivery.sender import Sender
 from pipeline.events.catalog import Catalog
+from pipeline.lag import LagMonitor
 from pipeline.settings import Settings
 from pipeline.tables import declare_tables
 from pipeline.topics import declare_topics
+
+LAG_INTERVAL_SECONDS = 10.0
 
 
 def register_agents(app: faust.App, settings: Settings) -> None:
@@ -37,9 +40,16 @@ def register_agents(app: faust.App, settings: Settings) -> None:
     async def stop_clients() -> None:
         await subscriptions.stop()
         await sender.close()
+        await lag.close()
 
     def stop_delivery_clients(sender_app: Any, /, *args: Any, **kwargs: Any) -> Awaitable[None]:
         return stop_clients()
 
+    lag = LagMonitor(settings.kafka_bootstrap, settings.app_id)
+
+    async def measure_lag() -> None:
+        await lag.measure()
+
+    app.timer(LAG_INTERVAL_SECONDS, on_leader=True)(measure_lag)
     app.task(start_delivery_clients)
     app.on_before_shutdown.connect(stop_delivery_clients)

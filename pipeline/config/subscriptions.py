@@ -6,6 +6,8 @@ During a rotation's grace period both the new and the previous secret sign each 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import secrets as random
 from dataclasses import asdict, dataclass, field, replace
@@ -22,6 +24,7 @@ from pipeline.events.cloudevent import parse_time, rfc3339
 from pipeline.events.types import EVENT_TYPES
 
 ROTATION_GRACE = timedelta(hours=24)
+MIN_SECRET_BYTES = 24
 _PATTERN = re.compile(r"^(\*|[a-z_]+\.\*|[a-z_]+\.[a-z_]+)$")
 ORDERS = ("name", "created", "modified")
 PAGE_SIZES = (20, 25, 50, 100)
@@ -99,7 +102,7 @@ def create_subscription(body: dict[str, Any]) -> Subscription:
         event_types=_event_types(body.get("event_types", ["*"])),
         instance_ids=_instance_ids(body.get("instance_ids")),
         enabled=boolean(body, "enabled", default=True),
-        secret=generate_secret(),
+        secret=_secret(body),
         created=now,
         modified=now,
     )
@@ -141,6 +144,20 @@ def rotate_secret(subscription: Subscription) -> Subscription:
 def disable_gone(subscription: Subscription, status: int) -> Subscription:
     reason = f"the endpoint answered {status} Gone"
     return replace(subscription, enabled=False, disabled_reason=reason, modified=rfc3339(_now()))
+
+
+def _secret(body: dict[str, Any]) -> str:
+    """A secret the integrator brings (as Svix allows), else a new one."""
+    given = optional_text(body, "secret")
+    if given is None:
+        return generate_secret()
+    try:
+        key = base64.b64decode(given.removeprefix("whsec_"), validate=True)
+    except binascii.Error:
+        key = b""
+    if not given.startswith("whsec_") or len(key) < MIN_SECRET_BYTES:
+        raise RequestError("secret", f"must be whsec_ + base64 of {MIN_SECRET_BYTES}+ bytes")
+    return given
 
 
 def _url(body: dict[str, Any]) -> str:

@@ -11,6 +11,8 @@ from pipeline.demo.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 
 log = logging.getLogger(__name__)
 DEMO_OKTOPOST_SECRET = "demo-oktopost-secret"  # noqa: S105 - documented in the README's curl example
+# whsec_ + base64 of 32 fixed bytes: the demo receiver checks deliveries with it.
+DEMO_SUBSCRIPTION_SECRET = "whsec_ZGVtby1zdWJzY3JpcHRpb24tc2VjcmV0LTMyYnl0ZXM="  # noqa: S105
 
 
 def demo_resources(simulator_url: str, receiver_url: str) -> list[tuple[str, dict[str, Any]]]:
@@ -36,7 +38,12 @@ def demo_resources(simulator_url: str, receiver_url: str) -> list[tuple[str, dic
         ),
         (
             "/v1/subscriptions",
-            {"id": "demo-receiver", "name": "Demo receiver", "url": receiver_url},
+            {
+                "id": "demo-receiver",
+                "name": "Demo receiver",
+                "url": receiver_url,
+                "secret": DEMO_SUBSCRIPTION_SECRET,
+            },
         ),
     ]
 

@@ -26,7 +26,9 @@ from pipeline.web import add_health_routes, json_errors, serve_until_signal
 def create_ingress_app(settings: Settings) -> web.Application:
     ingress = Ingress(
         settings=settings,
-        producer=DurableProducer(settings.kafka_bootstrap, settings.ingress_ack_timeout),
+        producer=DurableProducer(
+            settings.kafka_bootstrap, settings.ingress_ack_timeout, process="ingress"
+        ),
         instances=CompactedView(
             settings.kafka_bootstrap, settings.topic("config.instances"), Instance.from_json
         ),

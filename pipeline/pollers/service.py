@@ -61,7 +61,7 @@ class PollerService:
 
     def __init__(self, settings: Settings) -> None:
         bootstrap = settings.kafka_bootstrap
-        self._producer = DurableProducer(bootstrap)
+        self._producer = DurableProducer(bootstrap, process="poller")
         self._instances = CompactedView(
             bootstrap, settings.topic("config.instances"), Instance.from_json
         )

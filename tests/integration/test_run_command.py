@@ -1,4 +1,4 @@
-"""`pipeline run` (as `make run`): broker, topics and processes up; Ctrl-C stops them all."""
+"""`pipeline run --demo` (as `make run`): broker, topics, processes, demo; Ctrl-C stops all."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.config.instances import instance_key
+from pipeline.demo.setup import DEMO_OKTOPOST_SECRET
 from tests.conftest import free_port
+from tests.support.payloads import hex_hmac, oktopost_body
 
 pytestmark = pytest.mark.integration
 
@@ -52,23 +55,47 @@ def _wait(condition: object, what: str, seconds: float, run: subprocess.Popen[st
     pytest.fail(f"timed out waiting for {what}")
 
 
-def test_run_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    kafka_port, web_port = _free_pair(), free_port()
+def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback URL
+        status: int = response.status
+        return status
+
+
+def test_make_runs_demo_end_to_end_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    """`make run`: own broker, all processes, the demo; a polled and a pushed event arrive."""
+    kafka_port = _free_pair()
+    ports = {
+        name: free_port()
+        for name in ("INGRESS", "WORKER_WEB", "POLLER", "DEMO_SIMULATOR", "DEMO_RECEIVER")
+    }
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")},
         "PIPELINE_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}",
         "PIPELINE_DATA_DIR": str(tmp_path),
-        "PIPELINE_WORKER_WEB_PORT": str(web_port),
+        **{f"PIPELINE_{name}_PORT": str(port) for name, port in ports.items()},
     }
     output = tmp_path / "run.out"
     with output.open("w") as out:
         run = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "run"], env=env, stdout=out, stderr=out, text=True
+            [sys.executable, "-m", "pipeline", "run", "--demo"],
+            env=env,
+            stdout=out,
+            stderr=out,
+            text=True,
         )
     try:
-        ready = f"http://127.0.0.1:{web_port}/readyz"
-        _wait(lambda: _status(ready) == 200, "the worker's /readyz", 120, run)
+        _wait(lambda: "demo ready" in output.read_text(), "the demo setup", 120, run)
         assert "webhooks.raw: created" in output.read_text()
+        polled = "[signature ok]: post.scheduled"
+        _wait(lambda: polled in output.read_text(), "a polled event at the receiver", 90, run)
+
+        body = oktopost_body("postSent")
+        headers = {"X-Oktopost-Signature": hex_hmac(DEMO_OKTOPOST_SECRET, body)}
+        url = f"http://127.0.0.1:{ports['INGRESS']}/v1/webhooks/oktopost/{instance_key('demo-oktopost')}"
+        assert _post(url, body, headers) == 202
+        pushed = "[signature ok]: post.sent posts/0PS1 from /instances/demo-oktopost"
+        _wait(lambda: pushed in output.read_text(), "the pushed event at the receiver", 60, run)
 
         again = subprocess.run(
             [sys.executable, "-m", "pipeline", "kafka", "start"],
@@ -89,8 +116,10 @@ def test_run_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> No
                 [sys.executable, "-m", "pipeline", "kafka", "stop"], env=env, check=False
             )
     text = output.read_text()
-    assert "worker stopped" in text
-    assert "Kafka (pid" in text
+    for name in ("ingress", "worker", "poller", "simulator", "receiver"):
+        assert f"{name} stopped" in text
+    assert "BAD SIGNATURE" not in text
     assert "stopped" in text.splitlines()[-1]
     assert not _listening(kafka_port)
-    assert not _listening(web_port)
+    for port in ports.values():
+        assert not _listening(port)
