@@ -19,7 +19,7 @@ from tests.unit.pollers.conftest import FakeWriter, make_instance, utcnow
 
 
 class FakeProducer(FakeWriter):
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, bootstrap: str, *, process: str) -> None:
         super().__init__()
 
     async def start(self) -> bool:
