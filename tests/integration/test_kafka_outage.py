@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import orjson
 import pytest
 
@@ -60,6 +61,13 @@ async def test_503_while_kafka_is_down_and_202_when_it_is_back(
         assert status == 503, text
         assert orjson.loads(text)["error"]["code"] == "kafka_unavailable"
         assert time.monotonic() - started < 10
+        metrics_url = f"http://127.0.0.1:{settings.ingress_port}/metrics"
+        async with aiohttp.ClientSession() as session, session.get(metrics_url) as response:
+            exposition = await response.text()
+        assert 'pipeline_kafka_producer_errors_total{process="ingress"} 1.0' in exposition
+        assert (
+            'pipeline_ingress_requests_total{provider="hootsuite",status="503"} 1.0' in exposition
+        )
 
         await local_kafka.start(own_broker)
         after = orjson.dumps([hootsuite_element("3", "SENT")])
