@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
 from pipeline.errors import PipelineError
 from pipeline.events.cloudevent import Lineage
 
@@ -20,6 +22,17 @@ class PayloadError(PipelineError):
     """An authenticated sender's body cannot be parsed at all."""
 
     code = "unparseable_body"
+
+
+def decode_json(body: bytes, expected: type | tuple[type, ...], shape: str) -> Any:
+    """The JSON body if it is an `expected` (dict or list); `PayloadError` naming `shape` if not."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadError(f"body is not JSON: {exc}") from exc
+    if not isinstance(payload, expected):
+        raise PayloadError(f"body must be {shape}")
+    return payload
 
 
 @dataclass(frozen=True)

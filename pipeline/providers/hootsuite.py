@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
 from pipeline.events.cloudevent import Lineage, build_event, parse_time, snake_keys
-from pipeline.providers.base import Normalized, PayloadError, Rejected
+from pipeline.providers.base import Normalized, Rejected, decode_json
 from pipeline.providers.signatures import verify_hex
 
 PING = "com.hootsuite.ping.event.v1"
@@ -58,15 +56,8 @@ class Hootsuite:
             verify_hex(secret, signature, [body], "X-Hootsuite-Signature")
 
     def parse(self, body: bytes) -> Any:
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise PayloadError(f"body is not JSON: {exc}") from exc
-        if isinstance(payload, dict):
-            payload = [payload]
-        if not isinstance(payload, list):
-            raise PayloadError("body must be a JSON array of {seq_no, type, data}")
-        return payload
+        payload = decode_json(body, (list, dict), "a JSON array of {seq_no, type, data}")
+        return [payload] if isinstance(payload, dict) else payload
 
     def has_events(self, payload: Any) -> bool:
         return any(not _is_ping(element) for element in payload)

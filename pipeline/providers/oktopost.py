@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from pipeline.events.cloudevent import Lineage, build_event, parse_time, snake_keys
-from pipeline.providers.base import Normalized, PayloadError, Rejected
+from pipeline.providers.base import Normalized, Rejected, decode_json
 from pipeline.providers.signatures import verify_hex
 
 SIGNATURE_HEADER = "x-oktopost-signature"
@@ -69,13 +69,7 @@ class Oktopost:
         )
 
     def parse(self, body: bytes) -> Any:
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise PayloadError(f"body is not JSON: {exc}") from exc
-        if not isinstance(payload, dict):
-            raise PayloadError("body must be a JSON object {event, timestamp, webhookId, data}")
-        return payload
+        return decode_json(body, dict, "a JSON object {event, timestamp, webhookId, data}")
 
     def has_events(self, payload: Any) -> bool:
         return True

@@ -10,13 +10,11 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
 from pipeline.delivery.errors import InvalidSecretError
 from pipeline.delivery.signing import generate_secret, sign
 from pipeline.events.cloudevent import Lineage, build_event, parse_time, snake_keys
 from pipeline.events.types import EVENT_TYPES, ID_FIELDS
-from pipeline.providers.base import Normalized, PayloadError, Rejected, SignatureError
+from pipeline.providers.base import Normalized, Rejected, SignatureError, decode_json
 
 TOLERANCE_SECONDS = 300
 
@@ -51,13 +49,7 @@ class Standard:
             raise SignatureError("no webhook-signature matches the body")
 
     def parse(self, body: bytes) -> Any:
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise PayloadError(f"body is not JSON: {exc}") from exc
-        if not isinstance(payload, dict):
-            raise PayloadError("body must be a JSON object {type, timestamp, data}")
-        return payload
+        return decode_json(body, dict, "a JSON object {type, timestamp, data}")
 
     def has_events(self, payload: Any) -> bool:
         return True
