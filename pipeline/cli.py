@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import sys
 from collections.abc import Callable
 
 from pipeline.errors import PipelineError
+from pipeline.logs import configure as configure_logging
 from pipeline.settings import Settings, load_settings
 
 PROCESSES = ["ingress", "worker", "poller"]  # what `pipeline run` starts; each is also a subcommand
@@ -172,10 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     handler: Callable[[Settings, argparse.Namespace], int] = args.handler
     try:
         settings = load_settings()
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-        logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.root.level))
+        configure_logging(settings.log_level)
         return handler(settings, args)
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201
