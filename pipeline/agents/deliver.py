@@ -28,6 +28,7 @@ from pipeline.delivery.outcome import Outcome, OutcomeKind, status_class
 from pipeline.delivery.sender import Sender
 from pipeline.delivery.tasks import dead_letter, retry_task, seconds_until_due
 from pipeline.events.cloudevent import parse_time
+from pipeline.events.invalid import decode_or_dead_letter
 from pipeline.settings import Settings
 from pipeline.tables import Tables
 from pipeline.topics import Topics
@@ -58,7 +59,13 @@ def register_deliver(app: faust.App, delivery: Delivery) -> list[Any]:
 
         async def deliver(stream: StreamT[bytes]) -> None:
             async for raw in stream:
-                await handle(delivery, orjson.loads(raw))
+                task, dead = decode_or_dead_letter(raw, "deliver")
+                if dead is None:
+                    await handle(delivery, task)
+                else:
+                    invalid = delivery.topics.events_invalid
+                    await (await invalid.send(key=b"", value=orjson.dumps(dead)))
+                    metrics.EVENTS_INVALID.labels("deliver", dead["reason"]).inc()
 
         agents.append(
             app.agent(topic, name=f"deliver-tier-{tier}", concurrency=concurrency)(deliver)

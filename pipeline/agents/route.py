@@ -17,6 +17,7 @@ from pipeline import metrics
 from pipeline.config.subscriptions import Subscription
 from pipeline.config.view import CompactedView
 from pipeline.delivery.tasks import new_task
+from pipeline.events.invalid import decode_or_dead_letter
 from pipeline.topics import Topics
 
 
@@ -27,7 +28,11 @@ def register_route(
     async def route(stream: StreamT[bytes]) -> None:
         async for raw in stream:
             await subscriptions.caught_up.wait()
-            event = orjson.loads(raw)
+            event, dead = decode_or_dead_letter(raw, "route")
+            if dead is not None:
+                await (await topics.events_invalid.send(key=b"", value=orjson.dumps(dead)))
+                metrics.EVENTS_INVALID.labels("route", dead["reason"]).inc()
+                continue
             matching = [
                 s
                 for s in subscriptions.values()

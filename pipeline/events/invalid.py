@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from pipeline.events.cloudevent import rfc3339
 
@@ -30,3 +33,18 @@ def invalid_record(
         "record": record,
         "element": element,
     }
+
+
+def decode_or_dead_letter(raw: bytes | None, stage: str) -> tuple[Any, dict[str, Any] | None]:
+    """(the JSON value, None), or (None, the dead letter to write) when `raw` is not JSON."""
+    try:
+        return orjson.loads(raw or b""), None
+    except orjson.JSONDecodeError as exc:
+        return None, invalid_record(
+            stage=stage,
+            reason="unreadable_record",
+            message=f"not JSON: {exc}",
+            provider=None,
+            instance_id=None,
+            record={"undecodable_base64": base64.b64encode(raw or b"").decode()},
+        )

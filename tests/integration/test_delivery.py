@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import time
 import uuid
@@ -14,6 +15,7 @@ from standardwebhooks.webhooks import Webhook
 
 from tests.integration.conftest import Stack
 from tests.integration.test_ingest import events_of, new_instance, path_of
+from tests.support.kafka import read_topic, write
 from tests.support.payloads import hex_hmac, hootsuite_element, oktopost_body
 from tests.support.receiver import HANG, Receiver
 
@@ -264,5 +266,28 @@ async def test_an_instance_callback_url_is_a_subscription_to_all_its_events(stac
         )
         assert (await stack.admin("DELETE", f"/v1/instances/{instance['id']}"))[0] == 204
         assert (await stack.admin("GET", callback))[0] == 404
+    finally:
+        await receiver.stop()
+
+
+async def test_unreadable_records_become_dead_letters_and_processing_goes_on(stack: Stack) -> None:
+    bootstrap = stack.settings.kafka_bootstrap
+    await write(bootstrap, stack.topic("events.normalized"), b"posts/x", b"\x00not json route")
+    await write(bootstrap, stack.topic("deliveries"), b"sub", b"\x00not json deliver")
+    invalid = await read_topic(
+        bootstrap,
+        stack.topic("events.invalid"),
+        until=lambda values: {"route", "deliver"} <= {v["stage"] for v in values},
+    )
+    dead = {v["stage"]: v for v in invalid if v["stage"] in ("route", "deliver")}
+    assert dead["route"]["reason"] == dead["deliver"]["reason"] == "unreadable_record"
+    raw = base64.b64decode(dead["deliver"]["record"]["undecodable_base64"])
+    assert raw == b"\x00not json deliver"
+    receiver = await Receiver().start()  # the agents are still alive and delivering
+    try:
+        instance = await new_instance(stack, "hootsuite")
+        await subscribe(stack, receiver.url, instance_ids=[instance["id"]])
+        await send_batch(stack, instance, "SENT")
+        await receiver.wait_for(1)
     finally:
         await receiver.stop()

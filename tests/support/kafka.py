@@ -51,11 +51,13 @@ async def read_topic(
     return values
 
 
-async def write(bootstrap: str, topic: str, key: bytes, value: dict[str, Any]) -> None:
+async def write(bootstrap: str, topic: str, key: bytes, value: dict[str, Any] | bytes) -> None:
+    """One record; a dict is written as JSON, bytes as they are."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
-        await producer.send_and_wait(topic, orjson.dumps(value), key=key)
+        raw = value if isinstance(value, bytes) else orjson.dumps(value)
+        await producer.send_and_wait(topic, raw, key=key)
     finally:
         await producer.stop()
 
