@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -24,6 +23,7 @@ from pipeline import metrics
 from pipeline.config.subscriptions import Subscription, disable_gone
 from pipeline.config.view import CompactedView
 from pipeline.delivery.attempt import attempt
+from pipeline.delivery.gates import SubscriberGates
 from pipeline.delivery.outcome import Outcome, OutcomeKind, status_class
 from pipeline.delivery.sender import Sender
 from pipeline.delivery.tasks import dead_letter, retry_task, seconds_until_due
@@ -45,7 +45,7 @@ class Delivery:
     tables: Tables
     subscriptions: CompactedView[Subscription]
     sender: Sender
-    in_flight: Counter[str] = field(default_factory=Counter)
+    gates: SubscriberGates
 
     def delivered(self, key: str) -> bool:
         window = self.tables.delivered[key]
@@ -89,21 +89,15 @@ async def handle(delivery: Delivery, task: dict[str, Any]) -> None:
     if not task["force"] and delivery.delivered(task["webhook_id"]):
         metrics.DELIVERIES_SUPPRESSED.inc()
         return
-    if (
-        delivery.in_flight[subscription.id]
-        >= delivery.settings.delivery_concurrency_per_subscription
-    ):
+    if not await delivery.gates.acquire(subscription.id):
         await _send(delivery, delivery.topics.delivery_tiers[1], task, _deferred(delivery, task))
         return
-    delivery.in_flight[subscription.id] += 1
     metrics.DELIVERIES_IN_FLIGHT.inc()
     try:
         outcome, record = await attempt(task, subscription, delivery.sender, delivery.settings)
     finally:
         metrics.DELIVERIES_IN_FLIGHT.dec()
-        delivery.in_flight[subscription.id] -= 1
-        if not delivery.in_flight[subscription.id]:
-            del delivery.in_flight[subscription.id]
+        delivery.gates.release(subscription.id)
     await _conclude(delivery, task, subscription, outcome, record)
 
 

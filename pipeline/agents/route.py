@@ -1,13 +1,14 @@
 """`events.normalized` → route → `deliveries`: one task per event and matching subscription.
 
 The subscriptions come from `config.subscriptions`, followed live; routing waits until the topic
-has been read to its end once, so no event is routed against a half-loaded configuration.
+has been read to its end once, so no event is routed against a half-loaded configuration. Events
+are taken in small batches; their tasks are acked by Kafka before faust may commit the batch.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import faust
 import orjson
@@ -20,31 +21,43 @@ from pipeline.delivery.tasks import new_task
 from pipeline.events.invalid import decode_or_dead_letter
 from pipeline.topics import Topics
 
+BATCH_MAX = 500
+BATCH_WITHIN = 0.005
+
 
 def register_route(
     app: faust.App, topics: Topics, subscriptions: CompactedView[Subscription]
 ) -> Any:
     @app.agent(topics.events_normalized, name="route")
-    async def route(stream: StreamT[bytes]) -> None:
-        async for raw in stream:
+    async def route(agent_stream: StreamT[bytes]) -> None:
+        stream = cast(faust.Stream[bytes], agent_stream)  # take is not on the protocol
+        async for values in stream.take(BATCH_MAX, within=BATCH_WITHIN):
             await subscriptions.caught_up.wait()
-            event, dead = decode_or_dead_letter(raw, "route")
-            if dead is not None:
-                await (await topics.events_invalid.send(key=b"", value=orjson.dumps(dead)))
-                metrics.EVENTS_INVALID.labels("route", dead["reason"]).inc()
-                continue
-            matching = [
-                s
-                for s in subscriptions.values()
-                if s.matches(str(event.get("type")), event.get("instanceid"))
-            ]
-            acks = [
-                await topics.deliveries.send(
-                    key=s.id.encode(), value=orjson.dumps(new_task(s.id, event, reason="live"))
-                )
-                for s in matching
-            ]
-            await asyncio.gather(*acks)  # acked before faust may commit the event's offset
-            metrics.DELIVERIES_ROUTED.labels("live").inc(len(matching))
+            acks = []
+            for raw in values:
+                acks.extend(await _route_one(raw, topics, subscriptions))
+            await asyncio.gather(*acks)
 
     return route
+
+
+async def _route_one(
+    raw: bytes, topics: Topics, subscriptions: CompactedView[Subscription]
+) -> list[Any]:
+    """Send this event's tasks (or its dead letter); the acks to wait for."""
+    event, dead = decode_or_dead_letter(raw, "route")
+    if dead is not None:
+        metrics.EVENTS_INVALID.labels("route", dead["reason"]).inc()
+        return [await topics.events_invalid.send(key=b"", value=orjson.dumps(dead))]
+    matching = [
+        s
+        for s in subscriptions.values()
+        if s.matches(str(event.get("type")), event.get("instanceid"))
+    ]
+    metrics.DELIVERIES_ROUTED.labels("live").inc(len(matching))
+    return [
+        await topics.deliveries.send(
+            key=s.id.encode(), value=orjson.dumps(new_task(s.id, event, reason="live"))
+        )
+        for s in matching
+    ]

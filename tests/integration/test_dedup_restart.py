@@ -6,7 +6,9 @@ import shutil
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from pipeline.health import partitions_of
 from tests.integration.conftest import Stack, worker_process
 from tests.integration.test_ingest import events_of, new_instance, path_of
 from tests.support.payloads import hex_hmac, hootsuite_element, oktopost_body
@@ -45,3 +47,43 @@ async def test_dedup_recovers_from_the_changelog_when_local_state_is_lost(stack:
     stack.worker = worker_process(stack.settings, stack.directory).start()
     assert (await stack.post(path_of(instance), batch))[0] == 202
     assert len(await events_of(stack, instance, 1, settle=4.0)) == 1
+
+
+async def test_batched_dedup_keys_stay_in_their_source_partition(stack: Stack) -> None:
+    """The normalize agent takes records in batches that span partitions; every dedup key must
+    still land in the changelog partition of the record it came from (faust co-partitioning)."""
+    instances = [await new_instance(stack, "hootsuite") for _ in range(8)]
+    for number, instance in enumerate(instances):  # back to back: one or two batches
+        batch = orjson.dumps([hootsuite_element(f"93{number:03d}", "SENT")])
+        assert (await stack.post(path_of(instance), batch))[0] == 202
+    for instance in instances:
+        await events_of(stack, instance, 1)
+    bootstrap = stack.settings.kafka_bootstrap
+    sources = await _partitions_by_key(bootstrap, stack.topic("webhooks.raw"))
+    changelog = await _partitions_by_key(bootstrap, f"{stack.settings.app_id}-dedup-changelog")
+    for instance in instances:
+        [source_partition] = sources[instance["id"]]
+        written = {
+            p for key, ps in changelog.items() if f"/instances/{instance['id']} " in key for p in ps
+        }
+        assert written == {source_partition}, instance["id"]
+
+
+async def _partitions_by_key(bootstrap: str, topic: str) -> dict[str, set[int]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    found: dict[str, set[int]] = {}
+    try:
+        partitions = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        while [p for p in partitions if await consumer.position(p) < ends[p]]:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    found.setdefault(record.key.decode(errors="replace"), set()).add(
+                        record.partition
+                    )
+    finally:
+        await consumer.stop()
+    return found
