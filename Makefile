@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup lint typecheck unit integration kafka-start kafka-stop topics clean
+.PHONY: run test bench setup lint typecheck unit integration kafka-start kafka-stop topics clean
 
 run: setup
 	$(BIN)/pipeline run $(if $(filter 1,$(DEMO)),--demo,)
@@ -15,6 +15,9 @@ run: setup
 test: setup lint typecheck
 	bash .ci/install-prometheus.sh
 	$(BIN)/pytest -q tests
+
+bench: setup  # under 15 minutes; results in bench/results/, summary in BENCHMARKS.md
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 setup: $(STAMP)
 
@@ -25,8 +28,8 @@ $(STAMP): pyproject.toml
 	touch $@
 
 lint: setup
-	$(BIN)/ruff format --check pipeline tests
-	$(BIN)/ruff check pipeline tests
+	$(BIN)/ruff format --check pipeline tests bench
+	$(BIN)/ruff check pipeline tests bench
 
 typecheck: setup
 	$(BIN)/mypy

@@ -128,7 +128,8 @@ class LocalKafka:
             return
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(  # noqa: S603
-            [*self._java(), "kafka.tools.StorageTool", "format", "-t", cluster_id,
+            # One argument: a base64url id may start with "-" and would read as an option.
+            [*self._java(), "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
              "-c", str(properties), "--ignore-formatted"],
             capture_output=True, text=True, check=False,
         )  # fmt: skip

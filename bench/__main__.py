@@ -1,0 +1,36 @@
+"""`python -m bench [--rates 250 500 1000 2000 4000 8000] …`: one session → bench/results/.
+
+Writes `<stamp>.json` (every figure), `<stamp>.md` (the tables), `<stamp>-latency.png` and
+`<stamp>-throughput.png`, and prints the tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from bench.config import from_args
+from bench.plots import latency_plot, throughput_plot
+from bench.report import ratios, sustained_rate, write_json
+from bench.session import log, run_session
+from bench.tables import markdown
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = from_args(argv)
+    results = asyncio.run(run_session(config))
+    results["ratios"] = ratios(results)
+    results["sustained_rate"] = sustained_rate(results)
+    base = config.results_dir / results["stamp"]
+    write_json(results, base.with_suffix(".json"))
+    tables = markdown(results)
+    base.with_suffix(".md").write_text(tables)
+    latency_plot(results, base.with_name(base.name + "-latency.png"))
+    throughput_plot(results, base.with_name(base.name + "-throughput.png"))
+    print(tables)  # noqa: T201 - the report is this command's output
+    log(f"results in {base}.json (+ .md, -latency.png, -throughput.png)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
