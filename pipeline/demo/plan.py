@@ -36,10 +36,6 @@ def demo_plan(settings: Settings, processes: list[str]) -> Plan:
         say(f"demo ready: Hootsuite simulator at {simulator}, receiver at {receiver}")
         if settings.admin_token is None:
             say(f"admin API token for this run: {DEV_ADMIN_TOKEN} (set PIPELINE_ADMIN_TOKEN)")
-        say(
-            f"metrics: {ingress}/metrics, http://127.0.0.1:{settings.worker_web_port}/metrics, "
-            f"http://127.0.0.1:{settings.poller_port}/metrics"
-        )
 
     return Plan(
         processes={

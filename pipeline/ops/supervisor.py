@@ -45,6 +45,9 @@ async def run_all(settings: Settings, plan: Plan) -> int:
         for report in await apply_topics(settings.kafka_bootstrap, load_manifest(settings)):
             if report.outcome is not Outcome.UNCHANGED:
                 say(f"topic {report.line()}")
+        host = settings.bind_host
+        ports = (settings.ingress_port, settings.worker_web_port, settings.poller_port)
+        say("metrics: " + ", ".join(f"http://{host}:{port}/metrics" for port in ports))
         return await _supervise(plan)
     finally:
         if started:

@@ -87,6 +87,8 @@ def test_make_runs_demo_end_to_end_and_ctrl_c_stops_everything(tmp_path: Path) -
     try:
         _wait(lambda: "demo ready" in output.read_text(), "the demo setup", 120, run)
         assert "webhooks.raw: created" in output.read_text()
+        assert f"http://127.0.0.1:{ports['WORKER_WEB']}/metrics" in output.read_text()
+        assert f"http://127.0.0.1:{ports['WORKER_WEB']}/metrics" in output.read_text()
         polled = "[signature ok]: post.scheduled"
         _wait(lambda: polled in output.read_text(), "a polled event at the receiver", 90, run)
 
