@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 RECONCILE_SECONDS = 1.0
 RESTART_AFTER_CRASH = 10.0  # seconds
+STOP_ATTEMPTS = 5  # rounds of cancellation at shutdown, a second apart
 
 
 def _polling_signature(instance: Instance) -> tuple[Any, ...]:
@@ -95,8 +96,7 @@ class PollerService:
             self._reconciler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reconciler
-        for instance_id in list(self._running):
-            await self._stop_task(instance_id)
+        await self._stop_all()
         for view in self._views():
             await view.stop()
         await self._producer.stop()
@@ -129,6 +129,23 @@ class PollerService:
         task.add_done_callback(functools.partial(_note_crash, running))
         self._running[instance.id] = running
         log.info("polling instance %s", instance.id)
+
+    async def _stop_all(self) -> None:
+        """Cancel every instance task at once; cancel again any that swallowed a cancellation
+        (aiohttp can turn a cancellation racing its own timeout into a TimeoutError)."""
+        running = list(self._running.values())
+        self._running.clear()
+        pending = {r.task for r in running}
+        for _ in range(STOP_ATTEMPTS):
+            if not pending:
+                break
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=1.0)
+        if pending:
+            log.warning("%d instance tasks did not stop; leaving them", len(pending))
+        for stopped in running:
+            self._context.board.remove(stopped.instance.id)
 
     async def _stop_task(self, instance_id: str) -> None:
         running = self._running.pop(instance_id)
