@@ -81,16 +81,17 @@ async def handle(delivery: Delivery, task: dict[str, Any]) -> None:
         log.info("dropping delivery %s: subscription deleted", task["delivery_id"])
         return
     if not subscription.enabled:
-        await _send(
-            delivery, delivery.topics.deliveries_dead, task, dead_letter(task, "disabled", None)
-        )
+        dead = dead_letter(task, "disabled", None)
+        await (await _send(delivery, delivery.topics.deliveries_dead, task, dead))  # acked first
         metrics.DELIVERIES_DEAD.labels(subscription.id).inc()
         return
     if not task["force"] and delivery.delivered(task["webhook_id"]):
         metrics.DELIVERIES_SUPPRESSED.inc()
         return
     if not await delivery.gates.acquire(subscription.id):
-        await _send(delivery, delivery.topics.delivery_tiers[1], task, _deferred(delivery, task))
+        later = _deferred(delivery, task)
+        # Acked before faust may commit this task's offset: a crash must not lose the deferral.
+        await (await _send(delivery, delivery.topics.delivery_tiers[1], task, later))
         return
     metrics.DELIVERIES_IN_FLIGHT.inc()
     try:

@@ -1,14 +1,14 @@
 """`events.normalized` → route → `deliveries`: one task per event and matching subscription.
 
 The subscriptions come from `config.subscriptions`, followed live; routing waits until the topic
-has been read to its end once, so no event is routed against a half-loaded configuration. Events
-are taken in small batches; their tasks are acked by Kafka before faust may commit the batch.
+has been read to its end once, so no event is routed against a half-loaded configuration. An
+event's tasks are acked by Kafka before faust may commit the event.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from typing import Any
 
 import faust
 import orjson
@@ -21,22 +21,17 @@ from pipeline.delivery.tasks import new_task
 from pipeline.events.invalid import decode_or_dead_letter
 from pipeline.topics import Topics
 
-BATCH_MAX = 500
-BATCH_WITHIN = 0.005
-
 
 def register_route(
     app: faust.App, topics: Topics, subscriptions: CompactedView[Subscription]
 ) -> Any:
     @app.agent(topics.events_normalized, name="route")
-    async def route(agent_stream: StreamT[bytes]) -> None:
-        stream = cast(faust.Stream[bytes], agent_stream)  # take is not on the protocol
-        async for values in stream.take(BATCH_MAX, within=BATCH_WITHIN):
+    async def route(stream: StreamT[bytes]) -> None:
+        # One event at a time: a batched version (faust's take) lost deliveries in one of several
+        # SIGKILL tests and is left out until that is understood.
+        async for raw in stream:
             await subscriptions.caught_up.wait()
-            acks = []
-            for raw in values:
-                acks.extend(await _route_one(raw, topics, subscriptions))
-            await asyncio.gather(*acks)
+            await asyncio.gather(*await _route_one(raw, topics, subscriptions))
 
     return route
 
