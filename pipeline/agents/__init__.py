@@ -12,7 +12,6 @@ from pipeline.agents.normalize import register_normalize
 from pipeline.agents.route import register_route
 from pipeline.config.subscriptions import Subscription
 from pipeline.config.view import CompactedView
-from pipeline.delivery.gates import SubscriberGates
 from pipeline.delivery.sender import Sender
 from pipeline.events.catalog import Catalog
 from pipeline.lag import LagMonitor
@@ -21,7 +20,6 @@ from pipeline.tables import declare_tables
 from pipeline.topics import declare_topics
 
 LAG_INTERVAL_SECONDS = 10.0
-GATE_PATIENCE_SECONDS = 1.0  # how long a task waits for its subscriber's slot before deferral
 
 
 def register_agents(app: faust.App, settings: Settings) -> None:
@@ -33,8 +31,7 @@ def register_agents(app: faust.App, settings: Settings) -> None:
     )
     register_route(app, topics, subscriptions)
     sender = Sender(limit=settings.delivery_concurrency * len(topics.delivery_tiers))
-    gates = SubscriberGates(settings.delivery_concurrency_per_subscription, GATE_PATIENCE_SECONDS)
-    register_deliver(app, Delivery(settings, topics, tables, subscriptions, sender, gates))
+    register_deliver(app, Delivery(settings, topics, tables, subscriptions, sender))
 
     async def start_delivery_clients() -> None:
         subscriptions.start()

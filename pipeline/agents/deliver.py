@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
@@ -23,7 +24,6 @@ from pipeline import metrics
 from pipeline.config.subscriptions import Subscription, disable_gone
 from pipeline.config.view import CompactedView
 from pipeline.delivery.attempt import attempt
-from pipeline.delivery.gates import SubscriberGates
 from pipeline.delivery.outcome import Outcome, OutcomeKind, status_class
 from pipeline.delivery.sender import Sender
 from pipeline.delivery.tasks import dead_letter, retry_task, seconds_until_due
@@ -45,7 +45,7 @@ class Delivery:
     tables: Tables
     subscriptions: CompactedView[Subscription]
     sender: Sender
-    gates: SubscriberGates
+    in_flight: Counter[str] = field(default_factory=Counter)
 
     def delivered(self, key: str) -> bool:
         window = self.tables.delivered[key]
@@ -88,17 +88,23 @@ async def handle(delivery: Delivery, task: dict[str, Any]) -> None:
     if not task["force"] and delivery.delivered(task["webhook_id"]):
         metrics.DELIVERIES_SUPPRESSED.inc()
         return
-    if not await delivery.gates.acquire(subscription.id):
+    if (
+        delivery.in_flight[subscription.id]
+        >= delivery.settings.delivery_concurrency_per_subscription
+    ):
         later = _deferred(delivery, task)
         # Acked before faust may commit this task's offset: a crash must not lose the deferral.
         await (await _send(delivery, delivery.topics.delivery_tiers[1], task, later))
         return
+    delivery.in_flight[subscription.id] += 1
     metrics.DELIVERIES_IN_FLIGHT.inc()
     try:
         outcome, record = await attempt(task, subscription, delivery.sender, delivery.settings)
     finally:
         metrics.DELIVERIES_IN_FLIGHT.dec()
-        delivery.gates.release(subscription.id)
+        delivery.in_flight[subscription.id] -= 1
+        if not delivery.in_flight[subscription.id]:
+            del delivery.in_flight[subscription.id]
     await _conclude(delivery, task, subscription, outcome, record)
 
 

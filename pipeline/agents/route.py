@@ -1,8 +1,7 @@
 """`events.normalized` → route → `deliveries`: one task per event and matching subscription.
 
 The subscriptions come from `config.subscriptions`, followed live; routing waits until the topic
-has been read to its end once, so no event is routed against a half-loaded configuration. An
-event's tasks are acked by Kafka before faust may commit the event.
+has been read to its end once, so no event is routed against a half-loaded configuration.
 """
 
 from __future__ import annotations
@@ -27,32 +26,25 @@ def register_route(
 ) -> Any:
     @app.agent(topics.events_normalized, name="route")
     async def route(stream: StreamT[bytes]) -> None:
-        # One event at a time: a batched version (faust's take) lost deliveries in one of several
-        # SIGKILL tests and is left out until that is understood.
         async for raw in stream:
             await subscriptions.caught_up.wait()
-            await asyncio.gather(*await _route_one(raw, topics, subscriptions))
+            event, dead = decode_or_dead_letter(raw, "route")
+            if dead is not None:
+                await (await topics.events_invalid.send(key=b"", value=orjson.dumps(dead)))
+                metrics.EVENTS_INVALID.labels("route", dead["reason"]).inc()
+                continue
+            matching = [
+                s
+                for s in subscriptions.values()
+                if s.matches(str(event.get("type")), event.get("instanceid"))
+            ]
+            acks = [
+                await topics.deliveries.send(
+                    key=s.id.encode(), value=orjson.dumps(new_task(s.id, event, reason="live"))
+                )
+                for s in matching
+            ]
+            await asyncio.gather(*acks)  # acked before faust may commit the event's offset
+            metrics.DELIVERIES_ROUTED.labels("live").inc(len(matching))
 
     return route
-
-
-async def _route_one(
-    raw: bytes, topics: Topics, subscriptions: CompactedView[Subscription]
-) -> list[Any]:
-    """Send this event's tasks (or its dead letter); the acks to wait for."""
-    event, dead = decode_or_dead_letter(raw, "route")
-    if dead is not None:
-        metrics.EVENTS_INVALID.labels("route", dead["reason"]).inc()
-        return [await topics.events_invalid.send(key=b"", value=orjson.dumps(dead))]
-    matching = [
-        s
-        for s in subscriptions.values()
-        if s.matches(str(event.get("type")), event.get("instanceid"))
-    ]
-    metrics.DELIVERIES_ROUTED.labels("live").inc(len(matching))
-    return [
-        await topics.deliveries.send(
-            key=s.id.encode(), value=orjson.dumps(new_task(s.id, event, reason="live"))
-        )
-        for s in matching
-    ]
