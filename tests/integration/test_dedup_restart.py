@@ -51,7 +51,7 @@ async def test_dedup_recovers_from_the_changelog_when_local_state_is_lost(stack:
 
 async def test_batched_dedup_keys_stay_in_their_source_partition(stack: Stack) -> None:
     """Records of many instances (partitions) back to back: every dedup key must land in the
-    changelog partition of the record it came from (faust co-partitioning), as batching must keep."""
+    changelog partition of the record it came from (faust co-partitioning)."""
     instances = [await new_instance(stack, "hootsuite") for _ in range(8)]
     for number, instance in enumerate(instances):  # back to back: one or two batches
         batch = orjson.dumps([hootsuite_element(f"93{number:03d}", "SENT")])
