@@ -284,6 +284,10 @@ class HootsuiteClient:
             ) as response:
                 reply = _Reply(response.status, response.headers, await response.read(), None)
         except (aiohttp.ClientError, TimeoutError) as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # aiohttp can report our own cancellation as its timeout: never retry through it.
+                raise asyncio.CancelledError from exc
             error = ProviderUnavailableError(f"{method} {path}: {type(exc).__name__}")
             error.__cause__ = exc
             return error, self._backoff(attempt)
