@@ -9,8 +9,10 @@ import faust
 from faust.web import Request, Response, View
 
 from pipeline import metrics
+from pipeline.faust_fixes import PipelineApp
 from pipeline.health import KafkaProbe
 from pipeline.settings import Settings
+from pipeline.stall import CHECK_INTERVAL_SECONDS, StallDetector, StallWatchdog
 
 TOPIC_PARTITIONS = (
     4  # equals the source topics' partitions in topics/manifest.toml (co-partitioning)
@@ -26,7 +28,7 @@ def create_app(settings: Settings) -> faust.App:
     """A faust app configured for the pipeline's guarantees (DESIGN.md, "Guarantees")."""
     datadir = settings.data_dir / "faust"
     datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = PipelineApp(
         settings.app_id,
         broker=broker_urls(settings.kafka_bootstrap),
         store="rocksdb://",
@@ -44,14 +46,19 @@ def create_app(settings: Settings) -> faust.App:
         web_host=settings.bind_host,
         web_in_thread=False,
     )
-    _add_health_pages(app, KafkaProbe(settings.kafka_bootstrap))
+    watchdog = StallWatchdog(app, StallDetector(settings.stall_timeout))
+    app.timer(CHECK_INTERVAL_SECONDS)(watchdog.check)
+    _add_health_pages(app, KafkaProbe(settings.kafka_bootstrap), watchdog)
     return app
 
 
-def _add_health_pages(app: faust.App, probe: KafkaProbe) -> None:
+def _add_health_pages(app: faust.App, probe: KafkaProbe, watchdog: StallWatchdog) -> None:
     @app.page("/healthz")
     async def healthz(view: View, request: Request) -> Response:
-        return view.json({"status": "ok"})
+        if watchdog.healthy:
+            return view.json({"status": "ok"})
+        stalled = [f"{tp.topic}[{tp.partition}]" for tp in watchdog.stalled]
+        return view.json({"status": "stalled", "partitions": stalled}, status=503)
 
     @app.page("/readyz")
     async def readyz(view: View, request: Request) -> Response:

@@ -166,6 +166,19 @@ CONSUMER_LAG = Gauge(
     "Records not yet consumed by a pipeline consumer group, per topic and partition.",
     ["group", "topic", "partition"],
 )
+AGENT_ERRORS = Counter(
+    "pipeline_agent_errors_total",
+    "Records an agent failed on unexpectedly and dead-lettered (reason internal_error), by stage.",
+    ["stage"],
+)
+WORKER_STALLS = Counter(
+    "pipeline_worker_stalls_total",
+    "Times a worker found an owned partition with records to read and no progress, and exited.",
+)
+WORKER_STALLED_PARTITIONS = Gauge(
+    "pipeline_worker_stalled_partitions",
+    "Partitions the stall watchdog found stalled (non-zero only just before the worker exits).",
+)
 PRODUCER_ERRORS = Counter(
     "pipeline_kafka_producer_errors_total",
     "Writes to Kafka that failed or were not acknowledged in time, by process.",

@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     allow_private_destinations: bool = False
     delivery_concurrency: int = Field(default=32, ge=1, le=1024)
     delivery_concurrency_per_subscription: int = Field(default=8, ge=1, le=1024)
+    stall_timeout: Annotated[float, NoDecode] = Field(default=60.0, gt=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
@@ -81,7 +82,9 @@ class Settings(BaseSettings):
             raise ValueError("every retry delay must be positive")
         return value
 
-    @field_validator("delivery_timeout", "dedup_window", "ingress_ack_timeout", mode="before")
+    @field_validator(
+        "delivery_timeout", "dedup_window", "ingress_ack_timeout", "stall_timeout", mode="before"
+    )
     @classmethod
     def _duration(cls, value: Any) -> float:
         return parse_duration(value)

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import faust
@@ -21,6 +22,7 @@ import orjson
 from faust.types import StreamT
 
 from pipeline import metrics
+from pipeline.agents.guard import guarded
 from pipeline.config.subscriptions import Subscription, disable_gone
 from pipeline.config.view import CompactedView
 from pipeline.delivery.attempt import attempt
@@ -55,22 +57,29 @@ class Delivery:
 def register_deliver(app: faust.App, delivery: Delivery) -> list[Any]:
     concurrency = delivery.settings.delivery_concurrency
     agents = []
+
+    async def dead_letter(value: bytes) -> None:
+        await (await delivery.topics.events_invalid.send(key=b"", value=value))
+
     for tier, topic in enumerate(delivery.topics.delivery_tiers):
 
         async def deliver(stream: StreamT[bytes]) -> None:
             async for raw in stream:
-                task, dead = decode_or_dead_letter(raw, "deliver")
-                if dead is None:
-                    await handle(delivery, task)
-                else:
-                    invalid = delivery.topics.events_invalid
-                    await (await invalid.send(key=b"", value=orjson.dumps(dead)))
-                    metrics.EVENTS_INVALID.labels("deliver", dead["reason"]).inc()
+                await guarded("deliver", raw, partial(deliver_one, delivery, raw), dead_letter)
 
         agents.append(
             app.agent(topic, name=f"deliver-tier-{tier}", concurrency=concurrency)(deliver)
         )
     return agents
+
+
+async def deliver_one(delivery: Delivery, raw: bytes) -> None:
+    task, dead = decode_or_dead_letter(raw, "deliver")
+    if dead is None:
+        await handle(delivery, task)
+    else:
+        await (await delivery.topics.events_invalid.send(key=b"", value=orjson.dumps(dead)))
+        metrics.EVENTS_INVALID.labels("deliver", dead["reason"]).inc()
 
 
 async def handle(delivery: Delivery, task: dict[str, Any]) -> None:

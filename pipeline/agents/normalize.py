@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 from typing import Any
 
 import faust
@@ -16,6 +17,7 @@ import orjson
 from faust.types import StreamT
 
 from pipeline import metrics
+from pipeline.agents.guard import guarded
 from pipeline.events.catalog import Catalog
 from pipeline.events.cloudevent import parse_time
 from pipeline.events.normalize import Outcome, normalize_poll, normalize_webhook
@@ -28,14 +30,18 @@ def register_normalize(
 ) -> Any:
     polls = topics.polls_raw.get_topic_name()
 
+    async def dead_letter(value: bytes) -> None:
+        await (await topics.events_invalid.send(key=b"", value=value))
+
+    async def one(raw: bytes, polled: bool) -> None:
+        outcome = normalize_poll(raw, catalog) if polled else normalize_webhook(raw, catalog)
+        await _publish(outcome, topics, tables, window)
+
     @app.agent(topics.raw_inputs, name="normalize")
     async def normalize(stream: StreamT[bytes]) -> None:
         async for event in stream.events():
-            if event.message.topic == polls:
-                outcome = normalize_poll(event.value, catalog)
-            else:
-                outcome = normalize_webhook(event.value, catalog)
-            await _publish(outcome, topics, tables, window)
+            polled = event.message.topic == polls
+            await guarded("normalize", event.value, partial(one, event.value, polled), dead_letter)
 
     return normalize
 

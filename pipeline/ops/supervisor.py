@@ -2,7 +2,8 @@
 
 Starts the local broker (unless one answers already), applies the topic manifest, then runs each
 process as a child. Ctrl-C or SIGTERM stops the children, then the broker if this run started it.
-A child that exits on its own ends the run the same way, so a crash is never hidden.
+A child that exits on its own (a crash, or the worker's stall watchdog) is said on the terminal
+and restarted with a growing backoff, as an orchestrator's restart policy would.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from pipeline.ops.topics_apply import Outcome, apply_topics
 from pipeline.settings import Settings
 
 STOP_GRACE_SECONDS = 30.0
+RESTART_FIRST_SECONDS = 1.0  # a child that exits is restarted after 1, 2, 4 … seconds,
+RESTART_MAX_SECONDS = 30.0  # at most this long apart,
+STABLE_SECONDS = 60.0  # and the backoff starts again from 1 s once it ran this long
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Plan:
     processes: dict[str, list[str]]
     env: dict[str, str] | None = None
     after_start: Callable[[], Awaitable[None]] | None = field(default=None)
+    program: tuple[str, ...] = (sys.executable, "-m", "pipeline")  # what runs a subcommand
 
 
 def say(message: str) -> None:
@@ -37,7 +42,7 @@ def say(message: str) -> None:
 
 
 async def run_all(settings: Settings, plan: Plan) -> int:
-    """Run until a signal or a child's exit; returns the exit code for the shell."""
+    """Run until a signal; returns the exit code for the shell."""
     kafka = local_kafka.LocalKafka.from_settings(settings)
     started, message = await local_kafka.start(kafka)
     say(message)
@@ -59,28 +64,60 @@ async def _supervise(plan: Plan) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    children = {
-        name: await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pipeline", name, *arguments, env=plan.env, start_new_session=True
-        )
-        for name, arguments in plan.processes.items()
-    }
+    children = {name: await _spawn(plan, name) for name in plan.processes}
     say("running " + ", ".join(f"{name} (pid {child.pid})" for name, child in children.items()))
     say("press Ctrl-C to stop everything")
-    waits = {asyncio.ensure_future(child.wait()): name for name, child in children.items()}
-    stopper = asyncio.ensure_future(stop.wait())
     setup = asyncio.ensure_future(plan.after_start()) if plan.after_start else None
-    done, _ = await asyncio.wait([stopper, *waits], return_when=asyncio.FIRST_COMPLETED)
-    if setup is not None and not setup.done():
-        setup.cancel()
-    exit_code = 0
-    for task in done:
-        if task in waits:
-            say(f"{waits[task]} exited with code {task.result()}; stopping the rest")
-            exit_code = 1
-    stopper.cancel()
-    await _terminate(children)
-    return exit_code
+    try:
+        await _keep_running(plan, children, stop)
+    finally:
+        if setup is not None and not setup.done():
+            setup.cancel()
+        await _terminate(children)
+    return 0
+
+
+async def _spawn(plan: Plan, name: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *plan.program, name, *plan.processes[name], env=plan.env, start_new_session=True
+    )
+
+
+async def _keep_running(
+    plan: Plan, children: dict[str, asyncio.subprocess.Process], stop: asyncio.Event
+) -> None:
+    """Restart each child that exits, after a backoff that grows while it keeps failing fast,
+    until `stop` is set. A crash is said on the terminal, never hidden, and never ends the run."""
+    failures = dict.fromkeys(children, 0)
+    started = dict.fromkeys(children, loop_time())
+    stopper = asyncio.ensure_future(stop.wait())
+    waits = {asyncio.ensure_future(child.wait()): name for name, child in children.items()}
+    try:
+        while not stop.is_set():
+            done, _ = await asyncio.wait([stopper, *waits], return_when=asyncio.FIRST_COMPLETED)
+            for task in done - {stopper}:
+                name = waits.pop(task)
+                if loop_time() - started[name] >= STABLE_SECONDS:
+                    failures[name] = 0
+                delay = min(RESTART_MAX_SECONDS, RESTART_FIRST_SECONDS * 2 ** failures[name])
+                failures[name] += 1
+                say(f"{name} exited with code {task.result()}; restarting it in {delay:.0f}s")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                if stop.is_set():
+                    break
+                children[name] = await _spawn(plan, name)
+                started[name] = loop_time()
+                waits[asyncio.ensure_future(children[name].wait())] = name
+                say(f"{name} restarted (pid {children[name].pid})")
+    finally:
+        stopper.cancel()
+        for task in waits:
+            task.cancel()
+
+
+def loop_time() -> float:
+    return asyncio.get_running_loop().time()
 
 
 async def _terminate(children: dict[str, asyncio.subprocess.Process]) -> None:

@@ -390,6 +390,22 @@ ALERT_CASES: dict[str, tuple[str, dict[str, str], list[tuple[str, str, str]]]] =
             )
         ],
     ),
+    "PipelineAgentErrors": (
+        "10m",
+        {"stage": "normalize"},
+        [('pipeline_agent_errors_total{stage="normalize"}', "0 0 0 1 1 1 1 1 1 1 1", "2x10")],
+    ),
+    "PipelineWorkerStalled": (
+        "5m",
+        {"job": "worker", "instance": "w:6066"},
+        [
+            (
+                'pipeline_worker_stalled_partitions{job="worker",instance="w:6066"}',
+                "0 0 2 0 0 0 0 0 0 0",
+                "0x10",
+            )
+        ],
+    ),
     "PipelineTargetDown": (
         "5m",
         {"job": "worker", "instance": "w:6066"},

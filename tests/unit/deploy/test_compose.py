@@ -102,6 +102,13 @@ def test_long_running_services_have_healthchecks(name: str) -> None:
         assert f"http://127.0.0.1:{default_port(name)}/readyz" in test[-1]
 
 
+def test_the_worker_is_checked_for_stalls_and_restarted_when_it_exits() -> None:
+    worker = SERVICES["worker"]
+    assert "http://127.0.0.1:6066/healthz" in worker["healthcheck"]["test"][-1]
+    for name in LONG_RUNNING:
+        assert SERVICES[name]["restart"] == "unless-stopped"
+
+
 def test_start_order() -> None:
     def condition(service: str, on: str) -> str:
         return str(SERVICES[service]["depends_on"][on]["condition"])

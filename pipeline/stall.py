@@ -1,0 +1,159 @@
+"""The worker's stall watchdog: records to read, nothing being processed, no progress → exit.
+
+Defence in depth behind the fixes in `pipeline.faust_fixes`: whatever leaves a partition
+unconsumed (a consumer that never fetches it again, a partition left unowned after a rebalance,
+a recovery that hangs), an operator must not be left with an outage that nothing reports. Every
+`CHECK_INTERVAL_SECONDS` the worker compares, for each partition it owns of the agents' source
+topics, the end offset with its position. A partition is stalled when it has records to read,
+no message of it is in an agent's hands, and neither its committed nor its read offset has moved
+for `PIPELINE_STALL_TIMEOUT` seconds — while a changelog recovery that still advances counts as
+progress for all. A task waiting for its retry time is in an agent's hands, so a retry tier
+holding tasks due later is never taken for stalled.
+
+A stalled worker logs the partitions, fails `/healthz` (a liveness probe restarts it), counts the
+stall in `pipeline_worker_stalls_total` and exits with `EXIT_STALLED`; at-least-once processing
+makes the exit safe: what was not committed is read again by whoever owns the partition next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline import metrics
+
+log = logging.getLogger(__name__)
+
+CHECK_INTERVAL_SECONDS = 5.0
+EXIT_STALLED = 70  # EX_SOFTWARE: `pipeline run` and orchestrators restart the worker
+# /healthz answers 503 and the stalled-partitions gauge is up this long before the exit: longer
+# than a 15 s Prometheus scrape interval, so the alert sees it.
+EXIT_GRACE_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class PartitionState:
+    """What the worker knows of one owned source partition at one check."""
+
+    end: int  # the next offset the topic will be written at
+    committed: int | None
+    read: int | None  # the last offset handed to the agents
+    in_flight: bool  # an agent holds a message of it, e.g. a task waiting for its retry time
+
+    @property
+    def lag(self) -> int:
+        done = self.committed if self.committed is not None else (self.read or -1) + 1
+        return max(0, self.end - done)
+
+
+@dataclass
+class StallDetector:
+    """Decides, check by check, which partitions have stalled; holds no Kafka client."""
+
+    timeout: float
+    clock: Callable[[], float] = time.monotonic
+    _since: dict[Any, tuple[tuple[int | None, int | None], float]] = field(default_factory=dict)
+    _recovery: tuple[Any, ...] | None = None
+
+    def observe(
+        self, partitions: Mapping[Any, PartitionState], recovery: tuple[Any, ...] | None = None
+    ) -> list[Any]:
+        """The partitions stalled for `timeout`; `recovery` is a changelog recovery's progress
+        (None when none runs): while it changes, no partition is stalled."""
+        now = self.clock()
+        if recovery is not None and recovery != self._recovery:
+            self._since.clear()
+        self._recovery = recovery
+        stalled = []
+        for tp, state in partitions.items():
+            marker = (state.committed, state.read)
+            if state.lag == 0 or state.in_flight:
+                self._since.pop(tp, None)
+                continue
+            previous = self._since.get(tp)
+            if previous is None or previous[0] != marker:
+                self._since[tp] = (marker, now)
+            elif now - previous[1] >= self.timeout:
+                stalled.append(tp)
+        for gone in set(self._since) - set(partitions):
+            del self._since[gone]
+        return sorted(stalled, key=str)
+
+
+@dataclass
+class StallWatchdog:
+    """Reads the faust consumer's state each check and ends the worker on a stall."""
+
+    app: Any  # the faust app; its consumer is untyped where it matters here
+    detector: StallDetector
+    exit: Callable[[int], None] = os._exit  # no clean shutdown: a stalled consumer may not stop
+    stalled: list[Any] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.stalled
+
+    async def check(self) -> None:
+        if self.stalled:
+            return
+        consumer = self.app.consumer
+        sources = [tp for tp in consumer.assignment() if self._is_source(tp)]
+        if not sources:
+            return
+        ends = await consumer.highwaters(*sources)
+        in_flight = {m.tp for m in consumer.unacked if not m.acked}
+        states = {
+            tp: PartitionState(
+                end=ends.get(tp, 0),
+                committed=consumer._committed_offset.get(tp),
+                read=consumer._read_offset.get(tp),
+                in_flight=tp in in_flight,
+            )
+            for tp in sources
+        }
+        stalled = self.detector.observe(states, self._recovery_progress(consumer))
+        if stalled:
+            await self._fail(stalled, states)
+
+    def _is_source(self, tp: Any) -> bool:
+        return bool(
+            self.app.topics.acks_enabled_for(tp.topic)
+            and tp.topic not in self.app.tables.changelog_topics
+        )
+
+    def _recovery_progress(self, consumer: Any) -> tuple[Any, ...] | None:
+        if not self.app.in_recovery:
+            return None
+        changelogs = self.app.tables.changelog_topics
+        return tuple(
+            sorted(
+                (str(tp), offset)
+                for tp, offset in consumer._read_offset.items()
+                if tp.topic in changelogs
+            )
+        )
+
+    async def _fail(self, stalled: Iterable[Any], states: Mapping[Any, PartitionState]) -> None:
+        self.stalled = list(stalled)
+        described = ", ".join(
+            f"{tp.topic}[{tp.partition}] (lag {states[tp].lag}, committed "
+            f"{states[tp].committed}, read {states[tp].read})"
+            for tp in self.stalled
+        )
+        log.error(
+            "worker stalled: no progress for %.0f s on %s; exiting with code %d to be restarted",
+            self.detector.timeout,
+            described,
+            EXIT_STALLED,
+        )
+        metrics.WORKER_STALLS.inc()
+        metrics.WORKER_STALLED_PARTITIONS.set(len(self.stalled))
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        await asyncio.sleep(EXIT_GRACE_SECONDS)
+        self.exit(EXIT_STALLED)

@@ -1,0 +1,175 @@
+"""pipeline.faust_fixes: commits never pass a message in flight (faust-streaming/faust#606).
+
+Each case runs against the pipeline's consumer and, to show the test has teeth, against faust's
+own consumer, which must get it wrong.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+from faust.types.tuples import ConsumerMessage
+
+from pipeline.app import create_app
+from pipeline.faust_fixes import SafeConsumer
+from pipeline.settings import load_settings
+
+PARTITION = TP("webhooks.raw", 0)
+
+
+def new_consumer(directory: Path) -> Any:
+    """The app's consumer, not started, with the topic acked as an agent's source topic is."""
+    app = create_app(load_settings(data_dir=directory, app_id="faust-fixes-test"))
+    app.topics._acking_topics.add(PARTITION.topic)
+    return app.consumer
+
+
+@pytest.fixture
+def consumer(tmp_path: Path) -> Any:
+    return new_consumer(tmp_path)
+
+
+def message(offset: int, tp: TP = PARTITION) -> ConsumerMessage:
+    return ConsumerMessage(tp.topic, tp.partition, offset, 0.0, 0, [], b"k", b"v", None, 1, 1, tp)
+
+
+def take(consumer: Any, *offsets: int) -> list[ConsumerMessage]:
+    """What a stream does when it takes messages from its channel: track them as un-acked."""
+    taken = [message(offset) for offset in offsets]
+    for m in taken:
+        m.tracked = True
+        consumer._unacked_messages.add(m)
+    return taken
+
+
+def ack(consumer: Any, m: ConsumerMessage) -> None:
+    assert m.ack(consumer)
+
+
+def commit_offset(
+    consumer: Any, committed: int | None, in_flight: list[int], done: list[int]
+) -> Any:
+    consumer._committed_offset[PARTITION] = committed
+    taken = {m.offset: m for m in take(consumer, *in_flight, *done)}
+    for offset in done:
+        ack(consumer, taken[offset])
+    return consumer._new_offset(PARTITION), taken
+
+
+def test_the_app_uses_the_fixed_consumer(consumer: Any) -> None:
+    assert isinstance(consumer, SafeConsumer)
+
+
+@pytest.mark.parametrize(
+    ("committed", "in_flight", "done"),
+    [
+        (10, [10], [11, 12]),  # the head of the partition, at the committed offset, in flight
+        (None, [3], [4, 5]),  # no committed offset yet
+        (0, [0], [1, 2]),  # committed offset 0, which faust stores as "none"
+    ],
+    ids=["at-committed-offset", "nothing-committed", "committed-zero"],
+)
+def test_no_commit_passes_the_message_in_flight(
+    consumer: Any, committed: int | None, in_flight: list[int], done: list[int]
+) -> None:
+    offset, _ = commit_offset(consumer, committed, in_flight, done)
+    assert offset is None or offset <= in_flight[0]
+
+
+@pytest.mark.parametrize(
+    ("committed", "in_flight", "done"),
+    [(10, [10], [11, 12]), (None, [3], [4, 5]), (0, [0], [1, 2])],
+)
+def test_faust_alone_commits_past_it(
+    tmp_path: Path, committed: int | None, in_flight: list[int], done: list[int]
+) -> None:
+    """The defect the fix exists for, shown on faust's unmodified method."""
+    consumer = new_consumer(tmp_path)
+    consumer._committed_offset[PARTITION] = committed
+    taken = {m.offset: m for m in take(consumer, *in_flight, *done)}
+    for offset in done:
+        ack(consumer, taken[offset])
+    offset = faust_aiokafka.Consumer._new_offset(consumer, PARTITION)
+    assert offset == done[-1] + 1  # past in_flight[0], still in flight
+
+
+def test_the_acked_offsets_are_kept_until_the_head_is_done(consumer: Any) -> None:
+    offset, taken = commit_offset(consumer, 10, [10], [11, 12])
+    assert offset is None
+    ack(consumer, taken[10])
+    assert consumer._new_offset(PARTITION) == 13
+
+
+def test_a_message_in_flight_in_the_middle_caps_the_commit(consumer: Any) -> None:
+    offset, taken = commit_offset(consumer, 10, [12], [10, 11, 13, 14])
+    assert offset == 12
+    ack(consumer, taken[12])
+    assert consumer._new_offset(PARTITION) == 15
+
+
+def test_in_order_acks_commit_everything(consumer: Any) -> None:
+    offset, _ = commit_offset(consumer, 10, [], [10, 11, 12])
+    assert offset == 13
+
+
+def test_a_partition_with_nothing_in_flight_ignores_other_partitions(consumer: Any) -> None:
+    other = TP("webhooks.raw", 1)
+    busy = message(0, other)
+    busy.tracked = True
+    consumer._unacked_messages.add(busy)
+    offset, _ = commit_offset(consumer, 5, [], [5, 6])
+    assert offset == 7
+
+
+async def test_a_gap_ends_before_the_message_that_revealed_it(consumer: Any) -> None:
+    """Offsets 5..9 do not exist (compacted); 10 arrives and is still being processed."""
+    consumer._committed_offset[PARTITION] = 4
+    (head,) = take(consumer, 4)
+    ack(consumer, head)
+    await consumer._add_gap(PARTITION, 5, 10)  # what _drain_messages passes for message 10
+    assert not consumer._gap[PARTITION].overlaps(10)
+    (tenth,) = take(consumer, 10)
+    assert consumer._new_offset(PARTITION) == 5  # 4 is done; the gap is merged once 10 is
+    ack(consumer, tenth)
+    assert consumer._new_offset(PARTITION) == 11
+
+
+async def test_faust_alone_counts_the_message_after_a_gap_as_done(tmp_path: Path) -> None:
+    consumer = new_consumer(tmp_path)
+    consumer._committed_offset[PARTITION] = 4
+    await faust_aiokafka.Consumer._add_gap(consumer, PARTITION, 5, 10)
+    assert consumer._gap[PARTITION].overlaps(10)
+
+
+def skip(consumer: Any, offset: int) -> ConsumerMessage:
+    """What `Stream.__aiter__` does with a message fetched while flow control is suspended or
+    under an older generation: it never tracks it, and acks it."""
+    skipped = message(offset)
+    skipped.ack(consumer)
+    return skipped
+
+
+def test_a_skipped_message_holds_the_commit_until_it_is_processed(consumer: Any) -> None:
+    consumer._committed_offset[PARTITION] = 1371
+    for offset in range(1371, 1468):
+        skip(consumer, offset)
+    later = take(consumer, 1468, 1469)
+    for m in later:
+        ack(consumer, m)
+    assert consumer._new_offset(PARTITION) is None
+    again = take(consumer, *range(1371, 1468))  # read again after the seek to the committed offset
+    for m in again:
+        ack(consumer, m)
+    assert consumer._new_offset(PARTITION) == 1470
+
+
+def test_faust_alone_commits_past_skipped_messages(tmp_path: Path) -> None:
+    consumer = new_consumer(tmp_path)
+    consumer._committed_offset[PARTITION] = 1371
+    for offset in range(1371, 1468):
+        faust_aiokafka.Consumer.ack(consumer, message(offset))
+    assert faust_aiokafka.Consumer._new_offset(consumer, PARTITION) == 1468  # never processed

@@ -1,0 +1,165 @@
+"""pipeline.stall: which owned partitions count as stalled, and what a stalled worker does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from faust.types import TP
+
+from pipeline import metrics
+from pipeline.stall import EXIT_STALLED, PartitionState, StallDetector, StallWatchdog
+
+RAW = TP("webhooks.raw", 0)
+RETRY = TP("deliveries.retry.3", 0)
+
+
+@dataclass
+class Clock:
+    now: float = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def behind(committed: int | None = 631, read: int | None = 630, end: int = 2000) -> PartitionState:
+    return PartitionState(end=end, committed=committed, read=read, in_flight=False)
+
+
+def test_lag_without_progress_for_the_timeout_is_a_stall() -> None:
+    clock = Clock()
+    detector = StallDetector(timeout=60, clock=clock)
+    assert detector.observe({RAW: behind()}) == []
+    clock.now = 59
+    assert detector.observe({RAW: behind()}) == []
+    clock.now = 60
+    assert detector.observe({RAW: behind()}) == [RAW]
+
+
+def test_progress_restarts_the_clock() -> None:
+    clock = Clock()
+    detector = StallDetector(timeout=60, clock=clock)
+    detector.observe({RAW: behind(committed=631)})
+    clock.now = 50
+    detector.observe({RAW: behind(committed=700)})
+    clock.now = 100
+    assert detector.observe({RAW: behind(committed=700)}) == []
+    clock.now = 110
+    assert detector.observe({RAW: behind(committed=700)}) == [RAW]
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        PartitionState(end=2000, committed=2000, read=1999, in_flight=False),  # no lag
+        PartitionState(end=2000, committed=631, read=640, in_flight=True),  # a task waits
+    ],
+    ids=["caught-up", "in-an-agents-hands"],
+)
+def test_no_stall_without_lag_or_while_a_message_is_processed(state: PartitionState) -> None:
+    clock = Clock()
+    detector = StallDetector(timeout=60, clock=clock)
+    for clock.now in (0, 30, 60, 120):
+        assert detector.observe({RETRY: state}) == []
+
+
+def test_a_never_fetched_partition_stalls() -> None:
+    clock = Clock()
+    detector = StallDetector(timeout=10, clock=clock)
+    state = behind(committed=None, read=None, end=5)
+    assert state.lag == 5
+    detector.observe({RAW: state})
+    clock.now = 10
+    assert detector.observe({RAW: state}) == [RAW]
+
+
+def test_a_recovery_that_advances_is_progress_for_all() -> None:
+    clock = Clock()
+    detector = StallDetector(timeout=10, clock=clock)
+    for step in range(5):
+        clock.now = step * 9
+        assert detector.observe({RAW: behind()}, recovery=(("dedup-changelog", step),)) == []
+    clock.now += 10
+    assert detector.observe({RAW: behind()}, recovery=(("dedup-changelog", 4),)) == [RAW]
+
+
+@dataclass
+class Message:
+    tp: TP
+    acked: bool = False
+
+
+@dataclass
+class FakeConsumer:
+    """The few attributes of faust's consumer that the watchdog reads."""
+
+    ends: dict[TP, int]
+    committed: dict[TP, int | None]
+    unacked: list[Message] = field(default_factory=list)
+
+    def assignment(self) -> set[TP]:
+        return {*self.ends, TP("dedup-changelog", 0)}
+
+    async def highwaters(self, *tps: TP) -> dict[TP, int]:
+        return {tp: self.ends[tp] for tp in tps}
+
+    @property
+    def _committed_offset(self) -> dict[TP, int | None]:
+        return self.committed
+
+    @property
+    def _read_offset(self) -> dict[TP, int]:
+        return {}
+
+
+@dataclass
+class FakeApp:
+    consumer: FakeConsumer
+    in_recovery: bool = False
+
+    @property
+    def topics(self) -> Any:
+        app = self
+
+        class Topics:
+            def acks_enabled_for(self, topic: str) -> bool:
+                return topic in {tp.topic for tp in app.consumer.ends}
+
+        return Topics()
+
+    @property
+    def tables(self) -> Any:
+        class Tables:
+            changelog_topics = frozenset({"dedup-changelog"})
+
+        return Tables()
+
+
+async def test_a_stalled_worker_fails_health_counts_it_and_exits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("pipeline.stall.EXIT_GRACE_SECONDS", 0.0)
+    clock = Clock()
+    exits: list[int] = []
+    consumer = FakeConsumer(ends={RAW: 2000}, committed={RAW: 631})
+    watchdog = StallWatchdog(FakeApp(consumer), StallDetector(60, clock), exit=exits.append)
+    before = metrics.WORKER_STALLS._value.get()
+    await watchdog.check()
+    clock.now = 61
+    await watchdog.check()
+    assert not watchdog.healthy
+    assert watchdog.stalled == [RAW]
+    assert exits == [EXIT_STALLED]
+    assert metrics.WORKER_STALLS._value.get() == before + 1
+
+
+async def test_a_worker_with_a_message_in_hand_is_not_stalled() -> None:
+    clock = Clock()
+    exits: list[int] = []
+    consumer = FakeConsumer(ends={RETRY: 10}, committed={RETRY: 4}, unacked=[Message(RETRY)])
+    watchdog = StallWatchdog(FakeApp(consumer), StallDetector(60, clock), exit=exits.append)
+    for clock.now in (0, 61, 200):
+        await watchdog.check()
+    assert watchdog.healthy
+    assert exits == []
