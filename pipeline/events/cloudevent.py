@@ -16,6 +16,11 @@ from pipeline.events.types import ID_FIELDS, entity_of
 
 ID_NAMESPACE = uuid.UUID("6f1c1f5e-2d0a-4b7e-9a51-3c8f0e6b9d21")
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+# The moments `datetime` holds, as unix seconds: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+_MIN_UNIX_SECONDS = -62_135_596_800
+_MAX_UNIX_SECONDS = 253_402_300_799
+_MS_ABOVE = 1e11
+_MAX_UNIX_DIGITS = len(str(_MAX_UNIX_SECONDS * 1000))
 
 
 def event_id(*identity: object) -> str:
@@ -24,28 +29,43 @@ def event_id(*identity: object) -> str:
 
 
 def rfc3339(moment: datetime) -> str:
-    """UTC, millisecond precision, `Z` suffix."""
+    """UTC, millisecond precision, `Z` suffix; the year always has four digits (`0005-…`)."""
     utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return f"{utc.year:04d}" + utc.strftime("-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def parse_time(value: object) -> datetime | None:
-    """Provider times: unix seconds or ms, ISO 8601, or Oktopost's `YYYY-MM-DD HH:MM:SS` (UTC)."""
+    """Provider times: unix seconds or ms, ISO 8601, or Oktopost's `YYYY-MM-DD HH:MM:SS` (UTC).
+
+    The result is in UTC; anything else — another type, text that is not a time, a moment outside
+    the years 1 to 9999 (`1e308`, `10**40`, NaN) — is None, so that callers fall back.
+    """
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
-        seconds = value / 1000 if value > 1e11 else value
-        return datetime.fromtimestamp(seconds, UTC)
+        return _from_unix(value)
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
-    if text.isdigit():
-        return parse_time(int(text))
+    if text.isascii() and text.isdigit():  # not `²` or `١٢٣`, which int() refuses
+        return _from_unix(int(text)) if len(text) <= _MAX_UNIX_DIGITS else None
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):  # not ISO 8601, or out of range once moved to UTC
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _from_unix(value: float) -> datetime | None:
+    """Unix seconds, or milliseconds above 1e11 (the year 5138 in seconds); None out of range."""
+    # Compared before dividing: `10**400 / 1000` overflows a float; NaN fails both comparisons.
+    if not _MIN_UNIX_SECONDS <= value <= _MAX_UNIX_SECONDS * 1000:
+        return None
+    seconds = value / 1000 if value > _MS_ABOVE else value
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, ValueError, OSError):  # past year 9999 or before year 1
+        return None
 
 
 def snake_case(name: str) -> str:

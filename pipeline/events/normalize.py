@@ -8,20 +8,31 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from pipeline.events.catalog import Catalog
-from pipeline.events.cloudevent import Lineage
+from pipeline.events.cloudevent import Lineage, parse_time, rfc3339
 from pipeline.events.invalid import invalid_record
-from pipeline.providers.base import Normalized, PayloadError
+from pipeline.providers.base import (
+    MAX_DEPTH,
+    Normalized,
+    PayloadError,
+    Provider,
+    brief,
+    nests_deeper,
+)
 from pipeline.providers.hootsuite_polls import normalize_message_snapshot
 from pipeline.providers.registry import PROVIDERS
 
+SnapshotNormalizer = Callable[[Any, Lineage], Normalized]
 # (provider, resource) → the normalizer of that poller's snapshots
-SNAPSHOT_NORMALIZERS = {("hootsuite", "message"): normalize_message_snapshot}
+SNAPSHOT_NORMALIZERS: dict[tuple[str, str], SnapshotNormalizer] = {
+    ("hootsuite", "message"): normalize_message_snapshot
+}
 
 
 @dataclass
@@ -35,57 +46,120 @@ class Outcome:
     ignored: int = 0
 
 
-def normalize_webhook(raw: bytes, catalog: Catalog) -> Outcome:
+def normalize_webhook(raw: bytes | None, catalog: Catalog) -> Outcome:
     """Every element of the envelope's payload as a checked CloudEvent, or as a dead letter."""
-    try:
-        envelope = orjson.loads(raw)
-        provider = PROVIDERS[envelope["provider"]]
-        body = base64.b64decode(envelope["body"], validate=True)
-        lineage = Lineage(
-            provider=provider.name,
-            instance_id=str(envelope["instance_id"]),
-            received_at=str(envelope["received_at"]),
-            include_raw=bool(envelope.get("options", {}).get("include_raw", True)),
-        )
-    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
+    read = _read_envelope(raw)
+    if isinstance(read, str):
         outcome = Outcome()
-        outcome.invalid.append(
-            _dead(outcome, "unreadable_record", f"not an envelope: {exc!r}", raw)
-        )
+        outcome.invalid.append(_dead(outcome, "unreadable_record", f"not an envelope: {read}", raw))
         return outcome
-    outcome = Outcome(provider=provider.name, instance_id=lineage.instance_id)
+    outcome = Outcome(provider=read.provider.name, instance_id=read.lineage.instance_id)
     try:
-        payload = provider.parse(body)
+        payload = read.provider.parse(read.body)
     except PayloadError as exc:
-        outcome.invalid.append(_dead(outcome, exc.code, str(exc), envelope))
+        outcome.invalid.append(_dead(outcome, exc.code, str(exc), read.record))
         return outcome
     _collect(
-        outcome,
-        provider.normalize(payload, envelope.get("headers", {}), lineage),
-        envelope,
-        catalog,
+        outcome, read.provider.normalize(payload, read.headers, read.lineage), read.record, catalog
     )
     return outcome
 
 
-def normalize_poll(raw: bytes, catalog: Catalog) -> Outcome:
+def normalize_poll(raw: bytes | None, catalog: Catalog) -> Outcome:
     """A poller's snapshot as a checked CloudEvent, or as a dead letter."""
-    try:
-        snapshot = orjson.loads(raw)
-        normalizer = SNAPSHOT_NORMALIZERS[(snapshot["provider"], snapshot["resource"])]
-        lineage = Lineage(
-            provider=str(snapshot["provider"]),
-            instance_id=str(snapshot["instance_id"]),
-            received_at=str(snapshot["polled_at"]),
-            include_raw=bool(snapshot.get("options", {}).get("include_raw", True)),
-        )
-    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+    read = _read_snapshot(raw)
+    if isinstance(read, str):
         outcome = Outcome()
-        outcome.invalid.append(_dead(outcome, "unreadable_record", f"not a snapshot: {exc!r}", raw))
+        outcome.invalid.append(_dead(outcome, "unreadable_record", f"not a snapshot: {read}", raw))
         return outcome
+    snapshot, normalizer, lineage = read
     outcome = Outcome(provider=lineage.provider, instance_id=lineage.instance_id)
     _collect(outcome, normalizer(snapshot, lineage), snapshot, catalog)
     return outcome
+
+
+@dataclass(frozen=True)
+class _Envelope:
+    record: dict[str, Any]
+    provider: Provider
+    body: bytes
+    headers: dict[str, str]
+    lineage: Lineage
+
+
+def _read_envelope(raw: bytes | None) -> _Envelope | str:
+    """The parts of a `webhooks.raw` record, or what is wrong with it."""
+    record = _json_object(raw)
+    if isinstance(record, str):
+        return record
+    name = record.get("provider")
+    provider = PROVIDERS.get(name) if isinstance(name, str) else None
+    if provider is None:
+        return f"no provider {brief(name)}"
+    headers = record.get("headers", {})
+    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+        return "headers is not an object of strings"
+    body = _base64(record.get("body"))
+    if body is None:
+        return "body is not a base64 string"
+    lineage = _lineage(provider.name, record, "received_at")
+    if isinstance(lineage, str):
+        return lineage
+    return _Envelope(record, provider, body, headers, lineage)
+
+
+def _read_snapshot(raw: bytes | None) -> tuple[dict[str, Any], SnapshotNormalizer, Lineage] | str:
+    """The parts of a `polls.raw` record, or what is wrong with it."""
+    record = _json_object(raw)
+    if isinstance(record, str):
+        return record
+    provider, resource = record.get("provider"), record.get("resource")
+    if not (isinstance(provider, str) and isinstance(resource, str)):
+        return "provider and resource are not strings"
+    if (provider, resource) not in SNAPSHOT_NORMALIZERS:
+        return f"no poller writes {provider!r} {brief(resource)} snapshots"
+    lineage = _lineage(provider, record, "polled_at")
+    if isinstance(lineage, str):
+        return lineage
+    return record, SNAPSHOT_NORMALIZERS[(provider, resource)], lineage
+
+
+def _json_object(raw: bytes | None) -> dict[str, Any] | str:
+    try:
+        record = orjson.loads(raw or b"")
+    except orjson.JSONDecodeError as exc:
+        return f"not JSON: {exc}"
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    if nests_deeper(record):  # its dead letter could not be written
+        return f"nests deeper than {MAX_DEPTH} levels"
+    return record
+
+
+def _base64(value: Any) -> bytes | None:
+    if not isinstance(value, str) or not value.isascii():  # b64decode raises ValueError on those
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error:
+        return None
+
+
+def _lineage(provider: str, record: dict[str, Any], time_field: str) -> Lineage | str:
+    instance_id, options = record.get("instance_id"), record.get("options", {})
+    if not isinstance(instance_id, str) or not instance_id:
+        return f"instance_id {brief(instance_id)} is not a non-empty string"
+    received = parse_time(record.get(time_field))
+    if received is None:
+        return f"{time_field} {brief(record.get(time_field))} is not a time"
+    if not isinstance(options, dict):
+        return "options is not an object"
+    return Lineage(
+        provider=provider,
+        instance_id=instance_id,
+        received_at=rfc3339(received),
+        include_raw=bool(options.get("include_raw", True)),
+    )
 
 
 def _collect(outcome: Outcome, result: Normalized, record: Any, catalog: Catalog) -> None:
@@ -106,8 +180,8 @@ def _collect(outcome: Outcome, result: Normalized, record: Any, catalog: Catalog
 def _dead(
     outcome: Outcome, reason: str, message: str, record: Any, element: Any = None
 ) -> dict[str, Any]:
-    if isinstance(record, bytes):
-        record = {"undecodable_base64": base64.b64encode(record).decode()}
+    if isinstance(record, bytes) or record is None:
+        record = {"undecodable_base64": base64.b64encode(record or b"").decode()}
     return invalid_record(
         stage="normalize",
         reason=reason,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 # type → the collection its subject names (`posts/<id>`); data carries `<entity>_id`.
 EVENT_TYPES: dict[str, str] = {
     "post.created": "posts",
@@ -48,3 +50,8 @@ ID_FIELDS: dict[str, str] = {
 def entity_of(event_type: str) -> str:
     """The subject collection of a normalized type (KeyError for an unknown type)."""
     return EVENT_TYPES[event_type]
+
+
+def is_event_type(value: object) -> TypeGuard[str]:
+    """Whether `value` (any JSON value a sender wrote) names a normalized type."""
+    return isinstance(value, str) and value in EVENT_TYPES

@@ -24,6 +24,11 @@ class PayloadError(PipelineError):
     code = "unparseable_body"
 
 
+# Deepest nesting of a payload or batch element worth normalizing. Its event wraps it two levels
+# deeper and a dead letter one; orjson writes at most 255 and Python recurses about 1,000 deep.
+MAX_DEPTH = 64
+
+
 def decode_json(body: bytes, expected: type | tuple[type, ...], shape: str) -> Any:
     """The JSON body if it is an `expected` (dict or list); `PayloadError` naming `shape` if not."""
     try:
@@ -35,6 +40,37 @@ def decode_json(body: bytes, expected: type | tuple[type, ...], shape: str) -> A
     return payload
 
 
+def nests_deeper(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether arrays and objects nest more than `limit` deep in `value` (iterative: any depth)."""
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def is_missing(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def identifier(value: Any) -> str | None:
+    """An id as a subject or dedup key holds it: a string, or an integer (not a boolean)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def brief(value: Any, limit: int = 80) -> str:
+    """`repr(value)` for a message, cut at `limit` characters (a sender's value can be huge)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 @dataclass(frozen=True)
 class Rejected:
     """One element that could not be normalized: it goes to `events.invalid` with this reason."""
@@ -42,6 +78,15 @@ class Rejected:
     reason: str
     message: str
     element: Any = None
+
+
+def unusable(payload: Any, expected: type, shape: str) -> Rejected | None:
+    """Why `normalize` cannot take `payload` (not `expected`, or nested too deep), else None."""
+    if not isinstance(payload, expected):
+        return Rejected("unparseable_body", f"body must be {shape}")
+    if nests_deeper(payload):
+        return Rejected("nested_too_deep", f"body nests deeper than {MAX_DEPTH} levels")
+    return None
 
 
 @dataclass

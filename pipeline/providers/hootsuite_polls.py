@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.events.cloudevent import Lineage, build_event, parse_time, snake_keys
-from pipeline.providers.base import Normalized, Rejected
+from pipeline.providers.base import Normalized, Rejected, brief, identifier, is_missing, unusable
 
 STATE_TYPES = {
     "SCHEDULED": "post.scheduled",
@@ -23,36 +23,41 @@ STATE_TYPES = {
 DELETED = "DELETED"
 
 
-def normalize_message_snapshot(snapshot: dict[str, Any], lineage: Lineage) -> Normalized:
+def normalize_message_snapshot(snapshot: Any, lineage: Lineage) -> Normalized:
     result = Normalized()
-    message_id = str(snapshot.get("item_id") or "")
-    item = snapshot.get("item")
-    if not message_id:
-        result.rejected.append(Rejected("missing_object_id", "snapshot has no item_id"))
-        return result
+    outcome = unusable(snapshot, dict, "a JSON object") or _normalize(snapshot, lineage)
+    if isinstance(outcome, Rejected):
+        result.rejected.append(outcome)
+    else:
+        result.events.append(outcome)
+    return result
+
+
+def _normalize(snapshot: dict[str, Any], lineage: Lineage) -> dict[str, Any] | Rejected:
+    found, item = snapshot.get("item_id"), snapshot.get("item")
+    if is_missing(found):
+        return Rejected("missing_object_id", "snapshot has no item_id")
+    message_id = identifier(found)
+    if message_id is None:
+        return Rejected("invalid_object_id", f"item_id {brief(found)} is not a string or integer")
     if snapshot.get("deleted"):
         state = DELETED
         event_type = "post.deleted"
         data: dict[str, Any] = {"state": DELETED}
     else:
-        state = str(item.get("state", "")) if isinstance(item, dict) else ""
-        if state not in STATE_TYPES:
-            result.rejected.append(Rejected("unknown_state", f"message state {state!r}", item))
-            return result
+        state = item.get("state", "") if isinstance(item, dict) else ""
+        if not isinstance(state, str) or state not in STATE_TYPES:
+            return Rejected("unknown_state", f"message state {brief(state)}", item)
         event_type = STATE_TYPES[state]
         data = {**snake_keys(item), "state": state}
         data.pop("id", None)
-    observed = parse_time(snapshot.get("polled_at")) or lineage.received_time
-    result.events.append(
-        build_event(
-            lineage,
-            identity=("message", message_id, state),
-            event_type=event_type,
-            object_id=message_id,
-            provider_event=f"poll:message:{state}",
-            time=observed,
-            data=data,
-            raw=item,
-        )
+    return build_event(
+        lineage,
+        identity=("message", message_id, state),
+        event_type=event_type,
+        object_id=message_id,
+        provider_event=f"poll:message:{state}",
+        time=parse_time(snapshot.get("polled_at")) or lineage.received_time,
+        data=data,
+        raw=item,
     )
-    return result

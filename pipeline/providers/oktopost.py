@@ -14,10 +14,19 @@ from typing import Any
 import orjson
 
 from pipeline.events.cloudevent import Lineage, build_event, parse_time, snake_keys
-from pipeline.providers.base import Normalized, Rejected, decode_json
+from pipeline.providers.base import (
+    Normalized,
+    Rejected,
+    brief,
+    decode_json,
+    identifier,
+    is_missing,
+    unusable,
+)
 from pipeline.providers.signatures import verify_hex
 
 SIGNATURE_HEADER = "x-oktopost-signature"
+SHAPE = "a JSON object {event, timestamp, webhookId, data}"
 
 # Oktopost event → (normalized type, data fields that may hold the object id, data time field).
 EVENT_MAP: dict[str, tuple[str, tuple[str, ...], str | None]] = {
@@ -60,7 +69,7 @@ class Oktopost:
         messages = [body]
         try:
             compact = orjson.dumps(orjson.loads(body))
-        except orjson.JSONDecodeError:
+        except (orjson.JSONDecodeError, orjson.JSONEncodeError):  # not JSON, or too deep to write
             compact = body
         if compact != body:
             messages.append(compact)
@@ -69,43 +78,48 @@ class Oktopost:
         )
 
     def parse(self, body: bytes) -> Any:
-        return decode_json(body, dict, "a JSON object {event, timestamp, webhookId, data}")
+        return decode_json(body, dict, SHAPE)
 
     def has_events(self, payload: Any) -> bool:
         return True
 
     def normalize(self, payload: Any, headers: Mapping[str, str], lineage: Lineage) -> Normalized:
         result = Normalized()
-        event = payload.get("event")
-        data = payload.get("data")
-        if event not in EVENT_MAP:
-            result.rejected.append(Rejected("unknown_event_type", f"unknown event {event!r}"))
-            return result
-        if not isinstance(data, dict):
-            result.rejected.append(Rejected("missing_data", f"{event} has no data object"))
-            return result
-        event_type, id_fields, time_field = EVENT_MAP[event]
-        object_id = next((str(data[f]) for f in id_fields if data.get(f) not in (None, "")), None)
-        if object_id is None:
-            fields = " or ".join(id_fields)
-            result.rejected.append(Rejected("missing_object_id", f"{event} data lacks {fields}"))
-            return result
-        occurred = (
-            parse_time(data.get(time_field) if time_field else None)
-            or parse_time(payload.get("timestamp"))
-            or lineage.received_time
-        )
-        identity = (payload.get("webhookId", ""), event, object_id, payload.get("timestamp", ""))
-        result.events.append(
-            build_event(
-                lineage,
-                identity=identity,
-                event_type=event_type,
-                object_id=object_id,
-                provider_event=event,
-                time=occurred,
-                data=snake_keys(data),
-                raw=payload,
-            )
-        )
+        outcome = unusable(payload, dict, SHAPE) or _normalize(payload, lineage)
+        if isinstance(outcome, Rejected):
+            result.rejected.append(outcome)
+        else:
+            result.events.append(outcome)
         return result
+
+
+def _normalize(payload: dict[str, Any], lineage: Lineage) -> dict[str, Any] | Rejected:
+    event, data = payload.get("event"), payload.get("data")
+    if not isinstance(event, str) or event not in EVENT_MAP:  # an object or array is unhashable
+        return Rejected("unknown_event_type", f"unknown event {brief(event)}")
+    if not isinstance(data, dict):
+        return Rejected("missing_data", f"{event} has no data object")
+    event_type, id_fields, time_field = EVENT_MAP[event]
+    found = next((data[f] for f in id_fields if not is_missing(data.get(f))), None)
+    if found is None:
+        return Rejected("missing_object_id", f"{event} data lacks {' or '.join(id_fields)}")
+    object_id = identifier(found)
+    if object_id is None:
+        message = f"{event} object id {brief(found)} is neither a string nor an integer"
+        return Rejected("invalid_object_id", message)
+    occurred = (
+        parse_time(data.get(time_field) if time_field else None)
+        or parse_time(payload.get("timestamp"))
+        or lineage.received_time
+    )
+    identity = (payload.get("webhookId", ""), event, object_id, payload.get("timestamp", ""))
+    return build_event(
+        lineage,
+        identity=identity,
+        event_type=event_type,
+        object_id=object_id,
+        provider_event=event,
+        time=occurred,
+        data=snake_keys(data),
+        raw=payload,
+    )

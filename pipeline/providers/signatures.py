@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable
 
 from pipeline.providers.base import SignatureError
 
 HEX_DIGESTS = {64: hashlib.sha256, 40: hashlib.sha1}
+_HEX = re.compile(r"[0-9a-f]+")
 
 
 def strip_scheme(signature: str) -> str:
@@ -25,7 +27,8 @@ def verify_hex(secret: str, signature: str, messages: Iterable[bytes], header: s
     if not given:
         raise SignatureError(f"missing {header} header")
     digest = HEX_DIGESTS.get(len(given))
-    if digest is None:
+    # compare_digest raises on non-ASCII text, which a header can carry
+    if digest is None or not _HEX.fullmatch(given):
         raise SignatureError(f"{header} is not a hex HMAC-SHA256 or HMAC-SHA1")
     key = secret.encode()
     matched = False

@@ -7,16 +7,28 @@ sender's identity of the occurrence, so its retries deduplicate.
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from pipeline.delivery.errors import InvalidSecretError
 from pipeline.delivery.signing import generate_secret, sign
 from pipeline.events.cloudevent import Lineage, build_event, parse_time, snake_keys
-from pipeline.events.types import EVENT_TYPES, ID_FIELDS
-from pipeline.providers.base import Normalized, Rejected, SignatureError, decode_json
+from pipeline.events.types import ID_FIELDS, entity_of, is_event_type
+from pipeline.providers.base import (
+    Normalized,
+    Rejected,
+    SignatureError,
+    brief,
+    decode_json,
+    identifier,
+    is_missing,
+    unusable,
+)
 
 TOLERANCE_SECONDS = 300
+SHAPE = "a JSON object {type, timestamp, data}"
+_SECONDS = re.compile(r"[0-9]{1,12}")  # ASCII digits only: int() refuses `²`, and any length
 
 
 class Standard:
@@ -34,58 +46,75 @@ class Standard:
         signatures = headers.get("webhook-signature", "")
         if not (msg_id and timestamp and signatures):
             raise SignatureError("missing webhook-id, webhook-timestamp or webhook-signature")
-        if not timestamp.isdigit() or abs(now - int(timestamp)) > TOLERANCE_SECONDS:
+        if not _SECONDS.fullmatch(timestamp) or abs(now - int(timestamp)) > TOLERANCE_SECONDS:
             raise SignatureError("webhook-timestamp is not within 5 minutes of now")
         if not secret:
             raise SignatureError("the instance has no signing secret")
+        if not _encodable(msg_id):
+            raise SignatureError("webhook-id is not valid UTF-8")
         try:
-            expected = sign(secret, msg_id, int(timestamp), body)
+            expected = sign(secret, msg_id, int(timestamp), body).encode()
         except InvalidSecretError as exc:
             raise SignatureError("the instance's signing secret is not a whsec_ secret") from exc
         matched = False
         for candidate in signatures.split():
-            matched |= hmac.compare_digest(candidate.encode(), expected.encode())
+            # surrogatepass: a header's undecodable bytes arrive as lone surrogates
+            matched |= hmac.compare_digest(candidate.encode("utf-8", "surrogatepass"), expected)
         if not matched:
             raise SignatureError("no webhook-signature matches the body")
 
     def parse(self, body: bytes) -> Any:
-        return decode_json(body, dict, "a JSON object {type, timestamp, data}")
+        return decode_json(body, dict, SHAPE)
 
     def has_events(self, payload: Any) -> bool:
         return True
 
     def normalize(self, payload: Any, headers: Mapping[str, str], lineage: Lineage) -> Normalized:
         result = Normalized()
-        event_type, data = payload.get("type"), payload.get("data")
-        if event_type not in EVENT_TYPES:
-            result.rejected.append(
-                Rejected("unknown_event_type", f"type {event_type!r} is not a normalized type")
-            )
-            return result
-        if not isinstance(data, dict):
-            result.rejected.append(Rejected("missing_data", f"{event_type} has no data object"))
-            return result
-        id_field = ID_FIELDS[EVENT_TYPES[event_type]]
-        object_id = data.get(id_field) or data.get("id")
-        if object_id in (None, ""):
-            message = f"{event_type} data lacks {id_field} or id"
-            result.rejected.append(Rejected("missing_object_id", message))
-            return result
-        occurred = (
-            parse_time(payload.get("timestamp"))
-            or parse_time(headers.get("webhook-timestamp"))
-            or lineage.received_time
-        )
-        result.events.append(
-            build_event(
-                lineage,
-                identity=(headers.get("webhook-id", ""),),
-                event_type=event_type,
-                object_id=str(object_id),
-                provider_event=event_type,
-                time=occurred,
-                data=snake_keys(data),
-                raw=payload,
-            )
-        )
+        outcome = unusable(payload, dict, SHAPE) or _normalize(payload, headers, lineage)
+        if isinstance(outcome, Rejected):
+            result.rejected.append(outcome)
+        else:
+            result.events.append(outcome)
         return result
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _normalize(
+    payload: dict[str, Any], headers: Mapping[str, str], lineage: Lineage
+) -> dict[str, Any] | Rejected:
+    event_type, data = payload.get("type"), payload.get("data")
+    if not is_event_type(event_type):
+        return Rejected("unknown_event_type", f"type {brief(event_type)} is not a normalized type")
+    if not isinstance(data, dict):
+        return Rejected("missing_data", f"{event_type} has no data object")
+    id_field = ID_FIELDS[entity_of(event_type)]
+    found = data.get(id_field) or data.get("id")
+    if is_missing(found):
+        return Rejected("missing_object_id", f"{event_type} data lacks {id_field} or id")
+    object_id = identifier(found)
+    if object_id is None:
+        message = f"{event_type} object id {brief(found)} is neither a string nor an integer"
+        return Rejected("invalid_object_id", message)
+    occurred = (
+        parse_time(payload.get("timestamp"))
+        or parse_time(headers.get("webhook-timestamp"))
+        or lineage.received_time
+    )
+    return build_event(
+        lineage,
+        identity=(headers.get("webhook-id", ""),),
+        event_type=event_type,
+        object_id=object_id,
+        provider_event=event_type,
+        time=occurred,
+        data=snake_keys(data),
+        raw=payload,
+    )

@@ -1,0 +1,105 @@
+"""What "events or rejections, never an exception" means, checked on a result.
+
+Every event must be one the normalize agent can write (orjson serialises it) with RFC 3339 times;
+every rejection carries a reason code listed in the README; every dead letter matches
+`topics/schemas/invalid-record.json`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, settings
+from jsonschema import Draft202012Validator
+
+from pipeline.events.catalog import Catalog
+from pipeline.events.invalid import invalid_record
+from pipeline.events.normalize import Outcome
+from pipeline.providers.base import Normalized
+from pipeline.settings import REPO_ROOT
+
+CATALOG = Catalog(REPO_ROOT / "topics")
+# A few hundred cases per property keeps the whole set of property tests well under 30 s.
+PROPERTY = settings(
+    max_examples=300,
+    deadline=None,  # a shared 2-core machine: timing is measured by benchmarks, not here
+    database=None,  # no .hypothesis/ directory in the working tree
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+RFC3339_MS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+
+
+def _schema(name: str) -> Draft202012Validator:
+    schema = orjson.loads((REPO_ROOT / "topics" / "schemas" / name).read_bytes())
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+CLOUDEVENT = _schema("cloudevent.json")
+INVALID_RECORD = _schema("invalid-record.json")
+
+
+def documented_reasons() -> set[str]:
+    """The reason codes of `events.invalid` as the README's table of reasons lists them."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    start = readme.index("What cannot be normalized goes to `events.invalid`")
+    section = readme[start : readme.index("### Mapping", start)]
+    return set(re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE))
+
+
+REASONS = documented_reasons()
+INPUT_REASONS = REASONS - {"internal_error"}  # the agents' guard's, never the normalizers'
+
+
+def check_time(value: Any) -> None:
+    assert isinstance(value, str)
+    assert RFC3339_MS.fullmatch(value), value
+    datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def check_event(event: dict[str, Any]) -> bool:
+    """Checks what the agent relies on; True when the event also matches its type's schema."""
+    orjson.dumps(event)
+    check_time(event["time"])
+    check_time(event["receivedat"])
+    return CATALOG.violation(event) is None
+
+
+def check_normalized(result: Normalized) -> list[dict[str, Any]]:
+    """A provider's result is writable; returns the events that pass their schema."""
+    assert isinstance(result, Normalized)
+    for rejected in result.rejected:
+        assert rejected.reason in INPUT_REASONS, rejected.reason
+        assert isinstance(rejected.message, str)
+        orjson.dumps(rejected.element)
+        check_dead_letter(
+            invalid_record(
+                stage="normalize",
+                reason=rejected.reason,
+                message=rejected.message,
+                provider="p",
+                instance_id="i",
+                record=None,
+                element=rejected.element,
+            )
+        )
+    return [event for event in result.events if check_event(event)]
+
+
+def check_dead_letter(record: dict[str, Any]) -> None:
+    orjson.dumps(record)
+    assert record["reason"] in INPUT_REASONS, record["reason"]
+    problem = next(iter(INVALID_RECORD.iter_errors(record)), None)
+    assert problem is None, problem
+
+
+def check_outcome(outcome: Outcome) -> None:
+    """A record's outcome is what the agent writes: valid events and valid dead letters."""
+    assert isinstance(outcome, Outcome)
+    for event in outcome.events:
+        assert check_event(event), CATALOG.violation(event)
+        assert next(iter(CLOUDEVENT.iter_errors(event)), None) is None
+    for record in outcome.invalid:
+        check_dead_letter(record)
