@@ -18,6 +18,20 @@ has a test in tests/unit/test_faust_fixes.py that fails on faust's own code.
   recovery then starts after them. Seen here: a worker restarted under load committed past 97
   webhooks that were never normalized. Here a skipped message holds the commit below it until it
   is read again (after that seek) and processed.
+- The read offset advances only for messages handed to the streams. `_drain_messages` records a
+  message as read after `wait_first(callback(message), suspend_flow.wait())`, which returns at
+  once when a rebalance suspends the flow, with the message undelivered; it then runs through the
+  rest of its fetched batch the same way, also after recovery has sought back to the committed
+  offset. The records fetched again from there sit below that read offset and are dropped as
+  already read: faust's commit then waits for them forever (the restarted worker that "never
+  consumes partition 0 again"), and any commit past them loses them (a survivor of a killed peer
+  lost 315 webhooks this way). Here an advance of the read offset while the flow is stopped is
+  refused; seeks still set it.
+- The commit never starts after a hole: if the first acked offset is above the committed one and
+  the offsets between are neither in flight nor known gaps, nothing is committed (faust allowed a
+  hole of one offset, and none at all was checked with nothing committed yet). A message that
+  was never processed thus stops the partition's commits, which the stall watchdog
+  (`pipeline.stall`) turns into a restart that reads it again, instead of being skipped for good.
 - A gap in offsets (compaction, transaction markers) is merged into the acked offsets up to and
   *including* the first message after it (`_drain_messages` passes that message's own offset as
   the gap's inclusive end), so that message counted as done before any agent saw it. Here a gap
@@ -27,10 +41,12 @@ has a test in tests/unit/test_faust_fixes.py that fails on faust's own code.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 from collections import defaultdict
 from typing import Any
 
 import faust
+from faust.transport.consumer import ensure_TP
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message, TransportT
 from faust.types.tuples import ack_lock
@@ -46,6 +62,12 @@ class SafeConsumer(faust_aiokafka.Consumer):
         super().__init__(*args, **kwargs)
         # Offsets a stream skipped and acked without an agent seeing them, per partition.
         self._skipped: defaultdict[TP, set[int]] = defaultdict(set)
+        self._read_offsets = ReadOffsets(self)
+        self._read_offset = self._read_offsets
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        await self._seek(partition, offset)
+        self._read_offsets.seek(ensure_TP(partition), offset or None)
 
     def ack(self, message: Message) -> bool:
         if not message.tracked and self.app.topics.acks_enabled_for(message.topic):
@@ -85,6 +107,15 @@ class SafeConsumer(faust_aiokafka.Consumer):
             return None
         self._merge_gaps(tp, acked)
         acked.sort()
+        # Where the partition's unprocessed messages start: the committed offset, or with none
+        # yet, the first offset handed to the streams since the partition was sought.
+        start = self._committed_offset[tp]
+        if start is None:
+            start = self._read_offsets.first.get(tp)
+        if start is not None:
+            del acked[: bisect_left(acked, start)]  # acks of offsets committed already
+            if not acked or acked[0] > start:
+                return None  # the first unprocessed message has not been processed yet
         batch = next(consecutive_numbers(acked))
         floor = self.lowest_in_flight(tp)
         if floor is not None and floor <= batch[-1]:
@@ -114,6 +145,46 @@ class SafeConsumer(faust_aiokafka.Consumer):
         # `offset_to` is the offset of the message that revealed the gap: it exists and is about
         # to be processed, so the gap ends one before it.
         await super()._add_gap(tp, offset_from, offset_to - 1)
+
+
+class ReadOffsets(dict[TP, int | None]):
+    """faust's per-partition read offsets (the last offset handed to the streams, or after a seek
+    the next to read), refusing to advance while the consumer's flow is stopped."""
+
+    def __init__(self, consumer: SafeConsumer) -> None:
+        super().__init__()
+        self._consumer = consumer
+        # The first offset read since a seek that left no read offset (nothing committed yet).
+        self.first: dict[TP, int] = {}
+
+    def __missing__(self, tp: TP) -> None:
+        return None
+
+    def __setitem__(self, tp: TP, offset: int | None) -> None:
+        current = self.get(tp)
+        advances = offset is not None and (current is None or offset > current)
+        if advances and not self._consumer.flow_active:
+            return  # a message of a batch fetched before the flow stopped: not delivered
+        if current is None and offset is not None:
+            self.first.setdefault(tp, offset)
+        super().__setitem__(tp, offset)
+
+    def __delitem__(self, tp: TP) -> None:
+        self.first.pop(tp, None)
+        super().__delitem__(tp)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """A seek to the committed offsets (`perform_seek`): set whatever the flow."""
+        for tp, offset in dict(*args, **kwargs).items():
+            self.seek(tp, offset)
+
+    def seek(self, tp: TP, offset: int | None) -> None:
+        self.first.pop(tp, None)
+        super().__setitem__(tp, offset)
+
+    def pop(self, tp: TP, *default: Any) -> Any:
+        self.first.pop(tp, None)
+        return super().pop(tp, *default)
 
 
 class PipelineTransport(faust_aiokafka.Transport):

@@ -4,11 +4,12 @@ Defence in depth behind the fixes in `pipeline.faust_fixes`: whatever leaves a p
 unconsumed (a consumer that never fetches it again, a partition left unowned after a rebalance,
 a recovery that hangs), an operator must not be left with an outage that nothing reports. Every
 `CHECK_INTERVAL_SECONDS` the worker compares, for each partition it owns of the agents' source
-topics, the end offset with its position. A partition is stalled when it has records to read,
-no message of it is in an agent's hands, and neither its committed nor its read offset has moved
-for `PIPELINE_STALL_TIMEOUT` seconds — while a changelog recovery that still advances counts as
+topics, the end offset with its committed offset. A partition is stalled when it has records to
+read, its committed offset has not moved for `PIPELINE_STALL_TIMEOUT` seconds, and the message at
+that offset is not in an agent's hands — while a changelog recovery that still advances counts as
 progress for all. A task waiting for its retry time is in an agent's hands, so a retry tier
-holding tasks due later is never taken for stalled.
+holding tasks due later is never taken for stalled; a partition whose later messages are
+processed while its commit waits for one that never comes is.
 
 A stalled worker logs the partitions, fails `/healthz` (a liveness probe restarts it), counts the
 stall in `pipeline_worker_stalls_total` and exits with `EXIT_STALLED`; at-least-once processing
@@ -43,7 +44,7 @@ class PartitionState:
     end: int  # the next offset the topic will be written at
     committed: int | None
     read: int | None  # the last offset handed to the agents
-    in_flight: bool  # an agent holds a message of it, e.g. a task waiting for its retry time
+    head_in_flight: bool  # an agent holds the message at the committed offset (e.g. a retry)
 
     @property
     def lag(self) -> int:
@@ -57,7 +58,7 @@ class StallDetector:
 
     timeout: float
     clock: Callable[[], float] = time.monotonic
-    _since: dict[Any, tuple[tuple[int | None, int | None], float]] = field(default_factory=dict)
+    _since: dict[Any, tuple[int | None, float]] = field(default_factory=dict)
     _recovery: tuple[Any, ...] | None = None
 
     def observe(
@@ -71,8 +72,8 @@ class StallDetector:
         self._recovery = recovery
         stalled = []
         for tp, state in partitions.items():
-            marker = (state.committed, state.read)
-            if state.lag == 0 or state.in_flight:
+            marker = state.committed
+            if state.lag == 0 or state.head_in_flight:
                 self._since.pop(tp, None)
                 continue
             previous = self._since.get(tp)
@@ -106,16 +107,16 @@ class StallWatchdog:
         if not sources:
             return
         ends = await consumer.highwaters(*sources)
-        in_flight = {m.tp for m in consumer.unacked if not m.acked}
-        states = {
-            tp: PartitionState(
+        states = {}
+        for tp in sources:
+            committed = consumer._committed_offset.get(tp)
+            lowest = consumer.lowest_in_flight(tp)
+            states[tp] = PartitionState(
                 end=ends.get(tp, 0),
-                committed=consumer._committed_offset.get(tp),
+                committed=committed,
                 read=consumer._read_offset.get(tp),
-                in_flight=tp in in_flight,
+                head_in_flight=lowest is not None and (committed is None or lowest <= committed),
             )
-            for tp in sources
-        }
         stalled = self.detector.observe(states, self._recovery_progress(consumer))
         if stalled:
             await self._fail(stalled, states)

@@ -6,6 +6,7 @@ own consumer, which must get it wrong.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,14 @@ def take(consumer: Any, *offsets: int) -> list[ConsumerMessage]:
 
 def ack(consumer: Any, m: ConsumerMessage) -> None:
     assert m.ack(consumer)
+
+
+def commit(consumer: Any) -> int | None:
+    """What faust's commit does with the offset `_new_offset` finds: it becomes the committed."""
+    offset: int | None = consumer._new_offset(PARTITION)
+    if offset is not None:
+        consumer._committed_offset[PARTITION] = offset
+    return offset
 
 
 def commit_offset(
@@ -101,14 +110,15 @@ def test_the_acked_offsets_are_kept_until_the_head_is_done(consumer: Any) -> Non
     offset, taken = commit_offset(consumer, 10, [10], [11, 12])
     assert offset is None
     ack(consumer, taken[10])
-    assert consumer._new_offset(PARTITION) == 13
+    assert commit(consumer) == 13
 
 
 def test_a_message_in_flight_in_the_middle_caps_the_commit(consumer: Any) -> None:
     offset, taken = commit_offset(consumer, 10, [12], [10, 11, 13, 14])
     assert offset == 12
+    consumer._committed_offset[PARTITION] = offset
     ack(consumer, taken[12])
-    assert consumer._new_offset(PARTITION) == 15
+    assert commit(consumer) == 15
 
 
 def test_in_order_acks_commit_everything(consumer: Any) -> None:
@@ -133,9 +143,9 @@ async def test_a_gap_ends_before_the_message_that_revealed_it(consumer: Any) -> 
     await consumer._add_gap(PARTITION, 5, 10)  # what _drain_messages passes for message 10
     assert not consumer._gap[PARTITION].overlaps(10)
     (tenth,) = take(consumer, 10)
-    assert consumer._new_offset(PARTITION) == 5  # 4 is done; the gap is merged once 10 is
+    assert commit(consumer) == 5  # 4 is done; the gap is merged once 10 is
     ack(consumer, tenth)
-    assert consumer._new_offset(PARTITION) == 11
+    assert commit(consumer) == 11
 
 
 async def test_faust_alone_counts_the_message_after_a_gap_as_done(tmp_path: Path) -> None:
@@ -173,3 +183,55 @@ def test_faust_alone_commits_past_skipped_messages(tmp_path: Path) -> None:
     for offset in range(1371, 1468):
         faust_aiokafka.Consumer.ack(consumer, message(offset))
     assert faust_aiokafka.Consumer._new_offset(consumer, PARTITION) == 1468  # never processed
+
+
+def test_the_read_offset_does_not_advance_while_the_flow_is_stopped(consumer: Any) -> None:
+    """A rebalance stops the flow; recovery seeks back to the committed offset 2421; the drain
+    loop, still iterating a batch fetched before, records 2423..2737 as read without delivering
+    them. The records fetched again from 2421 must not be dropped as already read."""
+    consumer.stop_flow()
+    consumer._read_offset.update({PARTITION: 2421})  # perform_seek
+    for offset in range(2423, 2738):
+        consumer._read_offset[PARTITION] = offset  # _drain_messages, flow suspended
+    assert consumer._read_offset[PARTITION] == 2421
+    consumer.resume_flow()
+    consumer._read_offset[PARTITION] = 2421  # the first record fetched again, delivered
+    assert consumer._read_offset[PARTITION] == 2421
+    consumer._read_offset[PARTITION] = 2422
+    assert consumer._read_offset[PARTITION] == 2422
+
+
+def test_faust_alone_lets_the_read_offset_run_past_undelivered_records(tmp_path: Path) -> None:
+    plain = new_consumer(tmp_path)
+    plain._read_offset = defaultdict(lambda: None)  # faust's own mapping
+    plain.stop_flow()
+    plain._read_offset.update({PARTITION: 2421})
+    for offset in range(2423, 2738):
+        plain._read_offset[PARTITION] = offset
+    assert plain._read_offset[PARTITION] == 2737  # 2421..2736 fetched again are dropped
+
+
+def test_a_hole_at_the_committed_offset_stops_the_commit(consumer: Any) -> None:
+    """Records 2423..2737 were never processed (dropped): acks of later ones commit nothing."""
+    offset, _ = commit_offset(consumer, 2423, [], [2738, 2739])
+    assert offset is None
+
+
+def test_with_nothing_committed_a_hole_after_the_first_record_read_stops_the_commit(
+    consumer: Any,
+) -> None:
+    consumer._read_offset.update({PARTITION: None})  # sought; nothing committed
+    consumer._read_offset[PARTITION] = 0  # the first record handed to the streams
+    offset, _ = commit_offset(consumer, None, [], [5, 6])
+    assert offset is None
+    again = take(consumer, 0, 1, 2, 3, 4)
+    for m in again:
+        ack(consumer, m)
+    assert commit(consumer) == 7
+
+
+def test_a_seek_sets_the_read_offset_whatever_the_flow(consumer: Any) -> None:
+    consumer._read_offset[PARTITION] = 3000
+    consumer.stop_flow()
+    consumer._read_offset.update({PARTITION: 2421})
+    assert consumer._read_offset[PARTITION] == 2421

@@ -24,7 +24,7 @@ class Clock:
 
 
 def behind(committed: int | None = 631, read: int | None = 630, end: int = 2000) -> PartitionState:
-    return PartitionState(end=end, committed=committed, read=read, in_flight=False)
+    return PartitionState(end=end, committed=committed, read=read, head_in_flight=False)
 
 
 def test_lag_without_progress_for_the_timeout_is_a_stall() -> None:
@@ -52,8 +52,8 @@ def test_progress_restarts_the_clock() -> None:
 @pytest.mark.parametrize(
     "state",
     [
-        PartitionState(end=2000, committed=2000, read=1999, in_flight=False),  # no lag
-        PartitionState(end=2000, committed=631, read=640, in_flight=True),  # a task waits
+        PartitionState(end=2000, committed=2000, read=1999, head_in_flight=False),  # no lag
+        PartitionState(end=2000, committed=631, read=640, head_in_flight=True),  # a task waits
     ],
     ids=["caught-up", "in-an-agents-hands"],
 )
@@ -62,6 +62,16 @@ def test_no_stall_without_lag_or_while_a_message_is_processed(state: PartitionSt
     detector = StallDetector(timeout=60, clock=clock)
     for clock.now in (0, 30, 60, 120):
         assert detector.observe({RETRY: state}) == []
+
+
+def test_later_messages_processed_while_the_commit_waits_is_a_stall() -> None:
+    """The read offset moves on, the committed one does not: a hole the commit waits for."""
+    clock = Clock()
+    detector = StallDetector(timeout=60, clock=clock)
+    for step in range(7):
+        clock.now = step * 10
+        found = detector.observe({RAW: behind(2423, read=2737 + step * 50, end=4000)})
+    assert found == [RAW]
 
 
 def test_a_never_fetched_partition_stalls() -> None:
@@ -97,6 +107,10 @@ class FakeConsumer:
     ends: dict[TP, int]
     committed: dict[TP, int | None]
     unacked: list[Message] = field(default_factory=list)
+
+    def lowest_in_flight(self, tp: TP) -> int | None:
+        offsets = [self.committed[tp] or 0 for m in self.unacked if m.tp == tp and not m.acked]
+        return min(offsets) if offsets else None
 
     def assignment(self) -> set[TP]:
         return {*self.ends, TP("dedup-changelog", 0)}
