@@ -24,7 +24,7 @@ from pipeline.settings import REPO_ROOT
 CATALOG = Catalog(REPO_ROOT / "topics")
 # A few hundred cases per property keeps the whole set of property tests well under 30 s.
 PROPERTY = settings(
-    max_examples=300,
+    max_examples=250,
     deadline=None,  # a shared 2-core machine: timing is measured by benchmarks, not here
     database=None,  # no .hypothesis/ directory in the working tree
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

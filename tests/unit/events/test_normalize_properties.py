@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import orjson
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from pipeline.events.normalize import normalize_poll, normalize_webhook
 from pipeline.providers.base import PayloadError
 from pipeline.providers.registry import PROVIDERS
+from pipeline.settings import REPO_ROOT
 from tests.support.malformed import (
     DEEP,
     NASTY_STRINGS,
@@ -25,7 +27,7 @@ from tests.support.malformed import (
     oktopost_documents,
     standard_documents,
 )
-from tests.support.totality import CATALOG, PROPERTY, check_outcome
+from tests.support.totality import CATALOG, INPUT_REASONS, PROPERTY, check_outcome
 
 ENVELOPE_FIELDS = ("provider", "instance_id", "received_at", "headers", "options", "body")
 SNAPSHOT_FIELDS = ("provider", "resource", "instance_id", "polled_at", "options", "item_id")
@@ -143,3 +145,16 @@ def test_broken_snapshots_are_one_event_or_one_dead_letter(snapshot: Any) -> Non
     outcome = normalize_poll(encode(snapshot), CATALOG)
     check_outcome(outcome)
     assert len(outcome.events) + len(outcome.invalid) == 1
+
+
+def test_every_reason_the_code_gives_is_documented() -> None:
+    sources = [REPO_ROOT / "pipeline" / "events" / "normalize.py"]
+    sources += sorted((REPO_ROOT / "pipeline" / "providers").glob("*.py"))
+    given_reasons = set()
+    for source in sources:
+        text = source.read_text()
+        given_reasons |= set(re.findall(r'Rejected\(\s*"([a-z_]+)"', text))
+        given_reasons |= set(re.findall(r'_dead\(\s*outcome,\s*"([a-z_]+)"', text))
+        given_reasons |= set(re.findall(r'code = "([a-z_]+)"', text))
+    assert "invalid_seq_no" in given_reasons  # the patterns still find them
+    assert given_reasons - {"invalid_signature"} <= INPUT_REASONS

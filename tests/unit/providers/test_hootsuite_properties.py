@@ -44,8 +44,8 @@ def accounted(result: Normalized, elements: int) -> None:
 @st.composite
 def mixed_batches(draw: st.DrawFn) -> tuple[list[Any], list[Any]]:
     """(a batch, its documented elements): good elements between broken ones and pings."""
-    good = draw(st.lists(hootsuite_elements(), max_size=6, unique_by=lambda e: str(e["seq_no"])))
-    bad = draw(st.lists(broken_hootsuite_elements(), max_size=4))
+    good = draw(st.lists(hootsuite_elements(), max_size=5, unique_by=lambda e: str(e["seq_no"])))
+    bad = draw(st.lists(broken_hootsuite_elements(), max_size=3))
     pings = [hootsuite_ping(str(n)) for n in range(draw(st.integers(0, 2)))]
     batch = draw(st.permutations(good + bad + pings))
     return batch, good

@@ -19,6 +19,7 @@ from tests.support.malformed import (
     corrupt_bytes,
     deep,
     encode,
+    header_values,
     json_values,
     oktopost_documents,
 )
@@ -92,6 +93,13 @@ def test_verify_refuses_or_accepts_and_never_raises(body: bytes, sha1: bool) -> 
     OKTOPOST.verify("s3cret", {"x-oktopost-signature": signature}, body, 0)
     with pytest.raises(SignatureError):
         OKTOPOST.verify("other", {"x-oktopost-signature": signature}, body, 0)
+
+
+@PROPERTY
+@given(header_values, st.binary(max_size=50))
+def test_verify_refuses_any_forged_signature_without_raising(signature: str, body: bytes) -> None:
+    with pytest.raises(SignatureError):
+        OKTOPOST.verify("s3cret", {"x-oktopost-signature": signature}, body, 0)
 
 
 @pytest.mark.parametrize(
