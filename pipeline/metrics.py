@@ -171,6 +171,11 @@ AGENT_ERRORS = Counter(
     "Records an agent failed on unexpectedly and dead-lettered (reason internal_error), by stage.",
     ["stage"],
 )
+AGENT_RETRIES = Counter(
+    "pipeline_agent_retries_total",
+    "Times an agent handled a record again because Kafka refused or did not acknowledge a write.",
+    ["stage"],
+)
 WORKER_STALLS = Counter(
     "pipeline_worker_stalls_total",
     "Times a worker found an owned partition with records to read and no progress, and exited.",

@@ -7,12 +7,17 @@ Here the exception becomes a dead letter on `events.invalid` (reason `internal_e
 exception's type and message, the raw record), counted in `pipeline_agent_errors_total`, and the
 next record follows at once.
 
-Errors of the pipeline's own infrastructure are not input's fault and are never swallowed: Kafka
-errors and retriable pipeline errors propagate, so the agent stops and the record is read again.
+Errors of the pipeline's own infrastructure (Kafka unreachable, a write not acknowledged in time)
+are not the record's fault and are never dead-lettered: the same record is handled again, with a
+growing pause, until it goes through. The agent holds the record meanwhile, so faust commits
+nothing past it. Letting such an error reach faust instead would crash the agent: faust restarts
+it, but the record it was handling is acked (its offset committed) or dropped on the way, and its
+outputs are lost.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from collections.abc import Awaitable, Callable
@@ -29,6 +34,8 @@ from pipeline.events.invalid import invalid_record
 log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 1000  # characters of an exception's text kept in the dead letter
+RETRY_FIRST_SECONDS = 0.5  # pauses between tries of a record that infrastructure errors stop:
+RETRY_MAX_SECONDS = 10.0  # 0.5, 1, 2 … seconds, at most this long
 
 
 def is_infrastructure(exc: BaseException) -> bool:
@@ -57,14 +64,41 @@ async def guarded(
     handle: Callable[[], Awaitable[None]],
     dead_letter: Callable[[bytes], Awaitable[None]],
 ) -> None:
-    """Run `handle()`; if it fails for any reason but infrastructure, write the dead letter
-    (awaiting its ack, so faust commits the record only once the dead letter is on Kafka)."""
-    try:
-        await handle()
-    except Exception as exc:
-        if is_infrastructure(exc):
-            raise
-        log.exception("%s: a record failed unexpectedly; dead-lettered to events.invalid", stage)
-        await dead_letter(orjson.dumps(internal_error(stage, exc, raw)))
-        metrics.EVENTS_INVALID.labels(stage, "internal_error").inc()
-        metrics.AGENT_ERRORS.labels(stage).inc()
+    """Run `handle()` until it succeeds or fails for the record's own sake; then the dead letter
+    is written (and acked, so faust commits the record only once the dead letter is on Kafka)."""
+    tries = 0
+    letter: bytes | None = None
+    while True:
+        try:
+            if letter is None:
+                await handle()
+            else:
+                await dead_letter(letter)
+        except Exception as exc:
+            if not is_infrastructure(exc):
+                if letter is not None:
+                    raise  # the dead letter itself cannot be written: a bug, not input
+                log.exception("%s: a record failed unexpectedly; dead-lettered", stage)
+                letter = orjson.dumps(internal_error(stage, exc, raw))
+                metrics.EVENTS_INVALID.labels(stage, "internal_error").inc()
+                metrics.AGENT_ERRORS.labels(stage).inc()
+                continue
+            tries += 1
+            await _pause(stage, exc, tries)
+            continue
+        if tries:
+            log.info("%s: the record went through after %d retries", stage, tries)
+        return
+
+
+async def _pause(stage: str, exc: Exception, tries: int) -> None:
+    if tries == 1 or not tries % 10:
+        log.warning(
+            "%s: %s: %s; trying the same record again (try %d)",
+            stage,
+            type(exc).__name__,
+            exc,
+            tries + 1,
+        )
+    metrics.AGENT_RETRIES.labels(stage).inc()
+    await asyncio.sleep(min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** (tries - 1)))

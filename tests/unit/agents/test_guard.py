@@ -41,18 +41,46 @@ async def test_an_unexpected_error_becomes_a_dead_letter_with_the_raw_record() -
 @pytest.mark.parametrize(
     "error", [KafkaTimeoutError(), KafkaUnavailableError("broker down"), ConnectionResetError()]
 )
-async def test_infrastructure_errors_are_not_swallowed(error: Exception) -> None:
+async def test_infrastructure_errors_retry_the_same_record_until_it_goes_through(
+    error: Exception, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("pipeline.agents.guard.RETRY_FIRST_SECONDS", 0.001)
     written: list[bytes] = []
+    tries: list[int] = []
 
     async def dead_letter(value: bytes) -> None:
         written.append(value)
 
     async def handle() -> None:
-        raise error
+        tries.append(1)
+        if len(tries) < 4:
+            raise error
 
-    with pytest.raises(type(error)):
-        await guarded("deliver", b"{}", handle, dead_letter)
+    before = metrics.AGENT_RETRIES.labels("deliver")._value.get()
+    await guarded("deliver", b"{}", handle, dead_letter)
+    assert len(tries) == 4
     assert written == []
+    assert metrics.AGENT_RETRIES.labels("deliver")._value.get() == before + 3
+
+
+async def test_a_dead_letter_that_kafka_refuses_is_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("pipeline.agents.guard.RETRY_FIRST_SECONDS", 0.001)
+    written: list[bytes] = []
+
+    async def dead_letter(value: bytes) -> None:
+        if not written:
+            written.append(b"refused")
+            raise KafkaTimeoutError()
+        written.append(value)
+
+    async def handle() -> None:
+        raise ValueError("bad")
+
+    await guarded("route", b"{}", handle, dead_letter)
+    assert written[0] == b"refused"
+    assert orjson.loads(written[1])["reason"] == "internal_error"
 
 
 async def test_a_record_handled_normally_writes_nothing() -> None:
