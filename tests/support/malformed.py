@@ -14,6 +14,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from pipeline.providers.oktopost import EVENT_MAP
 from tests.support.payloads import OKTOPOST_DATA
 
 
@@ -208,6 +209,17 @@ def oktopost_documents(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+@st.composite
+def broken_oktopost_documents(draw: st.DrawFn) -> Any:
+    """A documented Oktopost body with its fields, or its data's id and time fields, broken."""
+    document = draw(oktopost_documents())
+    _, id_fields, time_field = EVENT_MAP[document["event"]]
+    if draw(st.booleans()):
+        data = {**document["data"], time_field or "createdAt": draw(broken_values)}
+        document["data"] = draw(broken(data, (*id_fields, time_field or "createdAt")))
+    return draw(broken(document, ("event", "timestamp", "webhookId", "data")))
+
+
 HOOTSUITE_SUBJECTS = {
     "com.hootsuite.messages.event.v1": "message",
     "com.hootsuite.comments.event.v1": "comment",
@@ -270,6 +282,16 @@ def broken_hootsuite_elements(draw: st.DrawFn) -> Any:
     return draw(broken(element, ("seq_no", "type", "data")))
 
 
+@st.composite
+def mixed_hootsuite_batches(draw: st.DrawFn) -> tuple[list[Any], list[Any]]:
+    """(a batch, its documented elements): good elements between broken ones and pings."""
+    good = draw(st.lists(hootsuite_elements(), max_size=5, unique_by=lambda e: str(e["seq_no"])))
+    bad = draw(st.lists(broken_hootsuite_elements(), max_size=3))
+    pings = [hootsuite_ping(str(n)) for n in range(draw(st.integers(0, 2)))]
+    batch = draw(st.permutations(good + bad + pings))
+    return batch, good
+
+
 STANDARD_TYPES = (
     "post.created",
     "post.sent",
@@ -302,6 +324,16 @@ POLLED_STATES = (
     "SEND_FAILED_PERMANENTLY",
     "REJECTED",
 )
+
+
+@st.composite
+def broken_standard_documents(draw: st.DrawFn) -> Any:
+    """A Standard Webhooks body with its fields, or its data's ids, broken."""
+    document = draw(standard_documents())
+    if draw(st.booleans()):
+        data = {**document["data"], "post_id": draw(broken_values)}
+        document["data"] = draw(broken(data, ("id", "post_id")))
+    return draw(broken(document, ("type", "timestamp", "data")))
 
 
 @st.composite

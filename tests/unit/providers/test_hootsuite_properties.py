@@ -18,8 +18,8 @@ from tests.support.malformed import (
     deep,
     encode,
     hootsuite_elements,
-    hootsuite_ping,
     json_values,
+    mixed_hootsuite_batches,
 )
 from tests.support.totality import PROPERTY, check_normalized
 
@@ -41,18 +41,8 @@ def accounted(result: Normalized, elements: int) -> None:
     assert len(result.events) + len(result.rejected) + result.ignored == elements
 
 
-@st.composite
-def mixed_batches(draw: st.DrawFn) -> tuple[list[Any], list[Any]]:
-    """(a batch, its documented elements): good elements between broken ones and pings."""
-    good = draw(st.lists(hootsuite_elements(), max_size=5, unique_by=lambda e: str(e["seq_no"])))
-    bad = draw(st.lists(broken_hootsuite_elements(), max_size=3))
-    pings = [hootsuite_ping(str(n)) for n in range(draw(st.integers(0, 2)))]
-    batch = draw(st.permutations(good + bad + pings))
-    return batch, good
-
-
 @PROPERTY
-@given(mixed_batches())
+@given(mixed_hootsuite_batches())
 def test_the_good_elements_of_a_mixed_batch_come_out(case: tuple[list[Any], list[Any]]) -> None:
     batch, good = case
     body = encode(batch)

@@ -15,8 +15,7 @@ from pipeline.events.cloudevent import Lineage
 from pipeline.providers.base import Normalized, PayloadError, SignatureError
 from pipeline.providers.standard import Standard
 from tests.support.malformed import (
-    broken,
-    broken_values,
+    broken_standard_documents,
     corrupt_bytes,
     encode,
     header_text,
@@ -42,15 +41,6 @@ def normalized(body: bytes, headers: dict[str, str] | None = None) -> Normalized
     return STANDARD.normalize(payload, HEADERS if headers is None else headers, LINEAGE)
 
 
-@st.composite
-def broken_documents(draw: st.DrawFn) -> Any:
-    document = draw(standard_documents())
-    if draw(st.booleans()):
-        data = {**document["data"], "post_id": draw(broken_values)}
-        document["data"] = draw(broken(data, ("id", "post_id")))
-    return draw(broken(document, ("type", "timestamp", "data")))
-
-
 @PROPERTY
 @given(standard_documents())
 def test_documented_bodies_become_one_schema_valid_event(document: dict[str, Any]) -> None:
@@ -61,7 +51,7 @@ def test_documented_bodies_become_one_schema_valid_event(document: dict[str, Any
 
 
 @PROPERTY
-@given(broken_documents(), st.dictionaries(st.sampled_from(sorted(HEADERS)), header_text))
+@given(broken_standard_documents(), st.dictionaries(st.sampled_from(sorted(HEADERS)), header_text))
 def test_broken_bodies_and_headers_are_one_event_or_one_rejection(
     document: Any, headers: dict[str, str]
 ) -> None:
