@@ -22,21 +22,17 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from pipeline.delivery.signing import sign
-from tests.support.malformed import (
-    DEEP,
-    broken,
+from tests.support.documents import (
     broken_hootsuite_elements,
     broken_oktopost_documents,
     broken_standard_documents,
-    deep,
-    encode,
     hootsuite_ping,
-    json_values,
     message_snapshots,
     mixed_hootsuite_batches,
     oktopost_documents,
     standard_documents,
 )
+from tests.support.malformed import DEEP, broken, deep, encode, json_values
 from tests.support.payloads import OKTOPOST_DATA, hex_hmac, hootsuite_element, oktopost_body
 
 

@@ -14,19 +14,14 @@ from pipeline.events.normalize import normalize_poll, normalize_webhook
 from pipeline.providers.base import PayloadError
 from pipeline.providers.registry import PROVIDERS
 from pipeline.settings import REPO_ROOT
-from tests.support.malformed import (
-    DEEP,
-    NASTY_STRINGS,
-    broken,
+from tests.support.documents import (
     broken_hootsuite_elements,
-    corrupt_bytes,
-    encode,
     hootsuite_elements,
-    json_values,
     message_snapshots,
     oktopost_documents,
     standard_documents,
 )
+from tests.support.malformed import DEEP, NASTY_STRINGS, broken, corrupt_bytes, encode, json_values
 from tests.support.totality import CATALOG, INPUT_REASONS, PROPERTY, check_outcome
 
 ENVELOPE_FIELDS = ("provider", "instance_id", "received_at", "headers", "options", "body")

@@ -12,15 +12,12 @@ from hypothesis import strategies as st
 from pipeline.events.cloudevent import Lineage, event_id
 from pipeline.providers.base import Normalized, PayloadError
 from pipeline.providers.hootsuite import MESSAGES, Hootsuite
-from tests.support.malformed import (
+from tests.support.documents import (
     broken_hootsuite_elements,
-    corrupt_bytes,
-    deep,
-    encode,
     hootsuite_elements,
-    json_values,
     mixed_hootsuite_batches,
 )
+from tests.support.malformed import corrupt_bytes, deep, encode, json_values
 from tests.support.totality import PROPERTY, check_normalized
 
 HOOTSUITE = Hootsuite()

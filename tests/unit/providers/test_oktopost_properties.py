@@ -12,16 +12,8 @@ from hypothesis import strategies as st
 from pipeline.events.cloudevent import Lineage
 from pipeline.providers.base import Normalized, PayloadError, SignatureError
 from pipeline.providers.oktopost import Oktopost
-from tests.support.malformed import (
-    Raw,
-    broken_oktopost_documents,
-    corrupt_bytes,
-    deep,
-    encode,
-    header_values,
-    json_values,
-    oktopost_documents,
-)
+from tests.support.documents import broken_oktopost_documents, oktopost_documents
+from tests.support.malformed import Raw, corrupt_bytes, deep, encode, header_values, json_values
 from tests.support.payloads import hex_hmac
 from tests.support.totality import PROPERTY, check_normalized
 

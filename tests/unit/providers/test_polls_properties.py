@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from pipeline.events.cloudevent import Lineage
 from pipeline.providers.hootsuite_polls import normalize_message_snapshot
-from tests.support.malformed import broken, broken_values, encode, json_values, message_snapshots
+from tests.support.documents import message_snapshots
+from tests.support.malformed import broken, broken_values, encode, json_values
 from tests.support.totality import PROPERTY, check_normalized
 
 LINEAGE = Lineage("hootsuite", "hs1", "2025-11-20T12:00:00.000Z")

@@ -14,15 +14,8 @@ from pipeline.delivery.signing import generate_secret
 from pipeline.events.cloudevent import Lineage
 from pipeline.providers.base import Normalized, PayloadError, SignatureError
 from pipeline.providers.standard import Standard
-from tests.support.malformed import (
-    broken_standard_documents,
-    corrupt_bytes,
-    encode,
-    header_text,
-    header_values,
-    json_values,
-    standard_documents,
-)
+from tests.support.documents import broken_standard_documents, standard_documents
+from tests.support.malformed import corrupt_bytes, encode, header_text, header_values, json_values
 from tests.support.payloads import standard_request
 from tests.support.totality import PROPERTY, check_normalized
 
