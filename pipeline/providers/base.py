@@ -113,10 +113,13 @@ class Provider(Protocol):
         """Raise `SignatureError` unless the request is authentic."""
 
     def parse(self, body: bytes) -> Any:
-        """The decoded payload; `PayloadError` when it cannot be decoded."""
+        """The decoded payload; `PayloadError` when it cannot be decoded (any bytes: no other)."""
 
     def has_events(self, payload: Any) -> bool:
         """False when nothing in the payload is worth writing (a Hootsuite ping)."""
 
     def normalize(self, payload: Any, headers: Mapping[str, str], lineage: Lineage) -> Normalized:
-        """CloudEvents for every element of the payload, and what was rejected."""
+        """CloudEvents for every element of the payload, and what was rejected.
+
+        Total: any JSON value maps to events and rejections, never to an exception.
+        """
