@@ -41,14 +41,18 @@ has a test in tests/unit/test_faust_fixes.py that fails on faust's own code.
 from __future__ import annotations
 
 import logging
+import weakref
 from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import faust
+from faust.streams import _current_event
 from faust.transport.consumer import ensure_TP
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP, Message, TransportT
+from faust.types import TP, EventT, Message, TransportT
 from faust.types.tuples import ack_lock
 from faust.utils.functional import consecutive_numbers
 
@@ -185,6 +189,18 @@ class ReadOffsets(dict[TP, int | None]):
     def pop(self, tp: TP, *default: Any) -> Any:
         self.first.pop(tp, None)
         return super().pop(tp, *default)
+
+
+@contextmanager
+def as_current(event: EventT[Any]) -> Iterator[None]:
+    """Make `event` faust's current event while the block runs, as a stream does for the event it
+    hands out: a table write or a windowed lookup takes its partition and time from it. A batch
+    sets it per record (setting `Stream.current_event` instead rewrites what the stream reads)."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
 
 
 class PipelineTransport(faust_aiokafka.Transport):

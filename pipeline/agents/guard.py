@@ -91,6 +91,23 @@ async def guarded(
         return
 
 
+async def retrying(stage: str, write: Callable[[], Awaitable[None]]) -> None:
+    """Run `write()` until no infrastructure error stops it; any other error propagates."""
+    tries = 0
+    while True:
+        try:
+            await write()
+        except Exception as exc:
+            if not is_infrastructure(exc):
+                raise
+            tries += 1
+            await _pause(stage, exc, tries)
+            continue
+        if tries:
+            log.info("%s: the write went through after %d retries", stage, tries)
+        return
+
+
 async def _pause(stage: str, exc: Exception, tries: int) -> None:
     if tries == 1 or not tries % 10:
         log.warning(

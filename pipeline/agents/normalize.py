@@ -1,92 +1,143 @@
 """`webhooks.raw` + `polls.raw` → normalize → dedup → `events.normalized` | `events.invalid`.
 
-Order of effects per record, so that a crash can repeat an event but never lose one: write the
-new events and dead letters, wait for Kafka's acks, then mark the events seen in the dedup table.
-The source offset is committed by faust only after this returns.
+Records are handled in batches (`pipeline.agents.batching`). Order of effects per batch, so that a
+crash can repeat an event but never lose one: normalize every record (a record that fails
+unexpectedly becomes an `internal_error` dead letter), drop the events seen before, write the new
+events and the dead letters, wait for Kafka's acks, then mark the events seen in the dedup table
+(each under its own record, so the key lands in that record's changelog partition) and ack the
+records. faust commits their offsets only after that.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import faust
 import orjson
-from faust.types import StreamT
+from faust.types import EventT, StreamT
 
 from pipeline import metrics
-from pipeline.agents.guard import guarded
+from pipeline.agents.batching import Writer, ack_batch, batches, manual_acks
+from pipeline.agents.guard import internal_error, retrying
 from pipeline.events.catalog import Catalog
 from pipeline.events.cloudevent import parse_time
 from pipeline.events.normalize import Outcome, normalize_poll, normalize_webhook
+from pipeline.faust_fixes import as_current
 from pipeline.tables import Tables
 from pipeline.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prepared:
+    """One record, normalized, with its outputs already serialised (so none can fail later)."""
+
+    event: EventT[Any]
+    outcome: Outcome
+    events: list[tuple[dict[str, Any], bytes]]  # (the CloudEvent, its JSON)
+    invalid: list[bytes]
+
+
+@dataclass
+class Normalizer:
+    topics: Topics
+    tables: Tables
+    catalog: Catalog
+    window: float
+    writer: Writer
+
+    def prepare(self, event: EventT[Any]) -> Prepared:
+        """What one record becomes; an unexpected error makes it an `internal_error` letter."""
+        raw = event.value
+        try:
+            if event.message.topic == self.topics.polls_raw.get_topic_name():
+                outcome = normalize_poll(raw, self.catalog)
+            else:
+                outcome = normalize_webhook(raw, self.catalog)
+            events = [(normalized, orjson.dumps(normalized)) for normalized in outcome.events]
+            return Prepared(event, outcome, events, [orjson.dumps(r) for r in outcome.invalid])
+        except Exception as exc:
+            log.exception("normalize: a record failed unexpectedly; dead-lettered")
+            metrics.AGENT_ERRORS.labels("normalize").inc()
+            letter = internal_error("normalize", exc, raw)
+            return Prepared(event, Outcome(invalid=[letter]), [], [orjson.dumps(letter)])
+
+    def drop_seen(self, batch: list[Prepared]) -> None:
+        """Keep, per record, the events neither seen before (within the window) nor earlier in
+        the batch."""
+        seen_here: set[str] = set()
+        for record in batch:
+            fresh = []
+            with as_current(record.event):  # windowed lookups use the record's time, partition
+                for normalized, value in record.events:
+                    key = dedup_key(normalized)
+                    seen = self.tables.dedup[key]
+                    if key in seen_here or seen.current() or seen.delta(self.window):
+                        metrics.EVENTS_DUPLICATE.labels(record.outcome.provider).inc()
+                        continue
+                    seen_here.add(key)
+                    fresh.append((normalized, value))
+            record.events = fresh
+
+    async def write(self, batch: list[Prepared]) -> None:
+        """Every new event and dead letter of the batch, acknowledged by Kafka."""
+        normalized = self.topics.events_normalized.get_topic_name()
+        invalid = self.topics.events_invalid.get_topic_name()
+        acks: list[Awaitable[Any]] = []
+        for record in batch:
+            for event, value in record.events:
+                acks.append(await self.writer.send(normalized, event["subject"].encode(), value))
+            instance = (record.outcome.instance_id or "").encode()
+            for letter in record.invalid:
+                acks.append(await self.writer.send(invalid, instance, letter))
+        await asyncio.gather(*acks)
+
+    def mark(self, batch: list[Prepared]) -> None:
+        now = time.time()
+        for record in batch:
+            outcome = record.outcome
+            with as_current(record.event):  # the key's changelog partition is the record's
+                for normalized, _ in record.events:
+                    self.tables.dedup[dedup_key(normalized)] = 1
+            for normalized, _ in record.events:
+                metrics.EVENTS_NORMALIZED.labels(outcome.provider, normalized["type"]).inc()
+                occurred = parse_time(normalized["time"])
+                if occurred is not None:
+                    lag = max(0.0, now - occurred.timestamp())
+                    metrics.NORMALIZE_LAG.labels(outcome.provider).observe(lag)
+            for letter in outcome.invalid:
+                metrics.EVENTS_INVALID.labels(letter["stage"], letter["reason"]).inc()
+            if outcome.ignored:
+                metrics.EVENTS_IGNORED.labels(outcome.provider).inc(outcome.ignored)
+
+    async def handle(self, events: list[EventT[Any]]) -> None:
+        batch = [self.prepare(event) for event in events]
+        self.drop_seen(batch)
+        await retrying("normalize", partial(self.write, batch))
+        self.mark(batch)
 
 
 def register_normalize(
     app: faust.App, topics: Topics, tables: Tables, catalog: Catalog, window: float
 ) -> Any:
-    polls = topics.polls_raw.get_topic_name()
-
-    async def dead_letter(value: bytes) -> None:
-        await (await topics.events_invalid.send(key=b"", value=value))
-
-    async def one(raw: bytes, polled: bool) -> None:
-        outcome = normalize_poll(raw, catalog) if polled else normalize_webhook(raw, catalog)
-        await _publish(outcome, topics, tables, window)
+    normalizer = Normalizer(topics, tables, catalog, window, Writer(app))
 
     @app.agent(topics.raw_inputs, name="normalize")
     async def normalize(stream: StreamT[bytes]) -> None:
-        async for event in stream.events():
-            polled = event.message.topic == polls
-            await guarded("normalize", event.value, partial(one, event.value, polled), dead_letter)
+        manual = manual_acks(stream)
+        async for batch in batches(manual):
+            await normalizer.handle(batch)
+            await ack_batch(manual, batch)
 
     return normalize
 
 
 def dedup_key(event: dict[str, Any]) -> str:
     return f"{event['source']} {event['id']}"
-
-
-def _fresh(outcome: Outcome, tables: Tables, window: float) -> list[dict[str, Any]]:
-    """The events neither seen before (within the window) nor repeated inside this record."""
-    fresh: dict[str, dict[str, Any]] = {}
-    for event in outcome.events:
-        key = dedup_key(event)
-        seen = tables.dedup[key]
-        if key in fresh or seen.current() or seen.delta(window):
-            metrics.EVENTS_DUPLICATE.labels(outcome.provider).inc()
-            continue
-        fresh[key] = event
-    return list(fresh.values())
-
-
-async def _publish(outcome: Outcome, topics: Topics, tables: Tables, window: float) -> None:
-    fresh = _fresh(outcome, tables, window)
-    acks = [
-        await topics.events_normalized.send(
-            key=event["subject"].encode(), value=orjson.dumps(event)
-        )
-        for event in fresh
-    ]
-    instance = (outcome.instance_id or "").encode()
-    acks += [
-        await topics.events_invalid.send(key=instance, value=orjson.dumps(record))
-        for record in outcome.invalid
-    ]
-    await asyncio.gather(*acks)
-    now = time.time()
-    for event in fresh:
-        tables.dedup[dedup_key(event)] = 1
-        metrics.EVENTS_NORMALIZED.labels(outcome.provider, event["type"]).inc()
-        occurred = parse_time(event["time"])
-        if occurred is not None:
-            metrics.NORMALIZE_LAG.labels(outcome.provider).observe(
-                max(0.0, now - occurred.timestamp())
-            )
-    for record in outcome.invalid:
-        metrics.EVENTS_INVALID.labels(record["stage"], record["reason"]).inc()
-    if outcome.ignored:
-        metrics.EVENTS_IGNORED.labels(outcome.provider).inc(outcome.ignored)
