@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench setup lint typecheck unit integration kafka-start kafka-stop topics clean
+.PHONY: run test bench soak setup lint typecheck unit integration kafka-start kafka-stop topics clean
 
 run: setup
 	$(BIN)/pipeline run $(if $(filter 1,$(DEMO)),--demo,)
@@ -18,6 +18,9 @@ test: setup lint typecheck
 
 bench: setup  # under 15 minutes; results in bench/results/, summary in BENCHMARKS.md
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+soak: setup  # fault injection: per round one SIGKILL + restart; every accepted event accounted for
+	$(BIN)/python -m bench soak $(SOAK_ARGS)
 
 setup: $(STAMP)
 

@@ -1,7 +1,8 @@
 """`python -m bench [--rates 250 500 1000 2000 4000 8000] …`: one session → bench/results/.
 
 Writes `<stamp>.json` (every figure), `<stamp>.md` (the tables), `<stamp>-latency.png` and
-`<stamp>-throughput.png`, and prints the tables.
+`<stamp>-throughput.png`, and prints the tables. `python -m bench soak …` is the fault-injection
+run instead (`bench/soak.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from bench.tables import markdown
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["soak"]:
+        from bench.soak import main as soak  # noqa: PLC0415 - only the soak needs its modules
+
+        return soak(arguments[1:])
     config = from_args(argv)
     results = asyncio.run(run_session(config))
     results["ratios"] = ratios(results)
