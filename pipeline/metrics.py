@@ -166,6 +166,11 @@ CONSUMER_LAG = Gauge(
     "Records not yet consumed by a pipeline consumer group, per topic and partition.",
     ["group", "topic", "partition"],
 )
+DELIVERIES_DEFERRED = Counter(
+    "pipeline_deliveries_deferred_total",
+    "Tasks moved to the first retry tier because a slow subscriber held its limit of requests.",
+    ["subscription"],
+)
 AGENT_ERRORS = Counter(
     "pipeline_agent_errors_total",
     "Records an agent failed on unexpectedly and dead-lettered (reason internal_error), by stage.",

@@ -7,11 +7,13 @@ from typing import Any
 
 import faust
 
+from pipeline.agents.batching import Writer
 from pipeline.agents.deliver import Delivery, register_deliver
 from pipeline.agents.normalize import register_normalize
 from pipeline.agents.route import register_route
 from pipeline.config.subscriptions import Subscription
 from pipeline.config.view import CompactedView
+from pipeline.delivery.gates import SubscriberGates
 from pipeline.delivery.sender import Sender
 from pipeline.events.catalog import Catalog
 from pipeline.lag import LagMonitor
@@ -31,7 +33,10 @@ def register_agents(app: faust.App, settings: Settings) -> None:
     )
     register_route(app, topics, subscriptions)
     sender = Sender(limit=settings.delivery_concurrency * len(topics.delivery_tiers))
-    register_deliver(app, Delivery(settings, topics, tables, subscriptions, sender))
+    gates = SubscriberGates(settings.delivery_concurrency_per_subscription)
+    register_deliver(
+        app, Delivery(settings, topics, tables, subscriptions, sender, gates, Writer(app))
+    )
 
     async def start_delivery_clients() -> None:
         subscriptions.start()

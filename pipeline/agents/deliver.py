@@ -3,7 +3,8 @@
 One agent per tier, so a task waiting for its retry time blocks only tasks due later than it. Every
 attempt is logged on `deliveries.attempts`. A failure moves the task to the next tier (or to
 `deliveries.dead` after the last), 410 disables the subscription, and a subscriber already holding
-its limit of requests has further tasks deferred to tier 1 instead of tying up shared slots.
+its limit of requests has a further task wait for a slot while it answers quickly, or deferred to
+tier 1 when it is slow, so it never ties up shared slots (`pipeline.delivery.gates`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -22,10 +22,12 @@ import orjson
 from faust.types import StreamT
 
 from pipeline import metrics
+from pipeline.agents.batching import Writer
 from pipeline.agents.guard import guarded
 from pipeline.config.subscriptions import Subscription, disable_gone
 from pipeline.config.view import CompactedView
 from pipeline.delivery.attempt import attempt
+from pipeline.delivery.gates import SubscriberGates
 from pipeline.delivery.outcome import Outcome, OutcomeKind, status_class
 from pipeline.delivery.sender import Sender
 from pipeline.delivery.tasks import dead_letter, retry_task, seconds_until_due
@@ -47,7 +49,8 @@ class Delivery:
     tables: Tables
     subscriptions: CompactedView[Subscription]
     sender: Sender
-    in_flight: Counter[str] = field(default_factory=Counter)
+    gates: SubscriberGates
+    writer: Writer
 
     def delivered(self, key: str) -> bool:
         window = self.tables.delivered[key]
@@ -97,23 +100,19 @@ async def handle(delivery: Delivery, task: dict[str, Any]) -> None:
     if not task["force"] and delivery.delivered(task["webhook_id"]):
         metrics.DELIVERIES_SUPPRESSED.inc()
         return
-    if (
-        delivery.in_flight[subscription.id]
-        >= delivery.settings.delivery_concurrency_per_subscription
-    ):
+    started = await delivery.gates.acquire(subscription.id)
+    if started is None:
         later = _deferred(delivery, task)
         # Acked before faust may commit this task's offset: a crash must not lose the deferral.
         await (await _send(delivery, delivery.topics.delivery_tiers[1], task, later))
+        metrics.DELIVERIES_DEFERRED.labels(subscription.id).inc()
         return
-    delivery.in_flight[subscription.id] += 1
     metrics.DELIVERIES_IN_FLIGHT.inc()
     try:
         outcome, record = await attempt(task, subscription, delivery.sender, delivery.settings)
     finally:
         metrics.DELIVERIES_IN_FLIGHT.dec()
-        delivery.in_flight[subscription.id] -= 1
-        if not delivery.in_flight[subscription.id]:
-            del delivery.in_flight[subscription.id]
+        delivery.gates.release(subscription.id, started)
     await _conclude(delivery, task, subscription, outcome, record)
 
 
@@ -126,8 +125,10 @@ async def _conclude(
 ) -> None:
     topics = delivery.topics
     acks = [
-        await topics.deliveries_attempts.send(
-            key=subscription.id.encode(), value=orjson.dumps(record)
+        await delivery.writer.send(
+            topics.deliveries_attempts.get_topic_name(),
+            subscription.id.encode(),
+            orjson.dumps(record),
         )
     ]
     if outcome.kind is OutcomeKind.RETRY and task["attempt"] <= len(
@@ -160,16 +161,14 @@ async def _conclude(
 async def _send(
     delivery: Delivery, topic: Any, task: dict[str, Any], value: dict[str, Any]
 ) -> Awaitable[Any]:
-    fut: Awaitable[Any] = await topic.send(
-        key=task["subscription_id"].encode(), value=orjson.dumps(value)
-    )
-    return fut
+    key = task["subscription_id"].encode()
+    return await delivery.writer.send(topic.get_topic_name(), key, orjson.dumps(value))
 
 
 def _deferred(delivery: Delivery, task: dict[str, Any]) -> dict[str, Any]:
     """The same attempt, later: the subscriber is busy with its share of requests."""
     delay = delivery.settings.retry_schedule[0]
-    busy = Outcome(OutcomeKind.RETRY, None, None, "deferred: subscriber at its concurrency limit")
+    busy = Outcome(OutcomeKind.RETRY, None, None, "deferred: slow subscriber at its request limit")
     return {**retry_task(task, delay, busy), "attempt": task["attempt"]}
 
 
