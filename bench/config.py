@@ -26,6 +26,7 @@ class BenchConfig:
     kafka_records: int = 30000  # records of the maximum-throughput Kafka loop
     profile: str = "auto"
     baselines: bool = True  # off only to iterate quickly on the pipeline
+    ingress_only: bool = False  # no worker: the ingress against bare aiohttp, nothing delivered
     budget: float = 840.0  # seconds; a run that would not fit is skipped and reported
     results_dir: Path = RESULTS_DIR
     env: dict[str, str] = field(default_factory=dict)  # extra PIPELINE_* for both processes
@@ -61,6 +62,11 @@ def parser() -> argparse.ArgumentParser:
     add("--kafka-records", type=int, default=defaults.kafka_records)
     add("--profile", choices=PROFILE_CHOICES, default=defaults.profile)
     add("--no-baselines", action="store_true", help="pipeline runs only (quick iterations)")
+    add(
+        "--ingress-only",
+        action="store_true",
+        help="no worker: the ingress's runs (nothing delivered) and the bare-aiohttp baseline only",
+    )
     add("--budget", type=float, default=defaults.budget, help="seconds for the whole session")
     add("--results-dir", type=Path, default=defaults.results_dir)
     add("--env", type=_env_pair, action="append", default=[], help="PIPELINE_X=value")
@@ -82,6 +88,7 @@ def from_args(argv: list[str] | None = None) -> BenchConfig:
         kafka_records=given.kafka_records,
         profile=given.profile,
         baselines=not given.no_baselines,
+        ingress_only=given.ingress_only,
         budget=given.budget,
         results_dir=given.results_dir,
         env=dict(given.env),

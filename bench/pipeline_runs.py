@@ -20,7 +20,10 @@ WARM_UP_DEADLINE = 120.0
 
 
 async def warm_up(harness: Harness, stack: Stack, instances: Instances) -> None:
-    """A little traffic until it is delivered: agents assigned, connections open, caches warm."""
+    """A little traffic until it is delivered: agents assigned, connections open, caches warm.
+
+    Without a worker (an ingress-only session) it is enough that the ingress accepted some.
+    """
     spec = load_spec(
         harness,
         stack.base_url,
@@ -35,6 +38,8 @@ async def warm_up(harness: Harness, stack: Stack, instances: Instances) -> None:
     expected = set(harness.expected[run.name])
     if not expected:
         raise RuntimeError(f"the ingress accepted no warm-up webhook:\n{stack.ingress.log_tail()}")
+    if stack.worker is None:
+        return
     deadline = time.monotonic() + WARM_UP_DEADLINE
     while time.monotonic() < deadline:
         ended, _ = await drain(harness, expected)
@@ -42,6 +47,14 @@ async def warm_up(harness: Harness, stack: Stack, instances: Instances) -> None:
             return
     missing = len(expected) - harness.deliveries.delivered(expected)
     raise RuntimeError(f"{missing} warm-up events never arrived:\n{stack.worker.log_tail()}")
+
+
+def _pids(stack: Stack) -> dict[str, int]:
+    """The pipeline's own processes (an ingress-only session has no worker)."""
+    pids = {"ingress": stack.ingress.pid}
+    if stack.worker is not None:
+        pids["worker"] = stack.worker.pid
+    return pids
 
 
 @dataclass
@@ -71,12 +84,7 @@ class Ladder:
         async def counts() -> dict[str, int]:
             return await topic_counts(self.stack.settings)
 
-        pids = {
-            "ingress": self.stack.ingress.pid,
-            "worker": self.stack.worker.pid,
-            "broker": self.broker_pid,
-            "receiver": self.receiver_pid,
-        }
+        pids = {**_pids(self.stack), "broker": self.broker_pid, "receiver": self.receiver_pid}
         return Run(name, "pipeline", spec, pids, delivers, counts=counts, profile=profile)
 
     def run_for(self, rate: float) -> Run:
@@ -87,7 +95,7 @@ class Ladder:
         ingress's own figures at those rates still compare with the bare-HTTP baseline's.
         """
         config = self.harness.config
-        if self.saturated_at is None:
+        if self.saturated_at is None and self.stack.worker is not None:
             return self._run(f"pipeline-r{rate:g}", self._spec(rate, config.duration), {})
         spec = self._spec(rate, config.baseline_duration)
         return self._run(f"pipeline-r{rate:g}-ingress", spec, {}, delivers=False)
@@ -98,16 +106,15 @@ class Ladder:
 
     def max_run(self, earlier: list[dict[str, Any]]) -> Run:
         config = self.harness.config
-        return self._run(
-            "pipeline-max", self._spec(None, config.max_duration), self._targets(earlier)
-        )
+        spec, targets = self._spec(None, config.max_duration), self._targets(earlier)
+        return self._run("pipeline-max", spec, targets, delivers=self.stack.worker is not None)
 
     def _targets(self, earlier: list[dict[str, Any]]) -> dict[str, int]:
         """Which processes py-spy records: as asked, or ("auto") the busiest in CPU seconds.
 
         The busiest is taken from the last run that delivered (not an ingress-only one).
         """
-        pids = {"ingress": self.stack.ingress.pid, "worker": self.stack.worker.pid}
+        pids = _pids(self.stack)
         choice = self.harness.config.profile
         if choice == "none":
             return {}
@@ -117,7 +124,7 @@ class Ladder:
             return {choice: pids[choice]}
         ladder = [r for r in earlier if r["target"] == "pipeline" and not r["ingress_only"]]
         if not ladder:
-            return {"worker": pids["worker"]}
+            return {"worker": pids["worker"]} if "worker" in pids else pids
         usage = ladder[-1]["processes"]
         busiest = max(pids, key=lambda name: usage[name]["cpu_seconds"])
         return {busiest: pids[busiest]}

@@ -10,30 +10,67 @@ from pathlib import Path
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of `pid` (fields 14 and 15 of /proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def _parents() -> dict[int, list[int]]:
+    """Parent pid → child pids, from every /proc/<pid>/stat (field 4 is the parent)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # exited meanwhile
+            continue
+        children.setdefault(parent, []).append(int(entry.name))
+    return children
+
+
+def tree(pid: int) -> list[int]:
+    """`pid` and its running descendants (`pipeline ingress` with several processes is a tree)."""
+    children = _parents()
+    found, index = [pid], 0
+    while index < len(found):
+        found.extend(children.get(found[index], ()))
+        index += 1
+    return found
+
+
+def _own_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # exited meanwhile
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of `pid` and its descendants (fields 14 and 15 of stat)."""
+    return sum(_own_cpu_seconds(member) for member in tree(pid))
+
+
 def _status_kib(pid: int, key: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
         if line.startswith(key + ":"):
             return int(line.split()[1])
     return 0
 
 
 def peak_rss_mib(pid: int) -> float:
-    """The resident-set high-water mark (VmHWM) since start or the last `reset_peak`."""
-    return _status_kib(pid, "VmHWM") / 1024
+    """The resident-set high-water marks (VmHWM) of the tree since start or `reset_peak`."""
+    return sum(_status_kib(member, "VmHWM") for member in tree(pid)) / 1024
 
 
 def reset_peak(pid: int) -> bool:
     """Reset VmHWM to the current RSS (`5` → clear_refs), so each run has its own peak."""
-    with contextlib.suppress(OSError):
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-        return True
-    return False
+    reset = False
+    for member in tree(pid):
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{member}/clear_refs").write_text("5")
+            reset = True
+    return reset
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,9 @@ async def _start(harness: Harness, cleanup: contextlib.AsyncExitStack) -> Starte
     bare = await start_child("bare_server", ["bench.bare_server", str(bare_port)], logs, bare_url)
     cleanup.push_async_callback(bare.stop)
     log(f"starting pipeline ingress and worker (broker {kafka.bootstrap})")
-    stack = await start_stack(settings, logs, harness.config.env)
+    stack = await start_stack(
+        settings, logs, harness.config.env, worker=not harness.config.ingress_only
+    )
     cleanup.push_async_callback(stack.stop)
     instances, secret = await register(stack, f"{receiver_url}/hook")
     await harness.deliveries.set_secret(secret)
@@ -130,6 +132,9 @@ async def _session(
 ) -> None:
     started = await _start(harness, cleanup)
     await pipeline_runs.warm_up(harness, started.stack, started.instances)
+    if config.ingress_only:
+        await _ingress_session(config, harness, results, started)
+        return
     if config.baselines:
         log("baseline: bare aiokafka produce → consume → produce loop")
         results["kafka_loop"] = await baselines.kafka_loop(harness, started.bootstrap)
@@ -150,3 +155,23 @@ async def _session(
     log("waiting for every accepted event (within the budget) to count losses and duplicates")
     results["final"] = await pipeline_runs.final_check(harness, results, SHUTDOWN_RESERVE)
     log(f"final: {results['final']}")
+
+
+async def _ingress_session(
+    config: BenchConfig, harness: Harness, results: dict[str, Any], started: Started
+) -> None:
+    """No worker: bare aiohttp and the ingress, rate by rate, then both at their maximum.
+
+    Each pipeline run follows the bare run at the same rate, so machine load drifting during the
+    session (other engineers' tests) affects the pair alike.
+    """
+    bare = (
+        baselines.http_runs(harness, started.bare_url, started.bare.pid) if config.baselines else []
+    )
+    ladder = pipeline_runs.Ladder(
+        harness, started.stack, started.instances, started.broker_pid, started.receiver.pid
+    )
+    pipeline = [ladder.run_for(rate) for rate in config.rates]
+    pipeline.append(ladder.max_run([]))
+    for index, run in enumerate(pipeline):
+        await measure_all(harness, [*bare[index : index + 1], run], results)

@@ -56,29 +56,33 @@ def pipeline_env(settings: Settings, extra: dict[str, str]) -> dict[str, str]:
 
 @dataclass
 class Stack:
-    """The running ingress and worker."""
+    """The running ingress and worker (None in an ingress-only session)."""
 
     settings: Settings
     ingress: Child
-    worker: Child
+    worker: Child | None
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.ingress_port}"
 
     async def stop(self) -> None:
-        await self.worker.stop()
+        if self.worker is not None:
+            await self.worker.stop()
         await self.ingress.stop()
 
 
-async def start_stack(settings: Settings, logs: Path, extra_env: dict[str, str]) -> Stack:
+async def start_stack(
+    settings: Settings, logs: Path, extra_env: dict[str, str], *, worker: bool = True
+) -> Stack:
     env = pipeline_env(settings, extra_env)
     ingress = Child("ingress", ["pipeline", "ingress"], logs, env).start()
-    worker = Child("worker", ["pipeline", "worker"], logs, env).start()
-    stack = Stack(settings, ingress, worker)
+    started = Child("worker", ["pipeline", "worker"], logs, env).start() if worker else None
+    stack = Stack(settings, ingress, started)
     try:
         await ingress.ready(f"http://127.0.0.1:{settings.ingress_port}/readyz")
-        await worker.ready(f"http://127.0.0.1:{settings.worker_web_port}/readyz")
+        if started is not None:
+            await started.ready(f"http://127.0.0.1:{settings.worker_web_port}/readyz")
     except (RuntimeError, TimeoutError):
         await stack.stop()
         raise

@@ -44,14 +44,17 @@ def pipeline_table(results: dict[str, Any]) -> list[str]:
         if run["target"] != "pipeline":
             continue
         processes = run["processes"]
-        cpu = " / ".join(_num(processes[p]["cpu_s_per_1000_events"], 2) for p in PROCESSES)
-        rss = " / ".join(_num(processes[p]["peak_rss_mib"]) for p in PROCESSES)
+        cpu = " / ".join(
+            _num(processes.get(p, {}).get("cpu_s_per_1000_events"), 2) for p in PROCESSES
+        )
+        rss = " / ".join(_num(processes.get(p, {}).get("peak_rss_mib")) for p in PROCESSES)
         final = run.get("final") or run
         invalid = run["topics"].get("events.invalid", 0) + final.get("invalid_signatures", 0)
         lost, duplicates = _loss(run)
         offered = _num(run["offered_rate"]) if run["offered_rate"] else run["mode"]
         if run["ingress_only"]:
-            e2e, delivered, rates = "not measured (worker saturated)", "-", "- | -"
+            why = "no worker" if results["config"].get("ingress_only") else "worker saturated"
+            e2e, delivered, rates = f"not measured ({why})", "-", "- | -"
         else:
             e2e = _latency(run["end_to_end_s"], ("p50", "p95", "p99", "max"))
             delivered = f"{run['events_delivered']:,} / {run['events_accepted']:,}"
@@ -150,8 +153,13 @@ def summary_line(result: dict[str, Any]) -> str:
     latency = result["latency_s"]
     text = (
         f"{result['name']}: offered {result['offered_rate'] or 'max'}/s, "
-        f"achieved {result['achieved_rate']}/s, http p99 {_ms(latency['p99'])} ms"
+        f"achieved {result['achieved_rate']}/s, http p50 {_ms(latency['p50'])} "
+        f"p99 {_ms(latency['p99'])} ms"
     )
+    for name in ("ingress", "bare_server"):
+        usage = result.get("processes", {}).get(name)
+        if usage:
+            text += f", {name} CPU {_num(usage['cpu_s_per_1000_requests'], 3)} s/1k requests"
     if "end_to_end_s" in result:
         e2e = result["end_to_end_s"]
         text += (
