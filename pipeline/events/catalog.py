@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import orjson
 from jsonschema import Draft202012Validator
 
@@ -31,13 +32,22 @@ class Catalog:
             )
             for event_type, schema in self.schemas.items()
         }
+        # Compiled (Rust) validators for the common case, a valid event: ~30x cheaper. They check
+        # formats too, so an event they accept the validator above accepts as well.
+        self._fast = {
+            event_type: jsonschema_rs.validator_for(schema, validate_formats=True)
+            for event_type, schema in self.schemas.items()
+        }
 
     def violation(self, event: dict[str, Any]) -> str | None:
         """None when `event` matches its type's schema, else the first problem found."""
-        validator = self._validators.get(str(event.get("type")))
-        if validator is None:
+        event_type = str(event.get("type"))
+        fast = self._fast.get(event_type)
+        if fast is None:
             return f"no schema for type {event.get('type')!r}"
-        problem = next(iter(validator.iter_errors(event)), None)
+        if fast.is_valid(event):
+            return None
+        problem = next(iter(self._validators[event_type].iter_errors(event)), None)
         if problem is None:
             return None
         where = "/".join(str(part) for part in problem.absolute_path) or "(event)"
