@@ -9,7 +9,7 @@ from aiokafka import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
 
-async def _port_open(bootstrap: str, timeout: float) -> bool:
+async def port_open(bootstrap: str, timeout: float) -> bool:
     """A plain TCP connect first, so a stopped broker does not make aiokafka log errors."""
     for server in bootstrap.split(","):
         host, _, port = server.strip().rpartition(":")
@@ -24,7 +24,7 @@ async def _port_open(bootstrap: str, timeout: float) -> bool:
 
 async def broker_ready(bootstrap: str, timeout: float = 2.0) -> bool:
     """True when a metadata request succeeds and names at least one broker."""
-    if not await _port_open(bootstrap, timeout):
+    if not await port_open(bootstrap, timeout):
         return False
     client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
     try:

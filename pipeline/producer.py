@@ -1,25 +1,57 @@
 """A durable Kafka producer for the HTTP processes: `send` returns only after the broker acked.
 
 acks=all with idempotence, so an acknowledged write is on every in-sync replica and a retried batch
-is never written twice. Kafka being down at start or later is not fatal: `send` raises the
-retriable `KafkaUnavailableError` (the ingress answers 503) and the producer reconnects by itself.
+is never written twice. Each `send` has one deadline, `ack_timeout`, for everything: waiting for a
+connection, queueing, the ack. Past it, or on a Kafka error, it raises the retriable
+`KafkaUnavailableError` (the ingress answers 503).
+
+A failed write also retires the aiokafka producer it went through. Left alive during an outage,
+aiokafka retries metadata without a pause (tens of thousands of attempts in ten seconds, stealing
+the event loop from the requests it should answer), and after the broker's return its idempotent
+sequence is broken by the batches that expired meanwhile (`OutOfOrderSequenceNumber`), which ends
+its sender for good. Instead, a new producer (a new producer id) is started as soon as the broker's
+port accepts connections again, checked every `RECONNECT_INTERVAL_SECONDS`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import itertools
 import logging
-import time
+import random
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka.partitioner import murmur2
 
 from pipeline import metrics
 from pipeline.errors import KafkaUnavailableError
+from pipeline.health import port_open
 
 log = logging.getLogger(__name__)
-RESTART_INTERVAL_SECONDS = 1.0
+RECONNECT_INTERVAL_SECONDS = 0.2
+# Many concurrent single-record sends: aiokafka keeps one produce request in flight per broker and
+# puts what arrives meanwhile in one batch per partition; a batch bigger than the 16 KiB default
+# carries a whole round trip's records (at 4,000/s of ~1 KiB envelopes). A short linger gathers
+# a few records at moderate rates, for a fraction of the ack's own latency.
+LINGER_MS = 1
+MAX_BATCH_BYTES = 256 * 1024
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_hash(key: bytes) -> int:
+    return int(murmur2(key))
+
+
+def _partition(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+    """aiokafka's default partitioner, with murmur2 (pure Python) computed once per key."""
+    if key is None:
+        return int(random.choice(available or all_partitions))  # noqa: S311 - not a secret
+    index = (_key_hash(key) & 0x7FFFFFFF) % len(all_partitions)
+    return int(all_partitions[index])
 
 
 class DurableProducer:
@@ -28,56 +60,126 @@ class DurableProducer:
         self._process = process
         self._ack_timeout = ack_timeout
         self._producer: AIOKafkaProducer | None = None
-        self._lock = asyncio.Lock()
-        self._last_attempt = float("-inf")
+        self._connected = asyncio.Event()
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._retiring: set[asyncio.Task[None]] = set()
+        self._stopped = False
 
     async def start(self) -> bool:
-        """Try to connect now; False (and a log line) when Kafka is not reachable yet."""
-        async with self._lock:
-            return await self._start_locked()
+        """Connect now if Kafka answers (False otherwise); it keeps trying in the background."""
+        if self._producer is None and not await self._connect():
+            self._reconnect_soon()
+        return self._producer is not None
 
-    async def _start_locked(self) -> bool:
-        if self._producer is not None:
-            return True
-        self._last_attempt = time.monotonic()
-        producer = AIOKafkaProducer(
+    def _new(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
             bootstrap_servers=self._bootstrap,
             acks="all",
             enable_idempotence=True,
             request_timeout_ms=int(self._ack_timeout * 1000),
+            linger_ms=LINGER_MS,
+            max_batch_size=MAX_BATCH_BYTES,
+            partitioner=_partition,
         )
+
+    async def _connect(self) -> bool:
+        producer = self._new()
         try:
             await asyncio.wait_for(producer.start(), self._ack_timeout)
         except (KafkaError, OSError, TimeoutError) as exc:
-            await producer.stop()
+            await _quietly_stop(producer)
             log.warning("Kafka producer cannot connect to %s yet: %s", self._bootstrap, exc)
             return False
+        if self._stopped:
+            await _quietly_stop(producer)
+            return False
         self._producer = producer
+        self._connected.set()
         log.info("Kafka producer connected to %s", self._bootstrap)
         return True
 
-    async def _ensure(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            async with self._lock:
-                due = time.monotonic() - self._last_attempt >= RESTART_INTERVAL_SECONDS
-                if self._producer is None and not (due and await self._start_locked()):
-                    metrics.PRODUCER_ERRORS.labels(self._process).inc()
-                    raise KafkaUnavailableError(f"Kafka at {self._bootstrap} is not reachable")
-        assert self._producer is not None  # noqa: S101 - narrowed by _start_locked
-        return self._producer
+    def _reconnect_soon(self) -> None:
+        if self._stopped or (self._reconnecting and not self._reconnecting.done()):
+            return
+        self._reconnecting = asyncio.create_task(self._reconnect(), name="producer-reconnect")
+
+    async def _reconnect(self) -> None:
+        while not self._stopped and self._producer is None:
+            # A plain TCP connect first: aiokafka would log (and spin on) every refusal.
+            if await port_open(self._bootstrap, self._ack_timeout) and await self._connect():
+                return
+            await asyncio.sleep(RECONNECT_INTERVAL_SECONDS)
+
+    def _retire(self, producer: AIOKafkaProducer, reason: BaseException) -> None:
+        """Stop using `producer` (in the background) and connect a new one."""
+        if self._producer is not producer:
+            return  # another send retired it already
+        log.warning("Kafka producer to %s retired after %r; reconnecting", self._bootstrap, reason)
+        self._producer = None
+        self._connected.clear()
+        task = asyncio.create_task(_abandon(producer, 2 * self._ack_timeout), name="retire")
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+        self._reconnect_soon()
 
     async def send(self, topic: str, key: bytes | None, value: bytes | None) -> Any:
         """Write one record and wait for the broker's ack; `KafkaUnavailableError` otherwise."""
-        producer = await self._ensure()
+        producer: AIOKafkaProducer | None = self._producer
+        waited = producer is None
         try:
-            return await asyncio.wait_for(
-                producer.send_and_wait(topic, value=value, key=key), self._ack_timeout
-            )
+            async with asyncio.timeout(self._ack_timeout):
+                if waited:
+                    self._reconnect_soon()
+                    await self._connected.wait()
+                    producer = self._producer
+                    assert producer is not None  # noqa: S101 - set with the event
+                ack = await producer.send(topic, value=value, key=key)
+                return await ack
+        except MessageSizeTooLargeError as exc:  # this record's fault, not the connection's
+            metrics.PRODUCER_ERRORS.labels(self._process).inc()
+            raise KafkaUnavailableError(f"Kafka refused the record: {exc!r}") from exc
         except (KafkaError, TimeoutError) as exc:
             metrics.PRODUCER_ERRORS.labels(self._process).inc()
+            # A deadline spent mostly waiting for the connection says nothing against it.
+            if producer is not None and not (waited and isinstance(exc, TimeoutError)):
+                self._retire(producer, exc)
             raise KafkaUnavailableError(f"Kafka did not acknowledge the write: {exc!r}") from exc
 
     async def stop(self) -> None:
+        self._stopped = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconnecting
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+        if self._retiring:
+            await asyncio.gather(*self._retiring)
+
+
+async def _quietly_stop(producer: AIOKafkaProducer) -> None:
+    with contextlib.suppress(KafkaError, OSError):
+        await producer.stop()
+
+
+async def _abandon(producer: AIOKafkaProducer, within: float) -> None:
+    """Fail the batches not sent yet (those sends were answered 503 already), then stop it.
+
+    `stop()` alone would first wait for each of them to expire, its metadata loop spinning
+    meanwhile. The accumulator is private to aiokafka: batches are failed as its sender does.
+    """
+    error = KafkaUnavailableError("producer retired")
+    accumulator = producer._message_accumulator
+    for batch in list(itertools.chain(*accumulator._batches.values())):
+        # A batch queued again after a failed request keeps the done-callback that takes it off
+        # the pending set: it must be there (of a producer about to be dropped, the set is inert).
+        accumulator._pending_batches.add(batch)
+        batch.failure(error)
+        for future in (batch.future, batch._drain_waiter):  # nobody awaits them any more
+            if future.done() and not future.cancelled():
+                future.exception()
+    try:
+        await asyncio.wait_for(producer.stop(), within)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        log.warning("retired Kafka producer did not stop cleanly: %r", exc)
