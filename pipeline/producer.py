@@ -130,9 +130,8 @@ class DurableProducer:
             async with asyncio.timeout(self._ack_timeout):
                 if waited:
                     self._reconnect_soon()
+                while (producer := self._producer) is None:  # retired again: wait once more
                     await self._connected.wait()
-                    producer = self._producer
-                    assert producer is not None  # noqa: S101 - set with the event
                 ack = await producer.send(topic, value=value, key=key)
                 return await ack
         except MessageSizeTooLargeError as exc:  # this record's fault, not the connection's
