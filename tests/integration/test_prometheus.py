@@ -59,7 +59,7 @@ T = TypeVar("T")
 # they return data, so that the entry is removed.
 WAITING = {
     "pipeline_kafka_producer_errors_total": "counted only when Kafka fails; this load keeps it up",
-    "pipeline_agent_retries_total": "counted only when Kafka refuses a write; this load keeps it up",
+    "pipeline_agent_retries_total": "counted only when Kafka refuses writes; this load keeps it up",
     "pipeline_deliveries_deferred_total": (
         "counted only when a slow subscriber holds its request limit; this load's answer at once"
     ),
