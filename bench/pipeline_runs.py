@@ -98,7 +98,9 @@ class Ladder:
         if self.saturated_at is None and self.stack.worker is not None:
             return self._run(f"pipeline-r{rate:g}", self._spec(rate, config.duration), {})
         spec = self._spec(rate, config.baseline_duration)
-        return self._run(f"pipeline-r{rate:g}-ingress", spec, {}, delivers=False)
+        # without a worker, every run profiles the ingress when asked (not only the maximum)
+        profile = self._targets([]) if self.stack.worker is None else {}
+        return self._run(f"pipeline-r{rate:g}-ingress", spec, profile, delivers=False)
 
     def observe(self, result: dict[str, Any]) -> None:
         if result.get("drain", {}).get("ended") == "cap" and self.saturated_at is None:

@@ -81,9 +81,20 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _ingress(settings: Settings, args: argparse.Namespace) -> int:
+    # uvloop: the ingress is event-loop bound (many short requests, each awaiting a Kafka ack)
+    import uvloop  # noqa: PLC0415
+
+    from pipeline.ingress import processes  # noqa: PLC0415
     from pipeline.ingress.server import run_ingress  # noqa: PLC0415
 
-    asyncio.run(run_ingress(settings))
+    if args.member_of is not None:  # one of PIPELINE_INGRESS_PROCESSES, started by the parent
+        if not processes.die_with_parent(args.member_of):
+            return 0
+        uvloop.run(run_ingress(settings, reuse_port=True, render=processes.render_all_members))
+        return 0
+    if settings.ingress_processes > 1:
+        return uvloop.run(processes.run_members(settings))
+    uvloop.run(run_ingress(settings))
     return 0
 
 
@@ -142,6 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     tail.set_defaults(handler=_tail)
 
     ingress = commands.add_parser("ingress", help="webhooks in and the admin API (port 8080)")
+    ingress.add_argument("--member-of", type=int, default=None, help=argparse.SUPPRESS)
     ingress.set_defaults(handler=_ingress)
 
     worker = commands.add_parser("worker", help="run the faust agents (web port 6066)")

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     bind_host: str = "127.0.0.1"
     public_url: str | None = None
     ingress_ack_timeout: Annotated[float, NoDecode] = Field(default=5.0, gt=0)
+    ingress_processes: int = Field(default=1, ge=1, le=64)  # on one port (SO_REUSEPORT)
 
     admin_token: SecretStr | None = None
     data_dir: Path = REPO_ROOT / "var"

@@ -49,8 +49,12 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return error(500, "internal_error", "the server failed to handle the request")
 
 
-def add_health_routes(app: web.Application, ready: Callable[[], Awaitable[bool]]) -> None:
-    """`/healthz` (alive), `/readyz` (`ready()` says it can serve), `/metrics` (Prometheus)."""
+def add_health_routes(
+    app: web.Application,
+    ready: Callable[[], Awaitable[bool]],
+    render: Callable[[], tuple[bytes, str]] = metrics.render,
+) -> None:
+    """`/healthz` (alive), `/readyz` (`ready()` says it can serve), `/metrics` (`render()`)."""
 
     async def healthz(request: web.Request) -> web.Response:
         return json_response({"status": "ok"})
@@ -61,7 +65,7 @@ def add_health_routes(app: web.Application, ready: Callable[[], Awaitable[bool]]
         return json_response({"status": "not ready"}, status=503)
 
     async def metrics_page(request: web.Request) -> web.Response:
-        body, content_type = metrics.render()
+        body, content_type = render()
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     app.router.add_get("/healthz", healthz)
@@ -69,11 +73,17 @@ def add_health_routes(app: web.Application, ready: Callable[[], Awaitable[bool]]
     app.router.add_get("/metrics", metrics_page)
 
 
-async def serve_until_signal(app: web.Application, host: str, port: int, name: str) -> None:
-    """Serve `app` until SIGINT or SIGTERM, then finish in-flight requests and clean up."""
+async def serve_until_signal(
+    app: web.Application, host: str, port: int, name: str, *, reuse_port: bool = False
+) -> None:
+    """Serve `app` until SIGINT or SIGTERM, then finish in-flight requests and clean up.
+
+    `reuse_port` (SO_REUSEPORT): several processes listen on the port, the kernel spreads the
+    connections among them.
+    """
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=10.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
     await site.start()
     log.info("%s listening on http://%s:%d", name, host, port)
     stop = asyncio.Event()

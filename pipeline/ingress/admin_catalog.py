@@ -16,4 +16,4 @@ async def event_types(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application, catalog: Catalog) -> None:
     app[CATALOG] = catalog
-    app.router.add_get("/v1/event-types", event_types)
+    app.router.add_get("/event-types", event_types)

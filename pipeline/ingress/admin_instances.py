@@ -76,8 +76,8 @@ async def delete(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/v1/instances", create)
-    app.router.add_get("/v1/instances", list_all)
-    app.router.add_get("/v1/instances/{id}", get_one)
-    app.router.add_patch("/v1/instances/{id}", patch)
-    app.router.add_delete("/v1/instances/{id}", delete)
+    app.router.add_post("/instances", create)
+    app.router.add_get("/instances", list_all)
+    app.router.add_get("/instances/{id}", get_one)
+    app.router.add_patch("/instances/{id}", patch)
+    app.router.add_delete("/instances/{id}", delete)

@@ -150,13 +150,13 @@ def _moment(body: dict[str, Any], key: str) -> datetime:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/v1/subscriptions", create)
-    app.router.add_get("/v1/subscriptions", list_all)
-    app.router.add_get("/v1/subscriptions/{id}", get_one)
-    app.router.add_patch("/v1/subscriptions/{id}", patch)
-    app.router.add_delete("/v1/subscriptions/{id}", delete)
-    app.router.add_post("/v1/subscriptions/{id}/rotate-secret", rotate)
-    app.router.add_get("/v1/subscriptions/{id}/attempts", attempts)
-    app.router.add_post("/v1/subscriptions/{id}/replay", replay)
-    app.router.add_post("/v1/subscriptions/{id}/redrive", redrive)
-    app.router.add_post("/v1/subscriptions/{id}/test", send_test)
+    app.router.add_post("/subscriptions", create)
+    app.router.add_get("/subscriptions", list_all)
+    app.router.add_get("/subscriptions/{id}", get_one)
+    app.router.add_patch("/subscriptions/{id}", patch)
+    app.router.add_delete("/subscriptions/{id}", delete)
+    app.router.add_post("/subscriptions/{id}/rotate-secret", rotate)
+    app.router.add_get("/subscriptions/{id}/attempts", attempts)
+    app.router.add_post("/subscriptions/{id}/replay", replay)
+    app.router.add_post("/subscriptions/{id}/redrive", redrive)
+    app.router.add_post("/subscriptions/{id}/test", send_test)

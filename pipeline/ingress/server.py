@@ -1,8 +1,13 @@
-"""`pipeline ingress`: the aiohttp app (webhooks, admin API, health) and its lifecycle."""
+"""`pipeline ingress`: the aiohttp app (webhooks, admin API, health) and its lifecycle.
+
+The webhook route and the health pages sit on the root application, whose one middleware gives
+aiohttp's own errors the JSON shape; the admin API is a sub-application under `/v1` with its
+token and error middlewares, which webhook requests never pass through.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import orjson
 from aiohttp import web
@@ -17,13 +22,16 @@ from pipeline.ingress.admin_http import admin_errors
 from pipeline.ingress.attempt_log import AttemptLog
 from pipeline.ingress.auth import require_admin_token
 from pipeline.ingress.context import INGRESS, Ingress
-from pipeline.ingress.webhooks import receive_webhook
+from pipeline.ingress.webhooks import Webhooks
+from pipeline.metrics import render as render_metrics
 from pipeline.producer import DurableProducer
 from pipeline.settings import Settings
 from pipeline.web import add_health_routes, json_errors, serve_until_signal
 
+Render = Callable[[], tuple[bytes, str]]
 
-def create_ingress_app(settings: Settings) -> web.Application:
+
+def create_ingress_app(settings: Settings, render: Render = render_metrics) -> web.Application:
     ingress = Ingress(
         settings=settings,
         producer=DurableProducer(
@@ -41,18 +49,24 @@ def create_ingress_app(settings: Settings) -> web.Application:
         attempt_log=AttemptLog(settings.kafka_bootstrap, settings.topic("deliveries.attempts")),
         probe=KafkaProbe(settings.kafka_bootstrap),
     )
-    app = web.Application(
-        client_max_size=settings.max_body_bytes,
-        middlewares=[json_errors, require_admin_token, admin_errors],
-    )
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors])
     app[INGRESS] = ingress
-    app.router.add_post("/v1/webhooks/{provider}/{instance_key}", receive_webhook)
-    admin_instances.add_routes(app)
-    admin_subscriptions.add_routes(app)
-    admin_catalog.add_routes(app, Catalog(settings.topics_dir))
-    add_health_routes(app, ingress.ready)
+    app.router.add_post("/v1/webhooks/{provider}/{instance_key}", Webhooks(ingress).handle)
+    add_health_routes(app, ingress.ready, render)
+    app.add_subapp("/v1", _admin_app(settings, ingress))
     app.cleanup_ctx.append(_lifecycle)
     return app
+
+
+def _admin_app(settings: Settings, ingress: Ingress) -> web.Application:
+    admin = web.Application(
+        client_max_size=settings.max_body_bytes, middlewares=[require_admin_token, admin_errors]
+    )
+    admin[INGRESS] = ingress
+    admin_instances.add_routes(admin)
+    admin_subscriptions.add_routes(admin)
+    admin_catalog.add_routes(admin, Catalog(settings.topics_dir))
+    return admin
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -64,6 +78,10 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await ingress.producer.stop()
 
 
-async def run_ingress(settings: Settings) -> None:
-    app = create_ingress_app(settings)
-    await serve_until_signal(app, settings.bind_host, settings.ingress_port, "ingress")
+async def run_ingress(
+    settings: Settings, *, reuse_port: bool = False, render: Render = render_metrics
+) -> None:
+    """Serve until a signal; with `reuse_port`, beside the other processes on the same port."""
+    app = create_ingress_app(settings, render)
+    port = settings.ingress_port
+    await serve_until_signal(app, settings.bind_host, port, "ingress", reuse_port=reuse_port)

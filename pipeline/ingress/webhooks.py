@@ -3,15 +3,21 @@
 401 bad or missing signature (nothing written); 404 unknown or disabled instance; 413 body over the
 limit; 400 unparseable body from an authenticated sender (kept on `events.invalid`); 503 when Kafka
 cannot take the record. A Hootsuite batch of pings only is answered 200 and not written.
+
+This is the hot path: what does not depend on the request (each provider's metric children, topic
+names, kept headers) is resolved once, when the app is built, and the route sits outside the
+admin API's middlewares.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import time
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -20,9 +26,8 @@ from aiohttp import web
 from pipeline import metrics
 from pipeline.config.instances import Instance, instance_id_from_key
 from pipeline.errors import KafkaUnavailableError
-from pipeline.events.cloudevent import rfc3339
 from pipeline.events.invalid import invalid_record
-from pipeline.ingress.context import INGRESS, Ingress
+from pipeline.ingress.context import Ingress
 from pipeline.providers.base import PayloadError, Provider, SignatureError
 from pipeline.providers.registry import PROVIDERS
 from pipeline.web import error, json_response
@@ -31,103 +36,156 @@ log = logging.getLogger(__name__)
 KEPT_HEADERS = ("content-type", "user-agent")
 
 
-async def receive_webhook(request: web.Request) -> web.StreamResponse:
-    started = time.perf_counter()
-    name = request.match_info["provider"]
-    label = name if name in PROVIDERS else "unknown"
-    response = await _handle(request, request.app[INGRESS], name)
-    metrics.INGRESS_REQUESTS.labels(label, str(response.status)).inc()
-    metrics.INGRESS_DURATION.labels(label).observe(time.perf_counter() - started)
-    return response
+@dataclass
+class Route:
+    """One provider's webhooks: the provider and its metric children, looked up once."""
+
+    name: str  # the metrics' label: the provider, or "unknown"
+    provider: Provider | None
+    kept_headers: tuple[str, ...] = ()
+    answered: dict[int, Callable[[], None]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.duration = metrics.INGRESS_DURATION.labels(self.name)
+        self.received_bytes = metrics.INGRESS_BYTES.labels(self.name)
+        if self.provider is not None:
+            self.kept_headers = (*KEPT_HEADERS, *self.provider.kept_headers)
+
+    def count(self, status: int) -> None:
+        counted = self.answered.get(status)
+        if counted is None:
+            counted = self.answered[status] = metrics.INGRESS_REQUESTS.labels(
+                self.name, str(status)
+            ).inc
+        counted()
 
 
-async def _handle(  # noqa: PLR0911 - one early answer per status code of the contract
-    request: web.Request, ingress: Ingress, name: str
-) -> web.StreamResponse:
-    request_id = uuid.uuid4().hex
-    headers = {"X-Request-Id": request_id}
-    provider = PROVIDERS.get(name)
-    if provider is None:
-        return error(404, "unknown_provider", f"no provider {name!r}", headers)
-    if not ingress.instances.caught_up.is_set():
-        return error(503, "not_ready", "instances are still loading from Kafka", headers)
-    instance = _instance(ingress, request.match_info["instance_key"], name)
-    if instance is None:
-        return error(404, "unknown_instance", "no enabled instance at this URL", headers)
-    limit = ingress.settings.max_body_bytes
-    if (request.content_length or 0) > limit:
-        return error(413, "body_too_large", f"the body is over {limit} bytes", headers)
-    body = await request.read()
-    metrics.INGRESS_BYTES.labels(name).inc(len(body))
-    try:
-        provider.verify(instance.signing_secret, request.headers, body, time.time())
-    except SignatureError as exc:
-        log.info("rejected %s webhook for %s: %s", name, instance.id, exc)
-        return error(401, exc.code, str(exc), headers)
-    envelope = _envelope(request_id, provider, instance, request, body)
-    try:
-        payload = provider.parse(body)
-    except PayloadError as exc:
-        return await _reject_unparseable(ingress, envelope, exc, headers)
-    if not provider.has_events(payload):
-        return web.Response(status=200, headers=headers)
-    return await _write(ingress, envelope, headers, empty_body=name == "hootsuite")
+@functools.lru_cache(maxsize=4096)
+def _instance_id(key: str) -> str | None:
+    return instance_id_from_key(key)
 
 
-def _instance(ingress: Ingress, key: str, provider: str) -> Instance | None:
-    instance_id = instance_id_from_key(key)
-    instance = ingress.instances.get(instance_id) if instance_id else None
-    if instance is None or not instance.enabled or instance.provider != provider:
-        return None
-    return instance
+_second_prefix: tuple[int, str] = (-1, "")
+
+
+def received_at() -> str:
+    """Now as RFC 3339 (UTC, milliseconds, `Z`); the date and time formatted once per second."""
+    global _second_prefix  # noqa: PLW0603 - a one-entry cache of this module's own
+    now = time.time()
+    second = int(now)
+    if _second_prefix[0] != second:
+        _second_prefix = (second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)))
+    return f"{_second_prefix[1]}{int((now - second) * 1000):03d}Z"
+
+
+class Webhooks:
+    """The webhook handler of one ingress: `handle` is the aiohttp handler."""
+
+    def __init__(self, ingress: Ingress) -> None:
+        self._ingress = ingress
+        self._routes = {name: Route(name, provider) for name, provider in PROVIDERS.items()}
+        self._unknown = Route("unknown", None)
+        self._limit = ingress.settings.max_body_bytes
+        self._raw_topic = ingress.settings.topic("webhooks.raw")
+        self._invalid_topic = ingress.settings.topic("events.invalid")
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        route = self._routes.get(request.match_info["provider"], self._unknown)
+        response = await self._answer(request, route)
+        route.count(response.status)
+        route.duration.observe(time.perf_counter() - started)
+        return response
+
+    async def _answer(  # noqa: PLR0911 - one early answer per status code of the contract
+        self, request: web.Request, route: Route
+    ) -> web.StreamResponse:
+        request_id = uuid.uuid4().hex
+        headers = {"X-Request-Id": request_id}
+        provider = route.provider
+        if provider is None:
+            return error(
+                404, "unknown_provider", f"no provider {request.match_info['provider']!r}", headers
+            )
+        ingress = self._ingress
+        if not ingress.instances.caught_up.is_set():
+            return error(503, "not_ready", "instances are still loading from Kafka", headers)
+        instance = self._instance(request.match_info["instance_key"], route.name)
+        if instance is None:
+            return error(404, "unknown_instance", "no enabled instance at this URL", headers)
+        if (request.content_length or 0) > self._limit:
+            return error(413, "body_too_large", f"the body is over {self._limit} bytes", headers)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:  # a chunked body, counted as it arrives
+            return error(413, "body_too_large", f"the body is over {self._limit} bytes", headers)
+        route.received_bytes.inc(len(body))
+        try:
+            provider.verify(instance.signing_secret, request.headers, body, time.time())
+        except SignatureError as exc:
+            log.info("rejected %s webhook for %s: %s", route.name, instance.id, exc)
+            return error(401, exc.code, str(exc), headers)
+        envelope = _envelope(request_id, route, instance, request, body)
+        try:
+            payload = provider.parse(body)
+        except PayloadError as exc:
+            return await self._reject_unparseable(envelope, exc, headers)
+        if not provider.has_events(payload):
+            return web.Response(status=200, headers=headers)
+        return await self._write(envelope, headers, empty_body=route.name == "hootsuite")
+
+    def _instance(self, key: str, provider: str) -> Instance | None:
+        instance_id = _instance_id(key)
+        instance = self._ingress.instances.get(instance_id) if instance_id else None
+        if instance is None or not instance.enabled or instance.provider != provider:
+            return None
+        return instance
+
+    async def _write(
+        self, envelope: dict[str, Any], headers: dict[str, str], *, empty_body: bool
+    ) -> web.StreamResponse:
+        key = envelope["instance_id"].encode()
+        try:
+            await self._ingress.producer.send(self._raw_topic, key, orjson.dumps(envelope))
+        except KafkaUnavailableError as exc:
+            log.warning("503 for %s: %s", envelope["request_id"], exc)
+            return error(503, exc.code, "Kafka is unavailable; retry later", headers)
+        if empty_body:  # Hootsuite asks for an empty 2xx body
+            return web.Response(status=202, headers=headers)
+        return json_response({"request_id": envelope["request_id"]}, 202, headers)
+
+    async def _reject_unparseable(
+        self, envelope: dict[str, Any], exc: PayloadError, headers: dict[str, str]
+    ) -> web.StreamResponse:
+        """Keep the raw body on `events.invalid` before answering 400, so nothing is lost."""
+        record = invalid_record(
+            stage="ingress",
+            reason=exc.code,
+            message=str(exc),
+            provider=envelope["provider"],
+            instance_id=envelope["instance_id"],
+            record=envelope,
+        )
+        key = envelope["instance_id"].encode()
+        try:
+            await self._ingress.producer.send(self._invalid_topic, key, orjson.dumps(record))
+        except KafkaUnavailableError as unavailable:
+            return error(503, unavailable.code, "Kafka is unavailable; retry later", headers)
+        metrics.EVENTS_INVALID.labels("ingress", exc.code).inc()
+        return error(400, exc.code, str(exc), headers)
 
 
 def _envelope(
-    request_id: str, provider: Provider, instance: Instance, request: web.Request, body: bytes
+    request_id: str, route: Route, instance: Instance, request: web.Request, body: bytes
 ) -> dict[str, Any]:
-    kept = (*KEPT_HEADERS, *provider.kept_headers)
+    given = request.headers
     return {
         "schema": "webhook-envelope/1",
         "request_id": request_id,
-        "provider": provider.name,
+        "provider": route.name,
         "instance_id": instance.id,
-        "received_at": rfc3339(datetime.now(UTC)),
-        "headers": {name: request.headers[name] for name in kept if name in request.headers},
+        "received_at": received_at(),
+        "headers": {name: given[name] for name in route.kept_headers if name in given},
         "options": {"include_raw": instance.include_raw},
         "body": base64.b64encode(body).decode(),
     }
-
-
-async def _write(
-    ingress: Ingress, envelope: dict[str, Any], headers: dict[str, str], *, empty_body: bool
-) -> web.StreamResponse:
-    topic = ingress.settings.topic("webhooks.raw")
-    try:
-        await ingress.producer.send(topic, envelope["instance_id"].encode(), orjson.dumps(envelope))
-    except KafkaUnavailableError as exc:
-        log.warning("503 for %s: %s", envelope["request_id"], exc)
-        return error(503, exc.code, "Kafka is unavailable; retry later", headers)
-    if empty_body:  # Hootsuite asks for an empty 2xx body
-        return web.Response(status=202, headers=headers)
-    return json_response({"request_id": envelope["request_id"]}, 202, headers)
-
-
-async def _reject_unparseable(
-    ingress: Ingress, envelope: dict[str, Any], exc: PayloadError, headers: dict[str, str]
-) -> web.StreamResponse:
-    """Keep the raw body on `events.invalid` before answering 400, so nothing is lost."""
-    record = invalid_record(
-        stage="ingress",
-        reason=exc.code,
-        message=str(exc),
-        provider=envelope["provider"],
-        instance_id=envelope["instance_id"],
-        record=envelope,
-    )
-    topic = ingress.settings.topic("events.invalid")
-    try:
-        await ingress.producer.send(topic, envelope["instance_id"].encode(), orjson.dumps(record))
-    except KafkaUnavailableError as unavailable:
-        return error(503, unavailable.code, "Kafka is unavailable; retry later", headers)
-    metrics.EVENTS_INVALID.labels("ingress", exc.code).inc()
-    return error(400, exc.code, str(exc), headers)
