@@ -49,12 +49,19 @@ def create_ingress_app(settings: Settings, render: Render = render_metrics) -> w
         attempt_log=AttemptLog(settings.kafka_bootstrap, settings.topic("deliveries.attempts")),
         probe=KafkaProbe(settings.kafka_bootstrap),
     )
+    app = build_app(ingress, render)
+    app.cleanup_ctx.append(_lifecycle)
+    return app
+
+
+def build_app(ingress: Ingress, render: Render = render_metrics) -> web.Application:
+    """The routes and middlewares over `ingress` (without starting it: tests give their own)."""
+    settings = ingress.settings
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors])
     app[INGRESS] = ingress
     app.router.add_post("/v1/webhooks/{provider}/{instance_key}", Webhooks(ingress).handle)
     add_health_routes(app, ingress.ready, render)
     app.add_subapp("/v1", _admin_app(settings, ingress))
-    app.cleanup_ctx.append(_lifecycle)
     return app
 
 

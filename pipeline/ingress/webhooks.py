@@ -73,9 +73,12 @@ def received_at() -> str:
     global _second_prefix  # noqa: PLW0603 - a one-entry cache of this module's own
     now = time.time()
     second = int(now)
+    micro = round((now - second) * 1_000_000)  # rounded as datetime.fromtimestamp rounds
+    if micro == 1_000_000:
+        second, micro = second + 1, 0
     if _second_prefix[0] != second:
         _second_prefix = (second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)))
-    return f"{_second_prefix[1]}{int((now - second) * 1000):03d}Z"
+    return f"{_second_prefix[1]}{micro // 1000:03d}Z"
 
 
 class Webhooks:
