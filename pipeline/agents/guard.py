@@ -21,6 +21,7 @@ import asyncio
 import base64
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -66,29 +67,14 @@ async def guarded(
 ) -> None:
     """Run `handle()` until it succeeds or fails for the record's own sake; then the dead letter
     is written (and acked, so faust commits the record only once the dead letter is on Kafka)."""
-    tries = 0
-    letter: bytes | None = None
-    while True:
-        try:
-            if letter is None:
-                await handle()
-            else:
-                await dead_letter(letter)
-        except Exception as exc:
-            if not is_infrastructure(exc):
-                if letter is not None:
-                    raise  # the dead letter itself cannot be written: a bug, not input
-                log.exception("%s: a record failed unexpectedly; dead-lettered", stage)
-                letter = orjson.dumps(internal_error(stage, exc, raw))
-                metrics.EVENTS_INVALID.labels(stage, "internal_error").inc()
-                metrics.AGENT_ERRORS.labels(stage).inc()
-                continue
-            tries += 1
-            await _pause(stage, exc, tries)
-            continue
-        if tries:
-            log.info("%s: the record went through after %d retries", stage, tries)
-        return
+    try:
+        await retrying(stage, handle)
+    except Exception as exc:
+        log.exception("%s: a record failed unexpectedly; dead-lettered", stage)
+        letter = orjson.dumps(internal_error(stage, exc, raw))
+        metrics.EVENTS_INVALID.labels(stage, "internal_error").inc()
+        metrics.AGENT_ERRORS.labels(stage).inc()
+        await retrying(stage, partial(dead_letter, letter))
 
 
 async def retrying(stage: str, write: Callable[[], Awaitable[None]]) -> None:
