@@ -82,11 +82,19 @@ class Usage:
 
 
 class Meter:
-    """Measures named processes over a window: `start()`, then `stop()` → usage per name."""
+    """Measures named processes over a window: `start()`, then `stop()` → usage per name.
+
+    `end_early(names)` closes the CPU window of those processes before `stop()`.
+    """
 
     def __init__(self, pids: dict[str, int]) -> None:
         self._pids = pids
         self._cpu_at_start: dict[str, float] = {}
+        self._cpu_at_end: dict[str, float] = {}
+
+    def end_early(self, names: frozenset[str]) -> None:
+        for name in names & self._pids.keys():
+            self._cpu_at_end[name] = cpu_seconds(self._pids[name])
 
     def start(self) -> None:
         for name, pid in self._pids.items():
@@ -96,7 +104,9 @@ class Meter:
     def stop(self) -> dict[str, Usage]:
         return {
             name: Usage(
-                cpu_seconds=round(cpu_seconds(pid) - self._cpu_at_start[name], 3),
+                cpu_seconds=round(
+                    self._cpu_at_end.get(name, cpu_seconds(pid)) - self._cpu_at_start[name], 3
+                ),
                 peak_rss_mib=round(peak_rss_mib(pid), 1),
             )
             for name, pid in self._pids.items()

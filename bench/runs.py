@@ -101,6 +101,8 @@ async def drain(
 
 # Per 1,000 events of what: the ingress accepts events, everything behind it works on what it
 # delivers. In a saturated run the two differ, and the worker's cost is per event delivered.
+# The ingress's work for a run is done with its last answer: its CPU window is the load's, not the
+# drain's (in which it only follows the attempt log the worker writes, and idles).
 PER_ACCEPTED = frozenset({"ingress", "bare_server"})
 
 
@@ -139,6 +141,7 @@ async def measure(harness: Harness, run: Run) -> dict[str, Any]:
     profiles = _profiles(harness, run)
     began = time.monotonic()
     sent = await generate(harness, run)
+    meter.end_early(PER_ACCEPTED)
     result: dict[str, Any] = {"name": run.name, "target": run.target}
     result["mode"] = "open-loop" if run.spec.rate else f"closed-loop x{run.spec.concurrency}"
     result.update(http_figures(sent, run.spec.rate, run.spec.duration))

@@ -1,4 +1,8 @@
-"""`deliveries.attempts` → the latest attempts per subscription, for `GET …/attempts`."""
+"""`deliveries.attempts` → the latest attempts per subscription, for `GET …/attempts`.
+
+Records are kept as they arrive, by their key (the subscription id), and decoded only when asked
+for: the ingress follows every attempt the workers log, and reads few of them.
+"""
 
 from __future__ import annotations
 
@@ -16,20 +20,28 @@ KEPT_PER_SUBSCRIPTION = 1000
 
 class AttemptLog:
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self._attempts: defaultdict[str, deque[dict[str, Any]]] = defaultdict(
+        self._attempts: defaultdict[bytes, deque[tuple[int, bytes]]] = defaultdict(
             lambda: deque(maxlen=KEPT_PER_SUBSCRIPTION)
         )
         self.follower = TopicFollower(bootstrap, topic, self._consume)
 
     def latest(self, subscription_id: str) -> list[dict[str, Any]]:
         """Newest first."""
-        return list(reversed(self._attempts.get(subscription_id, ())))
+        found = []
+        for offset, value in reversed(self._attempts.get(subscription_id.encode(), ())):
+            try:
+                found.append(orjson.loads(value))
+            except orjson.JSONDecodeError:
+                log.warning("skipping unreadable attempt record at offset %d", offset)
+        return found
 
     def _consume(self, key: bytes | None, value: bytes | None, offset: int) -> None:
         if value is None:
             return
-        try:
-            record = orjson.loads(value)
-            self._attempts[str(record["subscription_id"])].append(record)
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            log.exception("skipping unreadable attempt record at offset %d", offset)
+        if key is None:  # not written by a worker (they key by subscription): find the id inside
+            try:
+                key = str(orjson.loads(value)["subscription_id"]).encode()
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                log.exception("skipping unreadable attempt record at offset %d", offset)
+                return
+        self._attempts[key].append((offset, value))
