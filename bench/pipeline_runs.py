@@ -95,12 +95,10 @@ class Ladder:
         ingress's own figures at those rates still compare with the bare-HTTP baseline's.
         """
         config = self.harness.config
-        if self.saturated_at is None and self.stack.worker is not None:
+        if self.saturated_at is None:
             return self._run(f"pipeline-r{rate:g}", self._spec(rate, config.duration), {})
         spec = self._spec(rate, config.baseline_duration)
-        # without a worker, every run profiles the ingress when asked (not only the maximum)
-        profile = self._targets([]) if self.stack.worker is None else {}
-        return self._run(f"pipeline-r{rate:g}-ingress", spec, profile, delivers=False)
+        return self._run(f"pipeline-r{rate:g}-ingress", spec, {}, delivers=False)
 
     def observe(self, result: dict[str, Any]) -> None:
         if result.get("drain", {}).get("ended") == "cap" and self.saturated_at is None:
@@ -108,8 +106,9 @@ class Ladder:
 
     def max_run(self, earlier: list[dict[str, Any]]) -> Run:
         config = self.harness.config
-        spec, targets = self._spec(None, config.max_duration), self._targets(earlier)
-        return self._run("pipeline-max", spec, targets, delivers=self.stack.worker is not None)
+        return self._run(
+            "pipeline-max", self._spec(None, config.max_duration), self._targets(earlier)
+        )
 
     def _targets(self, earlier: list[dict[str, Any]]) -> dict[str, int]:
         """Which processes py-spy records: as asked, or ("auto") the busiest in CPU seconds.
@@ -126,7 +125,7 @@ class Ladder:
             return {choice: pids[choice]}
         ladder = [r for r in earlier if r["target"] == "pipeline" and not r["ingress_only"]]
         if not ladder:
-            return {"worker": pids["worker"]} if "worker" in pids else pids
+            return {"worker": pids["worker"]}
         usage = ladder[-1]["processes"]
         busiest = max(pids, key=lambda name: usage[name]["cpu_seconds"])
         return {busiest: pids[busiest]}

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 
 SERIES = (
     ("pipeline", "latency_s", "ingress"),
+    ("ingress", "latency_s", "ingress alone (no worker)"),
     ("pipeline", "end_to_end_s", "pipeline end-to-end"),
     ("bare_http", "latency_s", "bare aiohttp 202"),
     ("bare_delivery", "end_to_end_s", "bare client → receiver"),

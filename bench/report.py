@@ -63,8 +63,32 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
         found["deliveries_per_s_max_vs_kafka_loop"] = _ratio(
             pipeline_max["receiver_rate"], loop["max"]["throughput_per_s"]
         )
+    alone_max = runs.get("ingress-max")
+    if alone_max and http_max:
+        found["ingress_alone_max_rate_vs_bare_http"] = _ratio(
+            alone_max["achieved_rate"], http_max["achieved_rate"]
+        )
     for rate in results["config"]["rates"]:
-        found[_label(rate)] = _rate_ratios(runs, loop, rate)
+        found[_label(rate)] = {**_alone_ratios(runs, rate), **_rate_ratios(runs, loop, rate)}
+    return found
+
+
+def _alone_ratios(runs: dict[str, Any], rate: float) -> dict[str, Any]:
+    """The ingress alone (no worker beside it) against bare aiohttp at the same rate."""
+    label = _label(rate)
+    alone, http = runs.get(f"ingress-{label}"), runs.get(f"bare_http-{label}")
+    if not alone or not http:
+        return {}
+    found = {
+        f"ingress_alone_{share}_vs_bare_http": _ratio(
+            alone["latency_s"][share], http["latency_s"][share]
+        )
+        for share in ("p50", "p99")
+    }
+    found["ingress_alone_cpu_per_request_vs_bare_http"] = _ratio(
+        alone["processes"]["ingress"]["cpu_s_per_1000_requests"],
+        http["processes"]["bare_server"]["cpu_s_per_1000_requests"],
+    )
     return found
 
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import baselines, pipeline_runs
+from bench import baselines, ingress_runs, pipeline_runs
 from bench.broker import create_topics, start_broker, stop_broker
 from bench.children import Child, free_port
 from bench.config import BenchConfig
@@ -138,8 +138,8 @@ async def _session(
     if config.baselines:
         log("baseline: bare aiokafka produce → consume → produce loop")
         results["kafka_loop"] = await baselines.kafka_loop(harness, started.bootstrap)
-        bare = baselines.http_runs(harness, started.bare_url, started.bare.pid)
-        await measure_all(harness, bare, results)
+        log("bare aiohttp and the ingress alone (a second ingress, no worker on its topics)")
+        await _ingress_alone(harness, results, started)
         receiver_url, receiver_pid = harness.deliveries.base_url, started.receiver.pid
         deliveries = baselines.delivery_runs(harness, receiver_url, receiver_pid, started.secret)
         await measure_all(harness, deliveries, results)
@@ -160,18 +160,17 @@ async def _session(
 async def _ingress_session(
     config: BenchConfig, harness: Harness, results: dict[str, Any], started: Started
 ) -> None:
-    """No worker: bare aiohttp and the ingress, rate by rate, then both at their maximum.
+    """No worker: bare aiohttp and the session's only ingress, rate by rate, then their maxima."""
+    bare = (started.bare_url, started.bare.pid)
+    stack, instances, broker = started.stack, started.instances, started.broker_pid
+    for pair in ingress_runs.pairs(harness, stack, instances, broker, bare):
+        await measure_all(harness, pair, results)
 
-    Each pipeline run follows the bare run at the same rate, so machine load drifting during the
-    session (other engineers' tests) affects the pair alike.
-    """
-    bare = (
-        baselines.http_runs(harness, started.bare_url, started.bare.pid) if config.baselines else []
-    )
-    ladder = pipeline_runs.Ladder(
-        harness, started.stack, started.instances, started.broker_pid, started.receiver.pid
-    )
-    pipeline = [ladder.run_for(rate) for rate in config.rates]
-    pipeline.append(ladder.max_run([]))
-    for index, run in enumerate(pipeline):
-        await measure_all(harness, [*bare[index : index + 1], run], results)
+
+async def _ingress_alone(harness: Harness, results: dict[str, Any], started: Started) -> None:
+    """Bare aiohttp paired with a second ingress on topics no worker reads (its own figures)."""
+    bare = (started.bare_url, started.bare.pid)
+    receiver = harness.deliveries.base_url
+    async with ingress_runs.alone_stack(harness, started.bootstrap, receiver) as (stack, instances):
+        for pair in ingress_runs.pairs(harness, stack, instances, started.broker_pid, bare):
+            await measure_all(harness, pair, results)

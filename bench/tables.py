@@ -64,7 +64,7 @@ def pipeline_table(results: dict[str, Any]) -> list[str]:
             f"| {_latency(run['latency_s'], ('p50', 'p95', 'p99'))} | {e2e} | {delivered} "
             f"| {rates} | {lost} | {duplicates} | {invalid} | {cpu} | {rss} |"
         )
-    return lines
+    return lines if len(lines) > 2 else []
 
 
 def final_lines(results: dict[str, Any]) -> list[str]:
@@ -88,7 +88,7 @@ def baseline_table(results: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|",
     ]
     for run in results["runs"]:
-        if run["target"] == "pipeline":
+        if run["target"] in ("pipeline", "ingress"):
             continue
         [usage] = run["processes"].values()
         latency = run["end_to_end_s"] if "end_to_end_s" in run else run["latency_s"]
@@ -106,6 +106,37 @@ def baseline_table(results: dict[str, Any]) -> list[str]:
             f"| {_num(loop['cpu_seconds_per_1000'], 3)} |"
         )
     return lines
+
+
+def ingress_table(results: dict[str, Any]) -> list[str]:
+    """The ingress alone (no worker on its topics), each run beside the bare aiohttp one."""
+    runs = {run["name"]: run for run in results["runs"]}
+    lines = [
+        "| ingress alone | offered/s | achieved/s | non-2xx | latency p50/p95/p99 ms "
+        "| CPU s per 1k requests ingress / broker | bare aiohttp achieved/s, p99 ms, CPU |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for run in results["runs"]:
+        if run["target"] != "ingress":
+            continue
+        bare = runs.get("bare_http-" + run["name"].removeprefix("ingress-"))
+        processes = run["processes"]
+        cpu = " / ".join(
+            _num(processes.get(p, {}).get("cpu_s_per_1000_requests"), 3)
+            for p in ("ingress", "broker")
+        )
+        beside = "-"
+        if bare:
+            usage = bare["processes"]["bare_server"]["cpu_s_per_1000_requests"]
+            beside = (
+                f"{_num(bare['achieved_rate'])}, {_ms(bare['latency_s']['p99'])}, {_num(usage, 3)}"
+            )
+        offered = _num(run["offered_rate"]) if run["offered_rate"] else run["mode"]
+        lines.append(
+            f"| {run['name']} | {offered} | {_num(run['achieved_rate'])} | {_failed(run)} "
+            f"| {_latency(run['latency_s'], ('p50', 'p95', 'p99'))} | {cpu} | {beside} |"
+        )
+    return lines if len(lines) > 2 else []
 
 
 def ratio_lines(results: dict[str, Any]) -> list[str]:
@@ -140,6 +171,7 @@ def profile_lines(results: dict[str, Any]) -> list[str]:
 def markdown(results: dict[str, Any]) -> str:
     sections = [
         pipeline_table(results),
+        ingress_table(results),
         baseline_table(results),
         ratio_lines(results),
         profile_lines(results),
