@@ -36,9 +36,10 @@ RECONNECT_INTERVAL_SECONDS = 0.2
 # Many concurrent single-record sends: aiokafka keeps one produce request in flight per broker and
 # puts what arrives meanwhile in one batch per partition; a batch bigger than the 16 KiB default
 # carries a whole round trip's records (at 4,000/s of ~1 KiB envelopes). At moderate rates a
-# 5 ms linger (the Java producer's default since Kafka 4.0) gathers a few records per request:
-# at 250 webhooks/s it cut the ingress's CPU per request by about a quarter and the broker's more
-# (one produce request per record costs both ends more than the record itself).
+# 5 ms linger (the Java producer's default since Kafka 4.0) gathers a few records per request: in
+# interleaved benchmark sessions it used 5-10 % less ingress CPU per request than 0 or 2 ms at 250
+# and 1,000 webhooks/s, and less broker CPU (one produce request per record costs the broker more
+# than the record), for up to 5 ms more per answer (BENCHMARKS.md, "Ingress").
 LINGER_MS = 5
 MAX_BATCH_BYTES = 256 * 1024
 
