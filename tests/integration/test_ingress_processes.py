@@ -51,6 +51,15 @@ async def _post_fresh(url: str, body: bytes) -> int:
         return response.status
 
 
+async def _post_retrying_reset(url: str, body: bytes) -> int:
+    for _ in range(2):
+        try:
+            return await _post_fresh(url, body)
+        except aiohttp.ClientOSError:
+            continue
+    return await _post_fresh(url, body)
+
+
 async def _until(condition: object, seconds: float, what: str) -> None:
     assert callable(condition)
     deadline = time.monotonic() + seconds
@@ -103,7 +112,9 @@ async def test_two_processes_share_the_port_the_configuration_and_the_metrics(
 
         await _until(first_gone, 10, "the killed member gone")
         body = orjson.dumps([hootsuite_element("after-kill", "SENT")])
-        assert [await _post_fresh(url, body) for _ in range(10)] == [202] * 10  # the other serves
+        # The other serves; a connection the kernel had handed to a listening socket that the
+        # parent's replacement member is just opening or closing may be reset: a client retries it.
+        assert [await _post_retrying_reset(url, body) for _ in range(10)] == [202] * 10
 
         async def replaced() -> bool:
             now = members_of(parent.popen.pid)  # type: ignore[union-attr]
