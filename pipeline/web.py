@@ -74,25 +74,44 @@ def add_health_routes(
 
 
 async def serve_until_signal(
-    app: web.Application, host: str, port: int, name: str, *, reuse_port: bool = False
+    app: web.Application,
+    host: str,
+    port: int,
+    name: str,
+    *,
+    reuse_port: bool = False,
+    before_listening: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
     """Serve `app` until SIGINT or SIGTERM, then finish in-flight requests and clean up.
 
     `reuse_port` (SO_REUSEPORT): several processes listen on the port, the kernel spreads the
-    connections among them.
+    connections among them. `before_listening` is awaited after the app started and before the
+    port is opened (a signal meanwhile stops without listening).
     """
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=10.0)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
-    await site.start()
-    log.info("%s listening on http://%s:%d", name, host, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=10.0)
+    await runner.setup()
     try:
-        await stop.wait()
+        if before_listening is not None:
+            await _first(before_listening(), stop.wait())
+        if not stop.is_set():
+            site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
+            await site.start()
+            log.info("%s listening on http://%s:%d", name, host, port)
+            await stop.wait()
         log.info("%s stopping", name)
     finally:
         await runner.cleanup()
         log.info("%s stopped", name)
+
+
+async def _first(*awaitables: Awaitable[object]) -> None:
+    tasks = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

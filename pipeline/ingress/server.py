@@ -7,6 +7,8 @@ token and error middlewares, which webhook requests never pass through.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator, Callable
 
@@ -30,6 +32,7 @@ from pipeline.settings import Settings
 from pipeline.web import add_health_routes, json_errors, serve_until_signal
 
 Render = Callable[[], tuple[bytes, str]]
+MEMBER_LOAD_WAIT_SECONDS = 30.0
 
 
 def create_ingress_app(settings: Settings, render: Render = render_metrics) -> web.Application:
@@ -94,7 +97,25 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 async def run_ingress(
     settings: Settings, *, reuse_port: bool = False, render: Render = render_metrics
 ) -> None:
-    """Serve until a signal; with `reuse_port`, beside the other processes on the same port."""
+    """Serve until a signal; with `reuse_port`, beside the other processes on the same port.
+
+    Alone, the ingress listens at once and answers 503 `not_ready` until the instances are
+    loaded. Beside others (`reuse_port`), a member that starts or restarts opens the port only once
+    it has loaded them (at most `MEMBER_LOAD_WAIT_SECONDS`), so the kernel hands connections to it
+    only when it can accept them and its siblings keep serving meanwhile.
+    """
     app = create_ingress_app(settings, render)
-    port = settings.ingress_port
-    await serve_until_signal(app, settings.bind_host, port, "ingress", reuse_port=reuse_port)
+    ingress = app[INGRESS]
+
+    async def loaded() -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ingress.instances.caught_up.wait(), MEMBER_LOAD_WAIT_SECONDS)
+
+    await serve_until_signal(
+        app,
+        settings.bind_host,
+        settings.ingress_port,
+        "ingress",
+        reuse_port=reuse_port,
+        before_listening=loaded if reuse_port else None,
+    )
