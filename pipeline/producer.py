@@ -166,7 +166,7 @@ async def _quietly_stop(producer: AIOKafkaProducer) -> None:
 
 
 async def _abandon(producer: AIOKafkaProducer, within: float) -> None:
-    """Fail the batches not sent yet (those sends were answered 503 already), then stop it.
+    """Fail the batches not sent yet (their sends answer 503 now, never 202), then stop it.
 
     `stop()` alone would first wait for each of them to expire, its metadata loop spinning
     meanwhile. The accumulator is private to aiokafka: batches are failed as its sender does.
