@@ -4,10 +4,18 @@ A batch closes as soon as no further record is waiting in the agent's channel (a
 adds no latency) or at `BATCH_LIMIT`. Its records are acked by `ack_batch` only after every output
 of the batch is acknowledged by Kafka; nothing acks them on failure or cancellation (faust's own
 `take()` does, in a `finally`), so a crash or a shutdown mid-batch reads the batch again.
+
+A batch also closes when the next record does not come within `LINGER_SECONDS`, although the
+channel said one was waiting. That happens on a rebalance: faust suspends the flow and clears the
+channels between the check and the read, then waits for every record handed to an agent to be
+acked before it lets the rebalance finish. A batch held back for its next record would never be
+acked, and the worker would wait for it for good (seen in `test_crashes.py` after a broker restart).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from typing import Any
 
@@ -15,6 +23,7 @@ import faust
 from faust.types import EventT, StreamT
 
 BATCH_LIMIT = 500
+LINGER_SECONDS = 0.01  # a record the channel announced takes microseconds to arrive
 
 
 def manual_acks(stream: StreamT[Any]) -> StreamT[Any]:
@@ -28,12 +37,37 @@ async def batches(
 ) -> AsyncIterator[list[EventT[Any]]]:
     """The events of a manual-ack stream (`stream.noack()`), grouped as they arrive."""
     waiting = stream.channel.queue  # type: ignore[attr-defined]  # faust's channels have one
+    events = stream.events().__aiter__()
     batch: list[EventT[Any]] = []
-    async for event in stream.events():
-        batch.append(event)
-        if len(batch) >= limit or waiting.empty():
+    # The read of the next record runs as a task of its own: a batch can close while it waits,
+    # and it is never cancelled half-way through faust's stream (that could lose the record).
+    following: asyncio.Future[EventT[Any]] | None = None
+    try:
+        while True:
+            if following is None:
+                following = asyncio.ensure_future(events.__anext__())
+            if batch:
+                await asyncio.wait({following}, timeout=LINGER_SECONDS)
+                if not following.done():
+                    yield batch
+                    batch = []
+                    continue
+            try:
+                event = await following
+            except StopAsyncIteration:
+                break
+            following = None
+            batch.append(event)
+            if len(batch) >= limit or waiting.empty():
+                yield batch
+                batch = []
+        if batch:
             yield batch
-            batch = []
+    finally:
+        if following is not None and not following.done():
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await following
 
 
 async def ack_batch(stream: StreamT[Any], batch: Iterable[EventT[Any]]) -> None:

@@ -92,8 +92,11 @@ async def all_delivered(receiver: Receiver, load: Load, within: float) -> None:
         if load.accepted <= set(delivered_posts(receiver)):
             return
         await asyncio.sleep(0.2)
-    missing = load.accepted - set(delivered_posts(receiver))
-    raise AssertionError(f"{len(missing)} of {len(load.accepted)} accepted webhooks undelivered")
+    missing = sorted(load.accepted - set(delivered_posts(receiver)))
+    raise AssertionError(
+        f"{len(missing)} of {len(load.accepted)} accepted webhooks undelivered, "
+        f"among them {', '.join(missing[:5])}"
+    )
 
 
 def report(what: str, load: Load, receiver: Receiver) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import time
@@ -289,5 +290,30 @@ async def test_unreadable_records_become_dead_letters_and_processing_goes_on(sta
         await subscribe(stack, receiver.url, instance_ids=[instance["id"]])
         await send_batch(stack, instance, "SENT")
         await receiver.wait_for(1)
+    finally:
+        await receiver.stop()
+
+
+async def test_a_subscription_applies_to_the_webhook_sent_right_after_its_201(stack: Stack) -> None:
+    """The worker reads subscriptions from `config.subscriptions` as they are written: a webhook
+    that follows the 201 at once must not be routed before the worker has read the subscription."""
+    receiver = await Receiver().start()
+    try:
+        expected = set()
+        for n in range(12):
+            instance = await new_instance(stack, "oktopost", signing_secret="k")
+            await subscribe(stack, receiver.url, instance_ids=[instance["id"]])
+            body = oktopost_body("postSent", {"postId": f"right-after-{n}"}, webhookId=f"w{n}")
+            status, _ = await stack.post(
+                path_of(instance), body, {"X-Oktopost-Signature": hex_hmac("k", body)}
+            )
+            assert status == 202
+            expected.add(f"right-after-{n}")
+        deadline = time.monotonic() + 30
+        delivered: set[str] = set()
+        while time.monotonic() < deadline and delivered != expected:
+            delivered = {orjson.loads(r.body)["data"]["post_id"] for r in receiver.received}
+            await asyncio.sleep(0.1)
+        assert delivered == expected, f"never delivered: {sorted(expected - delivered)}"
     finally:
         await receiver.stop()
