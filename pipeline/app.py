@@ -38,6 +38,9 @@ def create_app(settings: Settings) -> faust.App:
         topic_partitions=TOPIC_PARTITIONS,
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
+        # What a restarted worker reads again is what it did since the last commit: every second
+        # instead of faust's 2.8 s cuts the repeats after a crash for one commit request a second.
+        broker_commit_interval=1.0,
         # A crashed worker's partitions move to the survivors within ~10 s, not faust's 60 s.
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -51,10 +51,21 @@ class Delivery:
     sender: Sender
     gates: SubscriberGates
     writer: Writer
+    # webhook-id → set once the attempt now running for it has concluded (see `_settled`)
+    attempting: dict[str, asyncio.Event] = field(default_factory=dict)
 
     def delivered(self, key: str) -> bool:
         window = self.tables.delivered[key]
         return bool(window.current() or window.delta(self.settings.dedup_window))
+
+    async def settled(self, webhook_id: str) -> bool:
+        """Whether this delivery already got its 2xx. A copy of it being attempted right now is
+        waited for first: after a restart the same task is read twice (its own uncommitted
+        record, and the copy routed again from the uncommitted events), and the two would
+        otherwise be sent side by side when the subscriber answers slowly."""
+        while (running := self.attempting.get(webhook_id)) is not None:
+            await running.wait()
+        return self.delivered(webhook_id)
 
 
 def register_deliver(app: faust.App, delivery: Delivery) -> list[Any]:
@@ -97,9 +108,23 @@ async def handle(delivery: Delivery, task: dict[str, Any]) -> None:
         await (await _send(delivery, delivery.topics.deliveries_dead, task, dead))  # acked first
         metrics.DELIVERIES_DEAD.labels(subscription.id).inc()
         return
-    if not task["force"] and delivery.delivered(task["webhook_id"]):
+    if task["force"]:
+        await _deliver(delivery, task, subscription)
+        return
+    webhook_id = task["webhook_id"]
+    if await delivery.settled(webhook_id):
         metrics.DELIVERIES_SUPPRESSED.inc()
         return
+    concluded = delivery.attempting[webhook_id] = asyncio.Event()
+    try:
+        await _deliver(delivery, task, subscription)
+    finally:
+        del delivery.attempting[webhook_id]
+        concluded.set()
+
+
+async def _deliver(delivery: Delivery, task: dict[str, Any], subscription: Subscription) -> None:
+    """One attempt, or its deferral when the subscriber holds its share of requests."""
     started = await delivery.gates.acquire(subscription.id)
     if started is None:
         later = _deferred(delivery, task)

@@ -138,10 +138,6 @@ def second_worker(stack: Stack) -> Process:
     return Process("worker", pipeline_env(settings), stack.directory, url).start()
 
 
-@pytest.mark.xfail(
-    reason="open (issue 10): under CI load the survivor of a killed peer can stall or lose records",
-    strict=False,
-)
 async def test_killing_one_of_two_workers_loses_nothing(fresh_stack: Stack) -> None:
     load, receiver = await prepared(fresh_stack)
     peer = second_worker(fresh_stack)

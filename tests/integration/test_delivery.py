@@ -10,10 +10,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from pipeline.delivery.tasks import new_task
 from tests.integration.conftest import Stack
 from tests.integration.test_ingest import events_of, new_instance, path_of
 from tests.support.kafka import read_topic, write
@@ -315,5 +317,39 @@ async def test_a_subscription_applies_to_the_webhook_sent_right_after_its_201(st
             delivered = {orjson.loads(r.body)["data"]["post_id"] for r in receiver.received}
             await asyncio.sleep(0.1)
         assert delivered == expected, f"never delivered: {sorted(expected - delivered)}"
+    finally:
+        await receiver.stop()
+
+
+async def suppressed_so_far(stack: Stack) -> float:
+    url = f"http://127.0.0.1:{stack.settings.worker_web_port}/metrics"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        text = await response.text()
+    for line in text.splitlines():
+        if line.startswith("pipeline_deliveries_suppressed_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
+async def test_two_copies_of_a_task_read_together_reach_a_slow_subscriber_once(
+    stack: Stack,
+) -> None:
+    """After a restart the same task is read twice (its uncommitted record, and the copy routed
+    again); the second copy waits for the first attempt instead of running beside it."""
+    receiver = await Receiver(delay=1.5).start()
+    try:
+        subscription = await subscribe(stack, receiver.url)
+        event = {"id": uuid.uuid4().hex, "source": "/instances/copies", "type": "post.published"}
+        task = orjson.dumps(new_task(subscription["id"], event, reason="live"))
+        before = await suppressed_so_far(stack)
+        for _ in range(2):
+            await write(stack.settings.kafka_bootstrap, stack.topic("deliveries"), b"k", task)
+        await receiver.wait_for(1)
+        for _ in range(200):  # up to 20 s for the second copy's decision
+            if await suppressed_so_far(stack) > before:
+                break
+            await asyncio.sleep(0.1)
+        assert await suppressed_so_far(stack) == before + 1
+        assert len(receiver.received) == 1
     finally:
         await receiver.stop()
