@@ -128,7 +128,11 @@ class Webhooks:
         except SignatureError as exc:
             log.info("rejected %s webhook for %s: %s", route.name, instance.id, exc)
             return error(401, exc.code, str(exc), headers)
-        envelope = _envelope(request_id, route, instance, request, body)
+        kept = _kept_headers(route, request.headers)
+        if isinstance(kept, str):
+            message = f"header {kept!r} is not valid UTF-8"
+            return error(400, "invalid_header", message, headers)
+        envelope = _envelope(request_id, route, instance, kept, body)
         try:
             payload = provider.parse(body)
         except PayloadError as exc:
@@ -178,17 +182,29 @@ class Webhooks:
         return error(400, exc.code, str(exc), headers)
 
 
+def _kept_headers(route: Route, given: Any) -> dict[str, str] | str:
+    """The headers the envelope keeps, or the name of one that is not UTF-8: aiohttp hands such
+    bytes on as lone surrogates, which no JSON encoder writes."""
+    kept = {name: given[name] for name in route.kept_headers if name in given}
+    for name, value in kept.items():
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return name
+    return kept
+
+
 def _envelope(
-    request_id: str, route: Route, instance: Instance, request: web.Request, body: bytes
+    request_id: str, route: Route, instance: Instance, kept: dict[str, str], body: bytes
 ) -> dict[str, Any]:
-    given = request.headers
     return {
         "schema": "webhook-envelope/1",
         "request_id": request_id,
         "provider": route.name,
         "instance_id": instance.id,
         "received_at": received_at(),
-        "headers": {name: given[name] for name in route.kept_headers if name in given},
+        "headers": kept,
         "options": {"include_raw": instance.include_raw},
         "body": base64.b64encode(body).decode(),
     }

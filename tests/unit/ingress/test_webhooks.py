@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import time
@@ -171,3 +172,27 @@ def test_received_at_is_rfc3339_as_the_rest_of_the_pipeline_writes_it(
         expected = rfc3339(datetime.fromtimestamp(moment, UTC))
         assert webhooks.received_at() == expected
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", expected)
+
+
+async def test_a_kept_header_that_is_not_utf8_is_400_and_nothing_is_written(
+    base_url: str, producer: FakeProducer
+) -> None:
+    """aiohttp passes undecodable header bytes on as lone surrogates, which orjson refuses: this
+    was a 500 from the envelope's encoding."""
+    host, port = base_url.removeprefix("http://").split(":")
+    body = orjson.dumps([hootsuite_element("9", "SENT")])
+    request = (
+        f"POST {HOOK} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n".encode()
+        + b"User-Agent: caf\xc3 \xff\xfe\r\nConnection: close\r\n\r\n"
+        + body
+    )
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(request)
+        answer = await reader.read()
+    finally:
+        writer.close()
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert orjson.loads(payload)["error"]["code"] == "invalid_header"
+    assert producer.records == []
