@@ -60,7 +60,7 @@ async def test_503_while_kafka_is_down_and_202_when_it_is_back(
         status, text = await stack.post(path_of(instance), during)
         assert status == 503, text
         assert orjson.loads(text)["error"]["code"] == "kafka_unavailable"
-        assert time.monotonic() - started < 10
+        assert time.monotonic() - started < 2 + 1  # the ingress's ack timeout, and some slack
         metrics_url = f"http://127.0.0.1:{settings.ingress_port}/metrics"
         async with aiohttp.ClientSession() as session, session.get(metrics_url) as response:
             exposition = await response.text()

@@ -37,6 +37,7 @@ def pipeline_env(settings: Settings, **extra: str) -> dict[str, str]:
         "PIPELINE_POLLER_PORT": str(settings.poller_port),
         "PIPELINE_RETRY_SCHEDULE": ",".join(str(d) for d in settings.retry_schedule),
         "PIPELINE_DELIVERY_TIMEOUT": str(settings.delivery_timeout),
+        "PIPELINE_INGRESS_ACK_TIMEOUT": str(settings.ingress_ack_timeout),
         "PIPELINE_ALLOW_PRIVATE_DESTINATIONS": str(settings.allow_private_destinations).lower(),
         "PIPELINE_ADMIN_TOKEN": ADMIN_TOKEN,
         "PYTHONPATH": str(REPO_ROOT),
