@@ -83,6 +83,13 @@ class Settings(BaseSettings):
             raise ValueError("every retry delay must be positive")
         return value
 
+    @field_validator("admin_token")
+    @classmethod
+    def _some_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _split_tokens(value.get_secret_value()):
+            raise ValueError("expected one or more comma-separated tokens")
+        return value
+
     @field_validator(
         "delivery_timeout", "dedup_window", "ingress_ack_timeout", "stall_timeout", mode="before"
     )
@@ -90,9 +97,17 @@ class Settings(BaseSettings):
     def _duration(cls, value: Any) -> float:
         return parse_duration(value)
 
+    def admin_tokens(self) -> tuple[str, ...]:
+        """The accepted admin tokens: several during a rotation, none when the admin API is off."""
+        return _split_tokens(self.admin_token.get_secret_value()) if self.admin_token else ()
+
     def topic(self, name: str) -> str:
         """The cluster-side name of a manifest topic (a prefix isolates tests and tenants)."""
         return f"{self.topic_prefix}{name}"
+
+
+def _split_tokens(value: str) -> tuple[str, ...]:
+    return tuple(token.strip() for token in value.split(",") if token.strip())
 
 
 def load_settings(**overrides: Any) -> Settings:
