@@ -32,7 +32,10 @@ def register_agents(app: faust.App, settings: Settings) -> None:
         settings.kafka_bootstrap, settings.topic("config.subscriptions"), Subscription.from_json
     )
     register_route(app, topics, subscriptions)
-    sender = Sender(limit=settings.delivery_concurrency * len(topics.delivery_tiers))
+    sender = Sender(
+        limit=settings.delivery_concurrency * len(topics.delivery_tiers),
+        allow_private=settings.allow_private_destinations,
+    )
     gates = SubscriberGates(settings.delivery_concurrency_per_subscription)
     register_deliver(
         app, Delivery(settings, topics, tables, subscriptions, sender, gates, Writer(app))
