@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     ingress_processes: int = Field(default=1, ge=1, le=64)  # on one port (SO_REUSEPORT)
 
     admin_token: SecretStr | None = None
+    secret_keys: SecretStr | None = None  # `id:base64key,…`, see pipeline/config/keyring.py
     data_dir: Path = REPO_ROOT / "var"
     topics_dir: Path = REPO_ROOT / "topics"
 
@@ -119,5 +120,5 @@ def load_settings(**overrides: Any) -> Settings:
         field = str(first["loc"][0]) if first["loc"] else "?"
         variable = f"PIPELINE_{field.upper()}"
         given = first.get("input")
-        shown = "" if field == "admin_token" else f" (got {given!r})"
+        shown = "" if field in ("admin_token", "secret_keys") else f" (got {given!r})"
         raise ConfigError(f"{variable}: {first['msg']}{shown}") from exc
