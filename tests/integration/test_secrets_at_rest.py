@@ -1,7 +1,7 @@
 """Secrets at rest: no record on any topic of a running pipeline holds a secret in plain text.
 
-The stack's processes set no `PIPELINE_SECRET_KEYS`, so they share the key generated into their
-data dir; deliveries still verify (the worker opens what the ingress sealed). The rotation test
+The stack's processes share the tests' key ring; deliveries still verify (the worker opens what
+the ingress sealed). The rotation test
 runs `pipeline secrets rotate` against topics of its own holding plain and old-key records.
 """
 
@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from pipeline.config.instances import create_instance
-from pipeline.config.keyring import KEY_FILE, new_key_entry, parse_key_ring
+from pipeline.config.keyring import new_key_entry, parse_key_ring
 from pipeline.config.sealing import open_instance, open_subscription, seal_instance
 from pipeline.config.subscriptions import create_subscription
 from pipeline.health import partitions_of
@@ -126,9 +126,7 @@ async def test_no_topic_holds_a_secret_and_deliveries_still_verify(stack: Stack)
             for r in topics[stack.topic("config.instances")]
             if r.startswith(instance["id"].encode() + b"\0")
         ]
-        assert config["signing_secret"].startswith("enc:v1:local:")
-        key_file = settings.data_dir / KEY_FILE
-        assert key_file.stat().st_mode & 0o777 == 0o600
+        assert config["signing_secret"].startswith("enc:v1:test:")
     finally:
         await receiver.stop()
 
