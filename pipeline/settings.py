@@ -91,6 +91,19 @@ class Settings(BaseSettings):
             raise ValueError("expected one or more comma-separated tokens")
         return value
 
+    @field_validator("secret_keys")
+    @classmethod
+    def _a_key_ring(cls, value: SecretStr | None) -> SecretStr | None:
+        # Imported here: the key ring module takes a Settings, so it imports this one.
+        from pipeline.config.keyring import parse_key_ring  # noqa: PLC0415
+
+        if value is not None:
+            try:
+                parse_key_ring(value.get_secret_value(), variable="entry")
+            except ConfigError as exc:
+                raise ValueError(str(exc).removeprefix("entry: ")) from None
+        return value
+
     @field_validator(
         "delivery_timeout", "dedup_window", "ingress_ack_timeout", "stall_timeout", mode="before"
     )

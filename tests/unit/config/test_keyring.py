@@ -17,6 +17,7 @@ from pipeline.config.keyring import (
     parse_key_ring,
 )
 from pipeline.errors import ConfigError
+from pipeline.settings import load_settings
 
 OLD = new_key_entry("old")
 NEW = new_key_entry("new")
@@ -99,3 +100,11 @@ def test_repr_shows_ids_only() -> None:
     ring = parse_key_ring(OLD)
     assert repr(ring) == "KeyRing(ids=['old'])"
     assert KeyRing.ephemeral().primary_id == "ephemeral"
+
+
+def test_a_bad_ring_in_the_environment_stops_at_settings_without_showing_it() -> None:
+    short = "k1:" + base64.b64encode(b"x" * 16).decode()
+    with pytest.raises(ConfigError, match="PIPELINE_SECRET_KEYS") as raised:
+        load_settings(secret_keys=short)
+    assert short.partition(":")[2] not in str(raised.value)
+    assert load_settings(secret_keys=OLD).secret_keys is not None
