@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from pipeline.config.ingress_limit import limit_fields
 from pipeline.config.requests import RequestError, boolean, optional_text, text, url
 from pipeline.events.cloudevent import rfc3339
 from pipeline.providers.registry import PROVIDERS
@@ -69,6 +70,8 @@ class Instance:
     include_raw: bool = True
     polling: dict[str, Any] = field(default_factory=dict)
     credentials: dict[str, str | None] = field(default_factory=dict)
+    max_requests_per_second: float | None = None  # webhooks in, per ingress process
+    burst: int | None = None
 
     def to_json(self) -> bytes:
         return orjson.dumps(asdict(self))
@@ -117,6 +120,7 @@ def create_instance(body: dict[str, Any]) -> tuple[Instance, str | None]:
         include_raw=boolean(body, "include_raw", default=True),
         polling=_polling(body.get("polling")),
         credentials=_credentials(body.get("credentials")),
+        **limit_fields(body),
     )
     return instance, generated
 
@@ -127,7 +131,7 @@ def patch_instance(instance: Instance, body: dict[str, Any]) -> Instance:
     for fixed in ("id", "provider"):
         if fixed in body and body[fixed] != getattr(instance, fixed):
             raise RequestError(fixed, "cannot be changed; create a new instance")
-    changes: dict[str, Any] = {"modified": _now()}
+    changes: dict[str, Any] = {"modified": _now(), **limit_fields(body)}
     if "name" in body:
         changes["name"] = text(body, "name")
     if "enabled" in body:

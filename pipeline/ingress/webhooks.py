@@ -1,8 +1,9 @@
 """`POST /v1/webhooks/{provider}/{key}` → verify → `webhooks.raw` → 202 after Kafka's ack.
 
 401 bad or missing signature (nothing written); 404 unknown or disabled instance; 413 body over the
-limit; 400 unparseable body from an authenticated sender (kept on `events.invalid`); 503 when Kafka
-cannot take the record. A Hootsuite batch of pings only is answered 200 and not written.
+limit; 429 the instance is over its `max_requests_per_second` (with `Retry-After`, nothing
+written); 400 unparseable body from an authenticated sender (kept on `events.invalid`); 503 when
+Kafka cannot take the record. A Hootsuite batch of pings only is answered 200 and not written.
 
 This is the hot path: what does not depend on the request (each provider's metric children, topic
 names, kept headers) is resolved once, when the app is built, and the route sits outside the
@@ -28,6 +29,7 @@ from pipeline.config.instances import Instance, instance_id_from_key
 from pipeline.errors import KafkaUnavailableError
 from pipeline.events.invalid import invalid_record
 from pipeline.ingress.context import Ingress
+from pipeline.ingress.rate_limit import RateLimiter, retry_after
 from pipeline.providers.base import PayloadError, Provider, SignatureError
 from pipeline.providers.registry import PROVIDERS
 from pipeline.web import error, json_response
@@ -91,6 +93,7 @@ class Webhooks:
         self._limit = ingress.settings.max_body_bytes
         self._raw_topic = ingress.settings.topic("webhooks.raw")
         self._invalid_topic = ingress.settings.topic("events.invalid")
+        self._limiter = RateLimiter()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
@@ -128,6 +131,10 @@ class Webhooks:
         except SignatureError as exc:
             log.info("rejected %s webhook for %s: %s", route.name, instance.id, exc)
             return error(401, exc.code, str(exc), headers)
+        wait = self._limiter.admit(instance)
+        if wait is not None:  # counted after the signature: strangers cannot spend the budget
+            headers["Retry-After"] = retry_after(wait)
+            return error(429, "rate_limited", "the instance is over its request rate", headers)
         kept = _kept_headers(route, request.headers)
         if isinstance(kept, str):
             message = f"header {kept!r} is not valid UTF-8"

@@ -19,6 +19,8 @@ from typing import Any
 from aiohttp import web
 
 from pipeline.config.instances import Instance
+from pipeline.config.keyring import key_ring_for
+from pipeline.config.sealing import ConfigCodec
 from pipeline.config.view import CompactedView
 from pipeline.errors import KafkaUnavailableError
 from pipeline.health import KafkaProbe
@@ -64,7 +66,9 @@ class PollerService:
         bootstrap = settings.kafka_bootstrap
         self._producer = DurableProducer(bootstrap, process="poller")
         self._instances = CompactedView(
-            bootstrap, settings.topic("config.instances"), Instance.from_json
+            bootstrap,
+            settings.topic("config.instances"),
+            ConfigCodec(key_ring_for(settings)).instance_from_json,
         )
         self._probe = KafkaProbe(bootstrap)
         self._context = PollerContext(
