@@ -1,7 +1,8 @@
 """deliver agent → subscriber: one signed POST of a task's CloudEvent, classified.
 
 The destination is checked on every attempt (DNS may change), the body is the CloudEvent exactly as
-on `events.normalized`, and the Standard Webhooks headers are signed by every active secret.
+on `events.normalized` (or the subscription's other `format`), and the Standard Webhooks headers
+are signed by every active secret.
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from pipeline.config.subscriptions import Subscription
 from pipeline.delivery.destinations import check_destination
 from pipeline.delivery.errors import DestinationRefusedError
+from pipeline.delivery.formats import render
 from pipeline.delivery.outcome import Outcome, OutcomeKind, classify
 from pipeline.delivery.sender import Sender
 from pipeline.delivery.signing import delivery_headers
@@ -33,10 +33,11 @@ async def attempt(
     except DestinationRefusedError as exc:
         refused = Outcome(OutcomeKind.REFUSED, None, None, f"destination refused: {exc}")
         return refused, attempt_record(task, refused, started, time.perf_counter() - clock)
-    body = orjson.dumps(task["event"])
+    body, format_headers = render(subscription, task["event"])
     headers = delivery_headers(
         subscription.signing_secrets(started), task["webhook_id"], int(started.timestamp()), body
     )
+    headers.update(format_headers)
     status, response_headers, error, duration = await sender.post(
         subscription.url, body, headers, timeout=settings.delivery_timeout
     )
