@@ -47,12 +47,12 @@ async def exchange_code(
     form = {"grant_type": "authorization_code", "code": code.code}
     if code.redirect_uri:
         form["redirect_uri"] = code.redirect_uri
-    auth = aiohttp.BasicAuth(client_id, client_secret)
+    headers = {"Authorization": aiohttp.encode_basic_auth(client_id, client_secret)}
     timeout = aiohttp.ClientTimeout(total=EXCHANGE_TIMEOUT)
     try:
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
-            session.post(base_url + "/oauth2/token", data=form, auth=auth) as response,
+            session.post(base_url + "/oauth2/token", data=form, headers=headers) as response,
         ):
             status, body = response.status, await response.read()
     except (aiohttp.ClientError, TimeoutError) as exc:

@@ -38,7 +38,7 @@ class OktopostClient:
     def __init__(self, session: aiohttp.ClientSession, account: OktopostAccount) -> None:
         self._session = session
         self._base = account.base_url.rstrip("/")
-        self._auth = aiohttp.BasicAuth(account.account_id, account.api_key)
+        self._authorization = aiohttp.encode_basic_auth(account.account_id, account.api_key)
 
     async def webhooks(self) -> list[dict[str, Any]]:
         """Every webhook of the account, page by page."""
@@ -79,7 +79,11 @@ class OktopostClient:
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
         try:
             async with self._session.request(
-                method, self._base + path, auth=self._auth, timeout=timeout, **kwargs
+                method,
+                self._base + path,
+                headers={"Authorization": self._authorization},
+                timeout=timeout,
+                **kwargs,
             ) as response:
                 status, body = response.status, await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
