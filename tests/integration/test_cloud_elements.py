@@ -38,7 +38,8 @@ async def pollers(stack: Stack) -> AsyncIterator[Pollers]:
     running = Pollers(stack)
     yield running
     if running.current is not None:
-        await running.stop()
+        log = running.current.log_tail
+        assert await running.stop() == 0, log()  # SIGTERM: a clean shutdown
 
 
 async def consent(stack: Stack, simulator_url: str) -> str:

@@ -52,7 +52,8 @@ async def pollers(stack: Stack) -> AsyncIterator[Pollers]:
     running = Pollers(stack)
     yield running
     if running.current is not None:
-        await running.stop()
+        log = running.current.log_tail
+        assert await running.stop() == 0, log()  # SIGTERM: a clean shutdown
 
 
 async def managed_instance(stack: Stack, url: str, api_key: str = API_KEY) -> dict[str, Any]:
