@@ -69,17 +69,18 @@ async def managed_instance(stack: Stack, url: str, api_key: str = API_KEY) -> di
     return dict(created)
 
 
-async def registered(stack: Stack, instance_id: str) -> int:
-    """How many webhooks the ingress knows the Secret of, for the instance."""
+async def registered(stack: Stack, instance_id: str) -> set[str]:
+    """The ids of the webhooks the ingress knows the Secret of, for the instance."""
     status, shown = await stack.admin("GET", f"/v1/instances/{instance_id}")
     assert status == 200
     assert all("secret" not in str(webhook).lower() for webhook in shown["oktopost_webhooks"])
-    return len(shown["oktopost_webhooks"])
+    return {webhook["id"] for webhook in shown["oktopost_webhooks"]}
 
 
-async def wait_registered(stack: Stack, instance_id: str, count: int) -> None:
+async def wait_registered(stack: Stack, instance_id: str, provider: OktopostState) -> None:
+    """Until Oktopost holds 19 webhooks and the ingress the Secrets of exactly those."""
     deadline = asyncio.get_running_loop().time() + 30
-    while await registered(stack, instance_id) != count:
+    while (ids := await registered(stack, instance_id)) != set(provider.webhooks) or len(ids) != 19:
         assert asyncio.get_running_loop().time() < deadline, "webhooks not registered in 30 s"
         await asyncio.sleep(0.2)
 
@@ -110,7 +111,7 @@ async def test_webhooks_registered_once_verified_each_and_reconciled_after_an_ou
             body = {"name": "okm", "url": receiver.url, "instance_ids": [instance["id"]]}
             assert (await stack.admin("POST", "/v1/subscriptions", body))[0] == 201
             await pollers.start()
-            await wait_registered(stack, instance["id"], 19)
+            await wait_registered(stack, instance["id"], provider)
             await pollers.stop()
             reads = provider.log_reads
             await pollers.start()  # a restart registers nothing again
@@ -140,6 +141,7 @@ async def test_webhooks_registered_once_verified_each_and_reconciled_after_an_ou
             # Two more readings of every log must add nothing (nor must any late push).
             reads = provider.log_reads
             await eventually(lambda: provider.log_reads >= reads + 38, "two more reconciliations")
+            assert (await stack.admin("DELETE", f"/v1/instances/{instance['id']}"))[0] == 204
     finally:
         await receiver.stop()
 
@@ -186,6 +188,20 @@ async def test_bad_credentials_show_in_the_health_and_deleting_removes_the_webho
         assert (await health())["reason"] == "auth_failed"
         assert "wrong" not in str(await health())
 
-        await wait_registered(stack, right["id"], 19)
-        assert (await stack.admin("DELETE", f"/v1/instances/{right['id']}"))[0] == 204
+        await wait_registered(stack, right["id"], provider)
+        path = f"/v1/instances/{right['id']}"
+        assert (await stack.admin("PATCH", path, {"name": "renamed"}))[0] == 200
+        await eventually(
+            lambda: all(w["Name"].startswith("renamed") for w in provider.webhooks.values()),
+            "the webhooks renamed",
+        )
+        assert (await stack.admin("PATCH", path, {"enabled": False}))[0] == 200
+        await eventually(
+            lambda: not provider.webhooks, "the webhooks of a disabled instance deleted"
+        )
+        assert (await stack.admin("PATCH", path, {"enabled": True}))[0] == 200
+        await wait_registered(stack, right["id"], provider)
+        assert len(provider.webhooks) == 19
+        assert (await stack.admin("DELETE", path))[0] == 204
         await eventually(lambda: not provider.webhooks, "the webhooks deleted")
+        assert (await stack.admin("DELETE", f"/v1/instances/{wrong['id']}"))[0] == 204
