@@ -42,16 +42,7 @@ class OktopostClient:
 
     async def webhooks(self) -> list[dict[str, Any]]:
         """Every webhook of the account, page by page."""
-        found: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            params = {"_count": str(PAGE_SIZE), "_page": str(page)}
-            answer = await self._call("GET", "/v2/webhook", params=params)
-            items = _items(answer, "GET /v2/webhook")
-            found.extend(items)
-            if len(items) < PAGE_SIZE or len(found) >= int(answer.get("Total", 0)):
-                return found
-            page += 1
+        return await self._pages("/v2/webhook")
 
     async def create(self, event: str, name: str, url: str, description: str) -> dict[str, Any]:
         """A new webhook for one event type; the answer holds its `Secret` (only this once)."""
@@ -69,9 +60,20 @@ class OktopostClient:
         await self._call("DELETE", f"/v2/webhook/{webhook_id}", missing_ok=True)
 
     async def log(self, webhook_id: str) -> list[dict[str, Any]]:
-        """The webhook's delivery history (`Payload`, `ResponseCode`, …)."""
-        answer = await self._call("GET", f"/v2/webhook-log/{webhook_id}")
-        return _items(answer, "GET /v2/webhook-log")
+        """The webhook's delivery history (`Payload`, `ResponseCode`, …), page by page."""
+        return await self._pages(f"/v2/webhook-log/{webhook_id}")
+
+    async def _pages(self, path: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            params = {"_count": str(PAGE_SIZE), "_page": str(page)}
+            answer = await self._call("GET", path, params=params)
+            items = _items(answer, f"GET {path}")
+            found.extend(items)
+            if len(items) < PAGE_SIZE or len(found) >= int(answer.get("Total", 0)):
+                return found
+            page += 1
 
     async def _call(
         self, method: str, path: str, *, missing_ok: bool = False, **kwargs: Any

@@ -171,17 +171,21 @@ def _shown(webhook: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in webhook.items() if key != "Secret"}
 
 
+def _page(request: web.Request, found: list[dict[str, Any]]) -> web.Response:
+    """Oktopost's list answer for `_page` and `_count` (20, 25, 50 or 100)."""
+    count, page = request.query.get("_count", "20"), request.query.get("_page", "1")
+    if not count.isdigit() or int(count) not in PAGE_SIZES or not page.isdigit() or int(page) < 1:
+        return _refuse(400, "_count must be 20, 25, 50 or 100 and _page 1 or more")
+    start = (int(page) - 1) * int(count)
+    items = found[start : start + int(count)]
+    return _answer({"Result": True, "Items": items, "Total": len(found)})
+
+
 async def _list(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
-    found = [
-        w for w in state.webhooks.values() if w["Event"] == request.query.get("event", w["Event"])
-    ]
-    count = int(request.query.get("_count", "20"))
-    page = int(request.query.get("_page", "1"))
-    if count not in PAGE_SIZES or page < 1:
-        return _refuse(400, "_count must be 20, 25, 50 or 100 and _page 1 or more")
-    shown = [_shown(w) for w in found[(page - 1) * count : page * count]]
-    return _answer({"Result": True, "Items": shown, "Total": len(found)})
+    wanted = request.query.get("event")
+    found = [w for w in state.webhooks.values() if wanted in (None, w["Event"])]
+    return _page(request, [_shown(w) for w in found])
 
 
 async def _create(request: web.Request) -> web.Response:
@@ -218,7 +222,7 @@ async def _log(request: web.Request) -> web.Response:
     items = state.logs.get(request.match_info["id"])
     if items is None:
         return _refuse(404, "webhook not found")
-    return _answer({"Result": True, "Items": list(reversed(items)), "Total": len(items)})
+    return _page(request, list(reversed(items)))  # newest first
 
 
 @web.middleware

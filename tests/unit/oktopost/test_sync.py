@@ -95,3 +95,17 @@ async def test_a_wrong_api_key_is_an_auth_error(state: OktopostState) -> None:
         wrong = OktopostClient(session, OktopostAccount(str(server.make_url("")), "a", "nope"))
         with pytest.raises(AuthError):
             await wrong.webhooks()
+
+
+async def test_a_long_log_is_read_page_by_page(
+    client: OktopostClient, state: OktopostState
+) -> None:
+    registry: Registry = {}
+    await sync_webhooks(client, replace(INSTANCE, oktopost_events=["newLead"]), URL, registry)
+    [webhook_id] = registry
+    state.logs[webhook_id] += [
+        {"Id": str(n), "WebhookPayloadId": f"p{n}", "ResponseCode": 0, "Payload": {"n": n}}
+        for n in range(250)
+    ]
+    missed = await missed_payloads(client, registry, set())
+    assert sorted(payload_id for _, payload_id, _ in missed) == sorted(f"p{n}" for n in range(250))
