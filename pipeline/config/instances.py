@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import secrets
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -162,7 +163,7 @@ def patch_instance(instance: Instance, body: dict[str, Any]) -> Instance:
 
 
 def _connection_fields(body: dict[str, Any], *, only_given: bool = False) -> dict[str, Any]:
-    """The fields of where the provider is and how callbacks look (issue 14)."""
+    """Where the provider is, how callbacks look, and what a managed Oktopost instance wants."""
     fields: dict[str, Any] = {}
     if "api_base_url" in body or not only_given:
         fields["api_base_url"] = url(body, "api_base_url")
@@ -193,7 +194,11 @@ def _tags(value: Any) -> list[str]:
 def _oktopost_events(value: Any) -> list[str] | None:
     if value is None:
         return None
-    if not isinstance(value, list) or not value or not all(event in EVENT_MAP for event in value):
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(e, str) and e in EVENT_MAP for e in value)
+    ):
         raise RequestError("oktopost_events", "must be a non-empty list of Oktopost event types")
     return list(dict.fromkeys(value))
 
@@ -204,7 +209,7 @@ def _reconcile_interval(body: dict[str, Any]) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RequestError("reconcile_interval_seconds", "must be a number")
-    if value < MIN_RECONCILE_SECONDS:
+    if not math.isfinite(value) or value < MIN_RECONCILE_SECONDS:
         raise RequestError(
             "reconcile_interval_seconds", f"must be {MIN_RECONCILE_SECONDS:g} or more"
         )

@@ -80,3 +80,8 @@ def test_oktopost_fields_are_checked() -> None:
         create_instance({"provider": "oktopost", "oktopost_events": ["postTweeted"]})
     with pytest.raises(RequestError, match="reconcile_interval_seconds"):
         create_instance({"provider": "oktopost", "reconcile_interval_seconds": 1})
+
+
+def test_an_unhashable_event_is_a_field_error() -> None:
+    with pytest.raises(RequestError, match="oktopost_events"):
+        create_instance({"provider": "oktopost", "oktopost_events": [["postSent"]]})
