@@ -14,6 +14,7 @@ from pipeline.config.subscriptions import Subscription
 from pipeline.config.view import CompactedView
 from pipeline.health import KafkaProbe
 from pipeline.ingress.attempt_log import AttemptLog
+from pipeline.oktopost.registry import is_managed
 from pipeline.producer import DurableProducer
 from pipeline.settings import Settings
 
@@ -47,7 +48,7 @@ class Ingress:
     def show(self, instance: Instance) -> dict[str, Any]:
         """An instance as the admin API shows it: no secrets, with its webhook URL and health."""
         shown = instance.public(self.public_url)
-        if not instance.polling.get("enabled"):
+        if not instance.polling.get("enabled") and not is_managed(instance):
             shown["health"] = {"status": "not_polled"}
         else:
             shown["health"] = self.health.get(instance.id) or {"status": "pending"}

@@ -20,7 +20,7 @@ from pipeline.config.sealing import ConfigCodec
 from pipeline.config.view import CompactedView
 from pipeline.events.catalog import Catalog
 from pipeline.health import KafkaProbe
-from pipeline.ingress import admin_catalog, admin_instances, admin_subscriptions
+from pipeline.ingress import admin_catalog, admin_instances, admin_subscriptions, oauth
 from pipeline.ingress.admin_http import admin_errors
 from pipeline.ingress.attempt_log import AttemptLog
 from pipeline.ingress.auth import require_admin_token
@@ -80,6 +80,7 @@ def _admin_app(settings: Settings, ingress: Ingress) -> web.Application:
     admin[INGRESS] = ingress
     admin_instances.add_routes(admin)
     admin_subscriptions.add_routes(admin)
+    oauth.add_routes(admin)
     admin_catalog.add_routes(admin, Catalog(settings.topics_dir))
     return admin
 

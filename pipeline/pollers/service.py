@@ -24,6 +24,7 @@ from pipeline.config.sealing import ConfigCodec
 from pipeline.config.view import CompactedView
 from pipeline.errors import KafkaUnavailableError
 from pipeline.health import KafkaProbe
+from pipeline.oktopost.manager import managed_webhooks
 from pipeline.pollers.instance_health import HealthBoard, decode_health
 from pipeline.pollers.instance_loop import PollerContext, run_instance
 from pipeline.pollers.polling_config import is_polled
@@ -201,6 +202,7 @@ def create_poller_app(settings: Settings) -> web.Application:
     app[SERVICE] = service
     add_health_routes(app, service.ready)
     app.cleanup_ctx.append(_lifecycle)
+    app.cleanup_ctx.append(managed_webhooks(settings))  # Oktopost instances' own webhooks
     return app
 
 
