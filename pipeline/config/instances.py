@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-from pipeline.config.ingress_limit import limit_fields
 from pipeline.config.cloud_elements import translate
+from pipeline.config.ingress_limit import limit_fields
 from pipeline.config.requests import RequestError, boolean, optional_text, text, url
 from pipeline.events.cloudevent import rfc3339
 from pipeline.providers.oktopost import EVENT_MAP

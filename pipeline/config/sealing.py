@@ -1,8 +1,9 @@
 """Admin API, deliver agent ↔ `config.instances`, `config.subscriptions`: sealed secret fields.
 
 Every secret field is sealed by the key ring on the way to Kafka and opened on the way back: an
-instance's `signing_secret` and each `credentials` value, a subscription's `secret` and
-`previous_secret`. Other fields stay plain, so the topics remain readable as the data contract.
+instance's `signing_secret`, `callback_signature_key`, each `credentials` value and each managed
+Oktopost webhook's `secret`, a subscription's `secret`, `previous_secret` and
+`signature_key`. Other fields stay plain, so the topics remain readable as the data contract.
 Records written before sealing open as they are and are sealed when next written.
 """
 
@@ -19,16 +20,28 @@ from pipeline.config.keyring import KeyRing
 from pipeline.config.subscriptions import Subscription
 
 Transform = Callable[[str, str], str]  # (value, context) → value
-SUBSCRIPTION_SECRETS = ("secret", "previous_secret")
+SUBSCRIPTION_SECRETS = ("secret", "previous_secret", "signature_key")
+INSTANCE_SECRETS = ("signing_secret", "callback_signature_key")
 
 
 def _instance_fields(record: dict[str, Any], change: Transform) -> dict[str, Any]:
     where = f"config.instances/{record['id']}"
-    if record.get("signing_secret") is not None:
-        record["signing_secret"] = change(record["signing_secret"], f"{where}/signing_secret")
+    for name in INSTANCE_SECRETS:
+        if record.get(name) is not None:
+            record[name] = change(record[name], f"{where}/{name}")
     record["credentials"] = {
         name: None if value is None else change(value, f"{where}/credentials/{name}")
         for name, value in (record.get("credentials") or {}).items()
+    }
+    webhooks = record.get("oktopost_webhooks") or {}
+    record["oktopost_webhooks"] = {
+        webhook: {
+            **fields,
+            "secret": change(fields["secret"], f"{where}/oktopost_webhooks/{webhook}"),
+        }
+        if fields.get("secret") is not None
+        else fields
+        for webhook, fields in webhooks.items()
     }
     return record
 

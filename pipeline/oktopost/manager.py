@@ -25,6 +25,8 @@ import orjson
 from aiohttp import web
 
 from pipeline.config.instances import Instance, instance_key
+from pipeline.config.keyring import key_ring_for
+from pipeline.config.sealing import ConfigCodec
 from pipeline.config.view import CompactedView
 from pipeline.errors import KafkaUnavailableError
 from pipeline.events.cloudevent import rfc3339
@@ -75,8 +77,10 @@ class OktopostManager:
         bootstrap = settings.kafka_bootstrap
         self._settings = settings
         self._producer = DurableProducer(bootstrap, process="poller")
+        # The instances' secrets (credentials, the webhooks' Secrets) are sealed on Kafka.
+        self._codec = ConfigCodec(key_ring_for(settings))
         self._instances = CompactedView(
-            bootstrap, settings.topic("config.instances"), Instance.from_json
+            bootstrap, settings.topic("config.instances"), self._codec.instance_from_json
         )
         self._health = CompactedView(bootstrap, settings.topic("instances.health"), decode_health)
         self._running: dict[str, _Managed] = {}
@@ -202,7 +206,8 @@ class OktopostManager:
 
     async def _write(self, instance: Instance) -> None:
         topic = self._settings.topic("config.instances")
-        meta = await self._producer.send(topic, instance.id.encode(), instance.to_json())
+        sealed = self._codec.instance_to_json(instance)
+        meta = await self._producer.send(topic, instance.id.encode(), sealed)
         self._instances.apply(instance.id, instance, meta.offset)
 
     async def _ingest(

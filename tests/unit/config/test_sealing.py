@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import orjson
 
 from pipeline.config.instances import create_instance
@@ -55,3 +57,25 @@ def test_a_plain_record_from_before_opens_and_is_due_for_sealing() -> None:
     assert needs_resealing(RING, "config.instances", plain)
     newer = parse_key_ring(f"{new_key_entry('k2')},{new_key_entry('k1')}")
     assert needs_resealing(newer, "config.instances", seal_instance(RING, instance))
+
+
+def test_the_onboarding_secrets_are_sealed_too() -> None:
+    """Cloud Elements' callback signature key, the Secrets of managed Oktopost webhooks and a
+    subscription's own signature key (issue 14's fields) never reach Kafka in the clear."""
+    instance, _ = create_instance({"provider": "oktopost", "id": "o1", "signing_secret": "s"})
+    instance = replace(
+        instance,
+        callback_signature_key="ce-signature-key",
+        oktopost_webhooks={"wh1": {"event": "postSent", "secret": "okto-webhook-secret"}},
+    )
+    raw = seal_instance(RING, instance)
+    assert b"ce-signature-key" not in raw
+    assert b"okto-webhook-secret" not in raw
+    assert orjson.loads(raw)["oktopost_webhooks"]["wh1"]["event"] == "postSent"
+    assert open_instance(RING, raw) == instance
+    subscription = create_subscription(
+        {"name": "ce", "url": "https://example.com/hook", "signature_key": "sub-signature-key"}
+    )
+    raw = seal_subscription(RING, subscription)
+    assert b"sub-signature-key" not in raw
+    assert open_subscription(RING, raw) == subscription
