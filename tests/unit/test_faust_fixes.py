@@ -235,3 +235,65 @@ def test_a_seek_sets_the_read_offset_whatever_the_flow(consumer: Any) -> None:
     consumer.stop_flow()
     consumer._read_offset.update({PARTITION: 2421})
     assert consumer._read_offset[PARTITION] == 2421
+
+
+def fetched_batch(consumer: Any, monkeypatch: pytest.MonkeyPatch, *offsets: int) -> list[Any]:
+    """Make the next fetch return records at `offsets` on PARTITION; the seeks done, listed."""
+    from aiokafka.structs import ConsumerRecord  # noqa: PLC0415 - only these tests build records
+
+    records = [
+        ConsumerRecord(PARTITION.topic, PARTITION.partition, o, 0, 0, b"k", b"v", None, 1, 1, [])
+        for o in offsets
+    ]
+    consumer._active_partitions = {PARTITION}
+
+    async def wait_next_records(self: Any, timeout: float) -> tuple[Any, Any]:
+        return {PARTITION: records}, self._get_active_partitions()
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_wait_next_records", wait_next_records)
+    monkeypatch.setattr(consumer, "highwater", lambda tp: offsets[-1] + 1)
+    monkeypatch.setattr(consumer, "assignment", lambda: {PARTITION})
+    sought: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        sought.append((tp, offset))
+
+    monkeypatch.setattr(consumer, "_seek", seek)
+    return sought
+
+
+async def handed_out_pausing_after_the_first(
+    consumer: Any, *, faust_alone: bool = False
+) -> list[int]:
+    getmany = faust_aiokafka.Consumer.getmany if faust_alone else type(consumer).getmany
+    handed = []
+    async for _, m in getmany(consumer, timeout=0.1):
+        handed.append(m.offset)
+        consumer.pause_partitions([PARTITION])  # table recovery or a rebalance pauses it
+    return handed
+
+
+async def test_records_fetched_for_a_partition_paused_meanwhile_are_fetched_again(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sought = fetched_batch(consumer, monkeypatch, 10, 11, 12)
+    assert await handed_out_pausing_after_the_first(consumer) == [10]
+    assert sought == [(PARTITION, 11)]
+    assert consumer._read_offset[PARTITION] == 11
+
+
+async def test_faust_alone_drops_them_without_a_seek(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer = new_consumer(tmp_path)
+    sought = fetched_batch(consumer, monkeypatch, 10, 11, 12)
+    assert await handed_out_pausing_after_the_first(consumer, faust_alone=True) == [10]
+    assert sought == []  # 11 and 12: aiokafka's position is past them, nobody reads them again
+
+
+async def test_a_batch_handed_out_whole_seeks_nothing(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sought = fetched_batch(consumer, monkeypatch, 10, 11, 12)
+    assert [m.offset async for _, m in consumer.getmany(timeout=0.1)] == [10, 11, 12]
+    assert sought == []
