@@ -265,7 +265,8 @@ class HootsuiteClient:
             self.stats.retries += 1
             if isinstance(error, RateLimitedError):
                 self.stats.rate_limit_waits += 1
-            logger.warning(
+            # DEBUG: the instance's failure log says once what a failing cycle is about.
+            logger.debug(
                 "hootsuite %s; retry %d/%d in %.2fs", error, attempt, self._max_retries, delay
             )
             await self._sleep(delay)
