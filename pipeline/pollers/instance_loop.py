@@ -8,6 +8,7 @@ failing account only ever delays itself.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -22,6 +23,7 @@ from pipeline import metrics
 from pipeline.config.instances import Instance
 from pipeline.config.view import CompactedView
 from pipeline.errors import KafkaUnavailableError
+from pipeline.pollers.credentials import CredentialStore
 from pipeline.pollers.errors import AuthError, PollerError
 from pipeline.pollers.failure_policy import FailureLog, backoff_delay
 from pipeline.pollers.hootsuite_api import ClientStats, HootsuiteClient
@@ -47,6 +49,7 @@ class PollerContext:
     health: CompactedView[dict[str, Any]]
     board: HealthBoard
     topics: PollerTopics
+    credentials: CredentialStore
     # Checked before each cycle: with Kafka away, a poll could write nothing, and a hundred
     # instances' pending sends would only keep the client retrying in a tight loop.
     kafka_ready: Callable[[], Awaitable[bool]]
@@ -66,12 +69,14 @@ async def run_instance(instance: Instance, context: PollerContext) -> None:
         return  # a fixed configuration arrives as a change, which starts a new task
     connector = aiohttp.TCPConnector(limit=CONNECTIONS_PER_INSTANCE)
     async with aiohttp.ClientSession(connector=connector) as session:
+        configured = config.credentials
         client = HootsuiteClient(
             session,
             config.api_base_url,
-            config.credentials,
+            context.credentials.current(instance.id, configured),
             max_requests_per_second=config.max_requests_per_second,
             timeout=REQUEST_TIMEOUT,
+            on_rotated=functools.partial(context.credentials.save, instance.id, configured),
         )
         poller = MessagePoller(
             instance_id=instance.id,

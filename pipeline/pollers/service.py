@@ -1,8 +1,9 @@
 """`pipeline poller`: follows `config.instances` and runs one polling task per polled instance.
 
 `config.instances` → this service → one task per instance (Hootsuite REST → `polls.raw`,
-`pollers.state`, `instances.health`). Instances added, changed, disabled or deleted take effect
-within a second, without a restart; a deleted instance's poller state is tombstoned.
+`pollers.state`, `instances.health`, `pollers.credentials`). Instances added, changed, disabled or
+deleted take effect within a second, without a restart; a deleted instance's poller state is
+tombstoned.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pipeline.config.instances import Instance
 from pipeline.config.view import CompactedView
 from pipeline.errors import KafkaUnavailableError
 from pipeline.health import KafkaProbe
+from pipeline.pollers.credentials import CredentialStore, decode_credentials
 from pipeline.pollers.instance_health import HealthBoard, decode_health
 from pipeline.pollers.instance_loop import PollerContext, run_instance
 from pipeline.pollers.polling_config import is_polled
@@ -67,19 +69,23 @@ class PollerService:
             bootstrap, settings.topic("config.instances"), Instance.from_json
         )
         self._probe = KafkaProbe(bootstrap)
+        topics = PollerTopics.from_settings(settings)
+        credentials = CompactedView(bootstrap, topics.pollers_credentials, decode_credentials)
         self._context = PollerContext(
             writer=self._producer,
-            state=PollerStateView(bootstrap, settings.topic("pollers.state")),
-            health=CompactedView(bootstrap, settings.topic("instances.health"), decode_health),
+            state=PollerStateView(bootstrap, topics.pollers_state),
+            health=CompactedView(bootstrap, topics.instances_health, decode_health),
             board=HealthBoard(),
-            topics=PollerTopics.from_settings(settings),
+            topics=topics,
+            credentials=CredentialStore(self._producer, topics.pollers_credentials, credentials),
             kafka_ready=self._probe.ready,
         )
         self._running: dict[str, _Running] = {}
         self._reconciler: asyncio.Task[None] | None = None
 
     def _views(self) -> tuple[CompactedView[Any], ...]:
-        return (self._instances, self._context.state, self._context.health)
+        context = self._context
+        return (self._instances, context.state, context.health, context.credentials.view)
 
     async def start(self) -> None:
         await self._producer.start()  # not fatal: sends retry the connection
@@ -158,8 +164,10 @@ class PollerService:
     async def _forget_deleted(self) -> None:
         """Tombstone the poller state and health of instances that no longer exist."""
         known = {instance.id for instance in self._instances.values()}
-        health = {record["instance_id"] for record in self._context.health.values()}
-        remembered = self._context.state.instance_ids() | health
+        context = self._context
+        health = {record["instance_id"] for record in context.health.values()}
+        rotated = {record["instance_id"] for record in context.credentials.view.values()}
+        remembered = context.state.instance_ids() | health | rotated
         for instance_id in remembered - known:
             try:
                 await self._forget(instance_id)
@@ -172,10 +180,14 @@ class PollerService:
             key = f"{instance_id}/{item_id}"
             meta = await self._producer.send(context.topics.pollers_state, key.encode(), None)
             context.state.apply(key, None, meta.offset)
-        if context.health.get(instance_id) is not None:
-            topic = context.topics.instances_health
-            meta = await self._producer.send(topic, instance_id.encode(), None)
-            context.health.apply(instance_id, None, meta.offset)
+        keyed_by_instance = (
+            (context.health, context.topics.instances_health),
+            (context.credentials.view, context.topics.pollers_credentials),
+        )
+        for view, topic in keyed_by_instance:
+            if view.get(instance_id) is not None:
+                meta = await self._producer.send(topic, instance_id.encode(), None)
+                view.apply(instance_id, None, meta.offset)
         log.info("forgot the poller state of deleted instance %s", instance_id)
 
 

@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 
 from pipeline.config.instances import Instance
 from pipeline.config.view import CompactedView
+from pipeline.pollers.credentials import CredentialStore, decode_credentials
 from pipeline.pollers.instance_health import HealthBoard, decode_health
 from pipeline.pollers.instance_loop import PollerContext, every, run_instance
 from pipeline.pollers.state import PollerStateView
@@ -98,6 +99,11 @@ def context(writer: FakeWriter, poller_state: PollerStateView, kafka: KafkaSwitc
         health=CompactedView("127.0.0.1:1", TOPICS.instances_health, decode_health),
         board=HealthBoard(),
         topics=TOPICS,
+        credentials=CredentialStore(
+            writer,
+            TOPICS.pollers_credentials,
+            CompactedView("127.0.0.1:1", TOPICS.pollers_credentials, decode_credentials),
+        ),
         kafka_ready=kafka.ready,
     )
 
