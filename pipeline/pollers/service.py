@@ -1,9 +1,10 @@
-"""`pipeline poller`: follows `config.instances` and runs one polling task per polled instance.
+"""`pipeline poller`: follows `config.instances` and polls the instances of the shards it owns.
 
-`config.instances` → this service → one task per instance (Hootsuite REST → `polls.raw`,
-`pollers.state`, `instances.health`, `pollers.credentials`). Instances added, changed, disabled or
-deleted take effect within a second, without a restart; a deleted instance's poller state is
-tombstoned.
+`config.instances` → this service → one task per instance of the shards it owns (`pollers.shards`)
+→ Hootsuite REST → `polls.raw`, `pollers.state`, `instances.health`, `pollers.credentials`.
+Instances added, changed, disabled or deleted take effect within a second, without a restart; a
+deleted instance's poller state is tombstoned. Several pollers share the instances: when shards
+come to this one, it first reads what their previous owner wrote, then polls them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pipeline.pollers.credentials import CredentialStore, decode_credentials
 from pipeline.pollers.instance_health import HealthBoard, decode_health
 from pipeline.pollers.instance_loop import PollerContext, run_instance
 from pipeline.pollers.polling_config import is_polled
+from pipeline.pollers.shards import ShardMembership
 from pipeline.pollers.state import PollerStateView
 from pipeline.pollers.writer import PollerTopics
 from pipeline.producer import DurableProducer
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 RECONCILE_SECONDS = 1.0
 RESTART_AFTER_CRASH = 10.0  # seconds
 STOP_ATTEMPTS = 5  # rounds of cancellation at shutdown, a second apart
+SYNC_SECONDS = 10.0  # how long taking shards over may wait for the views to catch up
 
 
 def _polling_signature(instance: Instance) -> tuple[Any, ...]:
@@ -80,6 +83,12 @@ class PollerService:
             credentials=CredentialStore(self._producer, topics.pollers_credentials, credentials),
             kafka_ready=self._probe.ready,
         )
+        self._shards = ShardMembership(
+            bootstrap, settings.topic("pollers.shards"), f"{settings.app_id}-pollers", self._release
+        )
+        self._synced_generation = 0  # the shard generation the views were last synced for
+        # Held by a reconcile pass and by a release of our shards, so neither sees half the other.
+        self._lock = asyncio.Lock()
         self._running: dict[str, _Running] = {}
         self._reconciler: asyncio.Task[None] | None = None
 
@@ -91,6 +100,7 @@ class PollerService:
         await self._producer.start()  # not fatal: sends retry the connection
         for view in self._views():
             view.start()
+        self._shards.start()
         self._reconciler = asyncio.create_task(self._reconcile_forever(), name="poller:reconcile")
 
     async def ready(self) -> bool:
@@ -103,6 +113,7 @@ class PollerService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reconciler
         await self._stop_all()
+        await self._shards.stop()  # leaves the group only now: our instances are stopped
         for view in self._views():
             await view.stop()
         await self._producer.stop()
@@ -117,15 +128,40 @@ class PollerService:
             await asyncio.sleep(RECONCILE_SECONDS)
 
     async def reconcile(self) -> None:
-        """Start, restart and stop instance tasks so they match the instances' configuration."""
-        wanted = {i.id: i for i in self._instances.values() if is_polled(i)}
-        for instance_id, running in list(self._running.items()):
-            if running.outdated(wanted.get(instance_id)):
-                await self._stop_task(instance_id)
-        for instance_id, instance in wanted.items():
-            if instance_id not in self._running:
-                self._start_task(instance)
-        await self._forget_deleted()
+        """Start, restart and stop instance tasks so they match the instances' configuration
+        and the shards this process owns."""
+        async with self._lock:
+            if not await self._synced_with_owners():
+                return
+            owns = self._shards.owns
+            wanted = {i.id: i for i in self._instances.values() if is_polled(i) and owns(i.id)}
+            for instance_id, running in list(self._running.items()):
+                if running.outdated(wanted.get(instance_id)):
+                    await self._stop_task(instance_id)
+            for instance_id, instance in wanted.items():
+                if instance_id not in self._running:
+                    self._start_task(instance)
+            await self._forget_deleted()
+
+    async def _synced_with_owners(self) -> bool:
+        """After shards were given to us, read what their previous owner wrote (poll state,
+        health, rotated tokens) before polling them: it acked those writes before it died."""
+        generation = self._shards.generation
+        if generation == self._synced_generation:
+            return True
+        try:
+            async with asyncio.timeout(SYNC_SECONDS):
+                await asyncio.gather(*(view.synced() for view in self._views()))
+        except TimeoutError:
+            log.warning("poller views not caught up in %.0fs; polling waits", SYNC_SECONDS)
+            return False
+        self._synced_generation = generation
+        return True
+
+    async def _release(self) -> None:
+        """Our shards are being taken away: stop every instance before the group moves them."""
+        async with self._lock:
+            await self._stop_all()
 
     def _start_task(self, instance: Instance) -> None:
         task = asyncio.create_task(
@@ -169,6 +205,8 @@ class PollerService:
         rotated = {record["instance_id"] for record in context.credentials.view.values()}
         remembered = context.state.instance_ids() | health | rotated
         for instance_id in remembered - known:
+            if not self._shards.owns(instance_id):
+                continue  # its owner forgets it
             try:
                 await self._forget(instance_id)
             except KafkaUnavailableError as exc:

@@ -32,6 +32,7 @@ def test_every_design_topic_is_declared_with_one_retry_topic_per_delay() -> None
         "pollers.state",
         "instances.health",
         "pollers.credentials",
+        "pollers.shards",
     }
     assert names >= DESIGN_TOPICS
 

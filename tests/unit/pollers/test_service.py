@@ -29,6 +29,23 @@ class FakeProducer(FakeWriter):
         return None
 
 
+class EveryShard:
+    """A membership that owns every shard from the start, as a lone poller does."""
+
+    def __init__(self, bootstrap: str, topic: str, group_id: str, on_revoked: Any) -> None:
+        self.generation = 0
+        self.on_revoked = on_revoked
+
+    def owns(self, instance_id: str) -> bool:
+        return True
+
+    def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
 @dataclasses.dataclass
 class Started:
     instance: Instance
@@ -51,6 +68,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[Started]:
 
     monkeypatch.setattr(service_module, "run_instance", fake_run_instance)
     monkeypatch.setattr(service_module, "DurableProducer", FakeProducer)
+    monkeypatch.setattr(service_module, "ShardMembership", EveryShard)
     return runs
 
 
