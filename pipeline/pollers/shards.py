@@ -55,6 +55,7 @@ class ShardMembership:
         # Bumped on every change of `owned`: the service syncs its views once per generation.
         self.generation = 0
         self._task: asyncio.Task[None] | None = None
+        self._missing_logged = False
 
     def owns(self, instance_id: str) -> bool:
         return bool(self.owned) and shard_of(instance_id, self.shards) in self.owned
@@ -90,7 +91,9 @@ class ShardMembership:
 
     async def _member(self, consumer: AIOKafkaConsumer) -> None:
         if not await partitions_of(self.bootstrap, self.topic):
-            log.warning("topic %s does not exist (run `pipeline topics apply`)", self.topic)
+            if not self._missing_logged:  # checked every second: said once
+                log.warning("topic %s does not exist (run `pipeline topics apply`)", self.topic)
+            self._missing_logged = True
             return
         await consumer.start()
         consumer.subscribe([self.topic], listener=_Listener(self, consumer))
