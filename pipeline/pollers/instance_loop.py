@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,6 +53,8 @@ class PollerContext:
     # Checked before each cycle: with Kafka away, a poll could write nothing, and a hundred
     # instances' pending sends would only keep the client retrying in a tight loop.
     kafka_ready: Callable[[], Awaitable[bool]]
+    # Per instance, beyond one task: a task restarted with fixed credentials logs the recovery.
+    failure_logs: dict[str, FailureLog] = field(default_factory=dict)
 
 
 async def run_instance(instance: Instance, context: PollerContext) -> None:
@@ -86,8 +88,15 @@ async def run_instance(instance: Instance, context: PollerContext) -> None:
             state=context.state,
             topics=context.topics,
         )
+        failures = context.failure_logs.setdefault(instance.id, FailureLog(instance.id))
         cycle = _Cycle(
-            instance.id, poller, client, health, context.kafka_ready, interval=config.interval
+            instance.id,
+            poller,
+            client,
+            health,
+            context.kafka_ready,
+            interval=config.interval,
+            failures=failures,
         )
         await every(config.interval, cycle.run)
 
@@ -130,6 +139,7 @@ class _Cycle:
         kafka_ready: Callable[[], Awaitable[bool]],
         *,
         interval: float,
+        failures: FailureLog,
     ) -> None:
         self._instance_id = instance_id
         self._poller = poller
@@ -137,7 +147,7 @@ class _Cycle:
         self._health = health
         self._kafka_ready = kafka_ready
         self._seen = replace(client.stats)
-        self._failures = FailureLog(instance_id)
+        self._failures = failures
         self._rng = random.Random()  # jitter only  # noqa: S311
         self._interval = interval  # the back-off's cap
 

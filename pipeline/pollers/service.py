@@ -141,6 +141,8 @@ class PollerService:
             for instance_id, instance in wanted.items():
                 if instance_id not in self._running:
                     self._start_task(instance)
+            for instance_id in self._context.failure_logs.keys() - wanted.keys():
+                del self._context.failure_logs[instance_id]
             await self._forget_deleted()
 
     async def _synced_with_owners(self) -> bool:
