@@ -2,7 +2,8 @@
 
 Hootsuite REST → `MessagePoller` → `polls.raw` / `pollers.state`; outcomes → `instances.health`.
 Every instance runs in a task of its own with its own HTTP session, so a slow, throttled or
-failing account only ever delays itself.
+failing account only ever delays itself; a failed cycle is retried on the back-off of
+`failure_policy` and logged by it, a rotated refresh token is kept through `credentials`.
 """
 
 from __future__ import annotations
