@@ -18,6 +18,7 @@ import aiohttp
 
 from bench.children import Child, clean_env, free_port
 from bench.payloads import Instances
+from pipeline.config.keyring import new_key_entry
 from pipeline.settings import Settings, load_settings
 
 
@@ -32,6 +33,8 @@ def session_settings(bootstrap: str, directory: Path, tag: str, **overrides: Any
         "worker_web_port": free_port(),
         "poller_port": free_port(),
         "admin_token": secrets.token_urlsafe(24),
+        # One ring for every process: a second worker's data dir would generate another key.
+        "secret_keys": new_key_entry("bench"),
         "allow_private_destinations": True,  # the receiver is on 127.0.0.1
         **overrides,
     }
@@ -49,6 +52,9 @@ def pipeline_env(settings: Settings, extra: dict[str, str]) -> dict[str, str]:
         PIPELINE_WORKER_WEB_PORT=str(settings.worker_web_port),
         PIPELINE_POLLER_PORT=str(settings.poller_port),
         PIPELINE_ADMIN_TOKEN=token,
+        PIPELINE_SECRET_KEYS=settings.secret_keys.get_secret_value()
+        if settings.secret_keys
+        else "",
         PIPELINE_ALLOW_PRIVATE_DESTINATIONS="true",
         **extra,
     )

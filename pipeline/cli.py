@@ -69,6 +69,19 @@ def _tail(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _secrets(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.config.keyring import key_ring_for, new_key_entry  # noqa: PLC0415
+    from pipeline.ops.secrets_rotate import rotate  # noqa: PLC0415
+
+    if args.action == "new-key":
+        _out(new_key_entry(args.id))  # for the operator to put first in PIPELINE_SECRET_KEYS
+        return 0
+    ring = key_ring_for(settings)
+    for rotated in asyncio.run(rotate(settings, ring)):
+        _out(rotated.line(ring.primary_id))
+    return 0
+
+
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.agents import register_agents  # noqa: PLC0415
     from pipeline.app import create_app  # noqa: PLC0415
@@ -151,6 +164,13 @@ def _parser() -> argparse.ArgumentParser:
         "--idle-timeout", type=float, default=None, help="stop after this many quiet seconds"
     )
     tail.set_defaults(handler=_tail)
+
+    secrets = commands.add_parser(
+        "secrets", help="rotate: re-seal config records under the first key; new-key: print one"
+    )
+    secrets.add_argument("action", choices=["rotate", "new-key"])
+    secrets.add_argument("--id", default="k1", help="new-key: the key's id (default k1)")
+    secrets.set_defaults(handler=_secrets)
 
     ingress = commands.add_parser("ingress", help="webhooks in and the admin API (port 8080)")
     ingress.add_argument("--member-of", type=int, default=None, help=argparse.SUPPRESS)

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     ingress_processes: int = Field(default=1, ge=1, le=64)  # on one port (SO_REUSEPORT)
 
     admin_token: SecretStr | None = None
+    secret_keys: SecretStr | None = None  # `id:base64key,…`, see pipeline/config/keyring.py
     data_dir: Path = REPO_ROOT / "var"
     topics_dir: Path = REPO_ROOT / "topics"
 
@@ -83,6 +84,26 @@ class Settings(BaseSettings):
             raise ValueError("every retry delay must be positive")
         return value
 
+    @field_validator("admin_token")
+    @classmethod
+    def _some_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _split_tokens(value.get_secret_value()):
+            raise ValueError("expected one or more comma-separated tokens")
+        return value
+
+    @field_validator("secret_keys")
+    @classmethod
+    def _a_key_ring(cls, value: SecretStr | None) -> SecretStr | None:
+        # Imported here: the key ring module takes a Settings, so it imports this one.
+        from pipeline.config.keyring import parse_key_ring  # noqa: PLC0415
+
+        if value is not None:
+            try:
+                parse_key_ring(value.get_secret_value(), variable="entry")
+            except ConfigError as exc:
+                raise ValueError(str(exc).removeprefix("entry: ")) from None
+        return value
+
     @field_validator(
         "delivery_timeout", "dedup_window", "ingress_ack_timeout", "stall_timeout", mode="before"
     )
@@ -90,9 +111,17 @@ class Settings(BaseSettings):
     def _duration(cls, value: Any) -> float:
         return parse_duration(value)
 
+    def admin_tokens(self) -> tuple[str, ...]:
+        """The accepted admin tokens: several during a rotation, none when the admin API is off."""
+        return _split_tokens(self.admin_token.get_secret_value()) if self.admin_token else ()
+
     def topic(self, name: str) -> str:
         """The cluster-side name of a manifest topic (a prefix isolates tests and tenants)."""
         return f"{self.topic_prefix}{name}"
+
+
+def _split_tokens(value: str) -> tuple[str, ...]:
+    return tuple(token.strip() for token in value.split(",") if token.strip())
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -104,5 +133,5 @@ def load_settings(**overrides: Any) -> Settings:
         field = str(first["loc"][0]) if first["loc"] else "?"
         variable = f"PIPELINE_{field.upper()}"
         given = first.get("input")
-        shown = "" if field == "admin_token" else f" (got {given!r})"
+        shown = "" if field in ("admin_token", "secret_keys") else f" (got {given!r})"
         raise ConfigError(f"{variable}: {first['msg']}{shown}") from exc

@@ -11,6 +11,8 @@ from pipeline.agents.batching import Writer
 from pipeline.agents.deliver import Delivery, register_deliver
 from pipeline.agents.normalize import register_normalize
 from pipeline.agents.route import register_route
+from pipeline.config.keyring import key_ring_for
+from pipeline.config.sealing import ConfigCodec
 from pipeline.config.subscriptions import Subscription
 from pipeline.config.view import CompactedView
 from pipeline.delivery.gates import SubscriberGates
@@ -28,14 +30,20 @@ def register_agents(app: faust.App, settings: Settings) -> None:
     topics = declare_topics(app, settings)
     tables = declare_tables(app, settings)
     register_normalize(app, topics, tables, Catalog(settings.topics_dir), settings.dedup_window)
+    codec = ConfigCodec(key_ring_for(settings))
     subscriptions: CompactedView[Subscription] = CompactedView(
-        settings.kafka_bootstrap, settings.topic("config.subscriptions"), Subscription.from_json
+        settings.kafka_bootstrap,
+        settings.topic("config.subscriptions"),
+        codec.subscription_from_json,
     )
     register_route(app, topics, subscriptions)
-    sender = Sender(limit=settings.delivery_concurrency * len(topics.delivery_tiers))
+    sender = Sender(
+        limit=settings.delivery_concurrency * len(topics.delivery_tiers),
+        allow_private=settings.allow_private_destinations,
+    )
     gates = SubscriberGates(settings.delivery_concurrency_per_subscription)
     register_deliver(
-        app, Delivery(settings, topics, tables, subscriptions, sender, gates, Writer(app))
+        app, Delivery(settings, topics, tables, subscriptions, sender, gates, Writer(app), codec)
     )
 
     async def start_delivery_clients() -> None:

@@ -24,6 +24,7 @@ from faust.types import StreamT
 from pipeline import metrics
 from pipeline.agents.batching import Writer
 from pipeline.agents.guard import guarded
+from pipeline.config.sealing import ConfigCodec
 from pipeline.config.subscriptions import Subscription, disable_gone
 from pipeline.config.view import CompactedView
 from pipeline.delivery.attempt import attempt
@@ -51,6 +52,7 @@ class Delivery:
     sender: Sender
     gates: SubscriberGates
     writer: Writer
+    codec: ConfigCodec  # seals a subscription this agent writes back (disabled on 410)
     # webhook-id → set once the attempt now running for it has concluded (see `_settled`)
     attempting: dict[str, asyncio.Event] = field(default_factory=dict)
 
@@ -203,7 +205,7 @@ async def _disable(delivery: Delivery, subscription: Subscription, outcome: Outc
     log.warning("disabling subscription %s: %s", subscription.id, disabled.disabled_reason)
     metrics.SUBSCRIPTIONS_DISABLED.inc()
     ack = await delivery.topics.config_subscriptions.send(
-        key=subscription.id.encode(), value=disabled.to_json()
+        key=subscription.id.encode(), value=delivery.codec.subscription_to_json(disabled)
     )
     written = await ack
     delivery.subscriptions.apply(subscription.id, disabled, written.offset)

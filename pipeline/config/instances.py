@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import secrets
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -15,8 +16,11 @@ from typing import Any
 
 import orjson
 
+from pipeline.config.cloud_elements import translate
+from pipeline.config.ingress_limit import limit_fields
 from pipeline.config.requests import RequestError, boolean, optional_text, text, url
 from pipeline.events.cloudevent import rfc3339
+from pipeline.providers.oktopost import EVENT_MAP
 from pipeline.providers.registry import PROVIDERS
 
 POLLING_KEYS = frozenset(
@@ -31,15 +35,9 @@ POLLING_KEYS = frozenset(
         "max_requests_per_second",
     }
 )
-# Cloud Elements' instance configuration keys, accepted under "configuration".
-CLOUD_ELEMENTS_KEYS = frozenset(
-    {
-        "event.notification.enabled",
-        "event.notification.callback.url",
-        "event.vendor.type",
-        "event.poller.refresh_interval",
-    }
-)
+CALLBACK_FORMATS = ("cloudevents", "cloud-elements")
+DEFAULT_RECONCILE_SECONDS = 300.0
+MIN_RECONCILE_SECONDS = 5.0
 
 
 def instance_key(instance_id: str) -> str:
@@ -69,6 +67,16 @@ class Instance:
     include_raw: bool = True
     polling: dict[str, Any] = field(default_factory=dict)
     credentials: dict[str, str | None] = field(default_factory=dict)
+    max_requests_per_second: float | None = None  # webhooks in, per ingress process
+    burst: int | None = None
+    api_base_url: str | None = None  # the provider's API (None: the real one)
+    tags: list[str] = field(default_factory=list)
+    callback_format: str = "cloudevents"  # of the `cb-<id>` subscription
+    callback_signature_key: str | None = None  # Cloud Elements' event.notification.signature.key
+    oktopost_events: list[str] | None = None  # managed webhooks' events (None: all)
+    reconcile_interval_seconds: float | None = None  # None: DEFAULT_RECONCILE_SECONDS
+    # Written by the Oktopost webhook manager only: webhook id → {"event", "secret"}.
+    oktopost_webhooks: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         return orjson.dumps(asdict(self))
@@ -83,6 +91,12 @@ class Instance:
         del shown["signing_secret"]
         shown["has_signing_secret"] = bool(self.signing_secret)
         shown["credentials"] = sorted(key for key, value in self.credentials.items() if value)
+        del shown["callback_signature_key"]
+        shown["has_callback_signature_key"] = bool(self.callback_signature_key)
+        shown["oktopost_webhooks"] = sorted(
+            ({"id": key, "event": value["event"]} for key, value in self.oktopost_webhooks.items()),
+            key=lambda webhook: webhook["event"],
+        )
         shown["webhook_url"] = (
             f"{public_url.rstrip('/')}/v1/webhooks/{self.provider}/{instance_key(self.id)}"
         )
@@ -94,7 +108,11 @@ def _now() -> str:
 
 
 def create_instance(body: dict[str, Any]) -> tuple[Instance, str | None]:
-    """A new instance from a POST body, and the signing secret if this call generated it."""
+    """A new instance from a POST body, and the signing secret if this call generated it.
+
+    Cloud Elements' body is translated first (`cloud_elements.translate`); its authorization
+    code, if any, is the caller's to exchange.
+    """
     body = _with_cloud_elements_aliases(body)
     provider = text(body, "provider")
     if provider not in PROVIDERS:
@@ -117,6 +135,8 @@ def create_instance(body: dict[str, Any]) -> tuple[Instance, str | None]:
         include_raw=boolean(body, "include_raw", default=True),
         polling=_polling(body.get("polling")),
         credentials=_credentials(body.get("credentials")),
+        **limit_fields(body),
+        **_connection_fields(body),
     )
     return instance, generated
 
@@ -127,7 +147,7 @@ def patch_instance(instance: Instance, body: dict[str, Any]) -> Instance:
     for fixed in ("id", "provider"):
         if fixed in body and body[fixed] != getattr(instance, fixed):
             raise RequestError(fixed, "cannot be changed; create a new instance")
-    changes: dict[str, Any] = {"modified": _now()}
+    changes: dict[str, Any] = {"modified": _now(), **limit_fields(body)}
     if "name" in body:
         changes["name"] = text(body, "name")
     if "enabled" in body:
@@ -142,7 +162,62 @@ def patch_instance(instance: Instance, body: dict[str, Any]) -> Instance:
         changes["polling"] = {**instance.polling, **_polling(body["polling"])}
     if "credentials" in body:
         changes["credentials"] = {**instance.credentials, **_credentials(body["credentials"])}
+    changes.update(_connection_fields(body, only_given=True))
     return replace(instance, **changes)
+
+
+def _connection_fields(body: dict[str, Any], *, only_given: bool = False) -> dict[str, Any]:
+    """Where the provider is, how callbacks look, and what a managed Oktopost instance wants."""
+    fields: dict[str, Any] = {}
+    if "api_base_url" in body or not only_given:
+        fields["api_base_url"] = url(body, "api_base_url")
+    if "tags" in body or not only_given:
+        fields["tags"] = _tags(body.get("tags"))
+    if "callback_format" in body or not only_given:
+        value = body.get("callback_format") or CALLBACK_FORMATS[0]
+        if value not in CALLBACK_FORMATS:
+            raise RequestError("callback_format", f"must be one of {', '.join(CALLBACK_FORMATS)}")
+        fields["callback_format"] = value
+    if "callback_signature_key" in body or not only_given:
+        fields["callback_signature_key"] = optional_text(body, "callback_signature_key")
+    if "oktopost_events" in body or not only_given:
+        fields["oktopost_events"] = _oktopost_events(body.get("oktopost_events"))
+    if "reconcile_interval_seconds" in body or not only_given:
+        fields["reconcile_interval_seconds"] = _reconcile_interval(body)
+    return fields
+
+
+def _tags(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(tag, str) and tag for tag in value):
+        raise RequestError("tags", "must be a list of non-empty strings")
+    return list(dict.fromkeys(value))
+
+
+def _oktopost_events(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(e, str) and e in EVENT_MAP for e in value)
+    ):
+        raise RequestError("oktopost_events", "must be a non-empty list of Oktopost event types")
+    return list(dict.fromkeys(value))
+
+
+def _reconcile_interval(body: dict[str, Any]) -> float | None:
+    value = body.get("reconcile_interval_seconds")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RequestError("reconcile_interval_seconds", "must be a number")
+    if not math.isfinite(value) or value < MIN_RECONCILE_SECONDS:
+        raise RequestError(
+            "reconcile_interval_seconds", f"must be {MIN_RECONCILE_SECONDS:g} or more"
+        )
+    return float(value)
 
 
 def _polling(value: Any) -> dict[str, Any]:
@@ -174,28 +249,11 @@ def _credentials(value: Any) -> dict[str, str | None]:
 
 
 def _with_cloud_elements_aliases(body: Any) -> dict[str, Any]:
-    """Map Cloud Elements' `configuration` keys onto this API's fields (explicit fields win)."""
+    """Map Cloud Elements' keys onto this API's fields (explicit fields win); a code is refused
+    here: only `create` in the admin API, which exchanges it, may accept one."""
     if not isinstance(body, dict):
         raise RequestError("body", "must be a JSON object")
-    configuration = body.get("configuration")
-    if configuration is None:
-        return body
-    if not isinstance(configuration, dict) or set(configuration) - CLOUD_ELEMENTS_KEYS:
-        allowed = ", ".join(sorted(CLOUD_ELEMENTS_KEYS))
-        raise RequestError("configuration", f"must be an object with keys among {allowed}")
-    merged = {key: value for key, value in body.items() if key != "configuration"}
-    polling = dict(merged.get("polling") or {})
-    if "event.notification.enabled" in configuration:
-        merged.setdefault("enabled", configuration["event.notification.enabled"])
-    if "event.notification.callback.url" in configuration:
-        merged.setdefault("callback_url", configuration["event.notification.callback.url"])
-    if "event.vendor.type" in configuration:
-        polling.setdefault("enabled", configuration["event.vendor.type"] == "polling")
-    if "event.poller.refresh_interval" in configuration:
-        minutes = configuration["event.poller.refresh_interval"]
-        if not isinstance(minutes, int | float) or minutes <= 0:
-            raise RequestError("event.poller.refresh_interval", "must be a positive number")
-        polling.setdefault("interval_seconds", minutes * 60)
-    if polling:
-        merged["polling"] = polling
-    return merged
+    translated, code = translate(body)
+    if code is not None:
+        raise RequestError("providerData.code", "is exchanged by POST /v1/instances only")
+    return translated

@@ -28,6 +28,7 @@ MIN_SECRET_BYTES = 24
 _PATTERN = re.compile(r"^(\*|[a-z_]+\.\*|[a-z_]+\.[a-z_]+)$")
 ORDERS = ("name", "created", "modified")
 PAGE_SIZES = (20, 25, 50, 100)
+FORMATS = ("cloudevents", "cloud-elements")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class Subscription:
     previous_secret: str | None = None
     previous_secret_expires: str | None = None
     disabled_reason: str | None = field(default=None)
+    format: str = "cloudevents"  # the body delivered: see `pipeline.delivery.formats`
+    # Signs `Elements-Webhook-Signature` in the cloud-elements format (None: the `secret`).
+    signature_key: str | None = None
 
     def to_json(self) -> bytes:
         return orjson.dumps(asdict(self))
@@ -56,8 +60,9 @@ class Subscription:
     def public(self) -> dict[str, Any]:
         """What the admin API shows after creation: never a secret."""
         shown = asdict(self)
-        for secret in ("secret", "previous_secret"):
+        for secret in ("secret", "previous_secret", "signature_key"):
             del shown[secret]
+        shown["has_signature_key"] = bool(self.signature_key)
         return shown
 
     def matches(self, event_type: str, instance_id: str | None) -> bool:
@@ -105,6 +110,8 @@ def create_subscription(body: dict[str, Any]) -> Subscription:
         secret=_secret(body),
         created=now,
         modified=now,
+        format=_format(body),
+        signature_key=optional_text(body, "signature_key"),
     )
 
 
@@ -126,7 +133,18 @@ def patch_subscription(subscription: Subscription, body: dict[str, Any]) -> Subs
         changes["enabled"] = boolean(body, "enabled", default=subscription.enabled)
         if changes["enabled"]:
             changes["disabled_reason"] = None
+    if "format" in body:
+        changes["format"] = _format(body)
+    if "signature_key" in body:
+        changes["signature_key"] = optional_text(body, "signature_key")
     return replace(subscription, **changes)
+
+
+def _format(body: dict[str, Any]) -> str:
+    value = body.get("format") or FORMATS[0]
+    if value not in FORMATS:
+        raise RequestError("format", f"must be one of {', '.join(FORMATS)}")
+    return str(value)
 
 
 def rotate_secret(subscription: Subscription) -> Subscription:

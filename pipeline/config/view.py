@@ -44,6 +44,9 @@ class CompactedView(Generic[T]):
         found = self._values.get(key)
         return found[1] if found else None
 
+    def items(self) -> list[tuple[str, T]]:
+        return [(key, value) for key, (_, value) in self._values.items()]
+
     def values(self) -> Iterator[T]:
         return (value for _, value in self._values.values())
 

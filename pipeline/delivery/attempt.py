@@ -1,7 +1,9 @@
 """deliver agent → subscriber: one signed POST of a task's CloudEvent, classified.
 
-The destination is checked on every attempt (DNS may change), the body is the CloudEvent exactly as
-on `events.normalized`, and the Standard Webhooks headers are signed by every active secret.
+The destination is checked on every attempt (DNS may change) — its syntax here, its addresses by
+the sender's resolver where it connects — the body is the CloudEvent exactly as on
+`events.normalized` (or the subscription's other `format`), and the Standard Webhooks headers are
+signed by every active secret.
 """
 
 from __future__ import annotations
@@ -10,11 +12,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from pipeline.config.subscriptions import Subscription
-from pipeline.delivery.destinations import check_destination
+from pipeline.delivery.destinations import check_literal_destination
 from pipeline.delivery.errors import DestinationRefusedError
+from pipeline.delivery.formats import render
 from pipeline.delivery.outcome import Outcome, OutcomeKind, classify
 from pipeline.delivery.sender import Sender
 from pipeline.delivery.signing import delivery_headers
@@ -29,17 +30,23 @@ async def attempt(
     started = datetime.now(UTC)
     clock = time.perf_counter()
     try:
-        await check_destination(subscription.url, allow_private=settings.allow_private_destinations)
+        check_literal_destination(
+            subscription.url, allow_private=settings.allow_private_destinations
+        )
+        body, format_headers = render(subscription, task["event"])
+        headers = delivery_headers(
+            subscription.signing_secrets(started),
+            task["webhook_id"],
+            int(started.timestamp()),
+            body,
+        )
+        headers.update(format_headers)
+        status, response_headers, error, duration = await sender.post(
+            subscription.url, body, headers, timeout=settings.delivery_timeout
+        )
     except DestinationRefusedError as exc:
         refused = Outcome(OutcomeKind.REFUSED, None, None, f"destination refused: {exc}")
         return refused, attempt_record(task, refused, started, time.perf_counter() - clock)
-    body = orjson.dumps(task["event"])
-    headers = delivery_headers(
-        subscription.signing_secrets(started), task["webhook_id"], int(started.timestamp()), body
-    )
-    status, response_headers, error, duration = await sender.post(
-        subscription.url, body, headers, timeout=settings.delivery_timeout
-    )
     outcome = classify(
         status, response_headers, error, retry_after_cap=max(settings.retry_schedule)
     )

@@ -2,8 +2,10 @@
 
 A subscriber chooses its URL, so without this guard it could make the pipeline call loopback
 services, the private network or the cloud metadata endpoint (SSRF). `validate_url_syntax` runs
-when a subscription is created; `check_destination` runs before each delivery, because DNS answers
-change.
+when a subscription is created; `check_literal_destination` runs before each delivery (syntax, and
+a host written as an address); a host name is checked where it is connected to, by
+`guarded_resolver.GuardedResolver`, so the addresses checked are the addresses used — a second
+lookup (DNS rebinding) has nothing to swap. `check_destination` resolves and checks in one go.
 With `allow_private` on (local development, tests) only the URL's syntax is checked.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -31,6 +34,8 @@ _METADATA = frozenset(
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
 # The NAT64 well-known prefix embeds an IPv4 address that a NAT64 gateway would then reach.
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# What inet_aton may read as an IPv4 address: decimal, octal and hex parts, 1 to 4 of them.
+_LEGACY_IPV4 = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?$", re.IGNORECASE)
 
 
 def validate_url_syntax(url: str) -> None:
@@ -45,10 +50,43 @@ async def check_destination(
     host = _parse(url)
     if allow_private:
         return
-    for address in await _addresses(host, resolver or _system_resolver):
+    refuse_blocked(host, await _addresses(host, resolver or _system_resolver))
+
+
+def check_literal_destination(url: str, *, allow_private: bool) -> None:
+    """Refuse a bad URL, or a host written as a non-public address; names are left to connect time.
+
+    Legacy numeric spellings (`2130706433`, `0x7f.1`, `127.1`) are read as the address the C
+    library would make of them, so that they are refused for that address.
+    """
+    host = _parse(url)
+    if allow_private:
+        return
+    address = _ip(host) or _legacy_ipv4(host)
+    if address is not None:
+        refuse_blocked(host, [address])
+
+
+def refuse_blocked(host: str, addresses: Sequence[Address]) -> None:
+    """Raise `DestinationRefusedError` unless every one of `addresses` is publicly routable."""
+    for address in addresses:
         reason = _blocked_reason(address)
         if reason is not None:
             raise DestinationRefusedError(reason, f"host {host!r} resolves to {address}")
+
+
+def parse_address(text: str) -> Address | None:
+    """An address as a resolver returns it (IPv6 perhaps with a `%scope`), or None."""
+    return _ip(text)
+
+
+def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    if not _LEGACY_IPV4.match(host):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 def _parse(url: str) -> str:

@@ -6,13 +6,19 @@ began less than `SLOW_SECONDS` ago, and its recent answers took less than that o
 frees within milliseconds, so the task waits for one, at most `PATIENCE_SECONDS`. When it is slow
 or hung the task is deferred to the first retry tier at once, so it ties up none of the shared
 delivery slots and the other subscribers' deliveries go on.
+
+Waiting tasks queue in arrival order and a finished request hands its slot to the first of them
+directly: one wake-up per freed slot. (Waking every waiter to compete for it cost one timer and
+one task switch per waiter per delivery: with 24 tasks waiting on one busy subscriber, about a
+quarter of the worker's CPU.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,7 +31,7 @@ SMOOTHING = 0.2  # weight of the newest answer time in the running average
 class _Gate:
     started: list[float] = field(default_factory=list)  # start times of requests in flight
     average: float = 0.0  # of recent answer times, seconds
-    freed: asyncio.Event = field(default_factory=asyncio.Event)
+    waiting: deque[asyncio.Future[float]] = field(default_factory=deque)
 
 
 class SubscriberGates:
@@ -46,23 +52,40 @@ class SubscriberGates:
     async def acquire(self, subscription: str) -> float | None:
         """A slot (its start time, for `release`), or None: defer the task."""
         gate = self._gates[subscription]
-        deadline = self._clock() + PATIENCE_SECONDS
-        while len(gate.started) >= self.limit:
-            remaining = deadline - self._clock()
-            if remaining <= 0 or self.slow(subscription):
-                return None
-            gate.freed.clear()
-            try:
-                await asyncio.wait_for(gate.freed.wait(), remaining)
-            except TimeoutError:
-                return None
-        started = self._clock()
-        gate.started.append(started)
-        return started
+        if len(gate.started) < self.limit and not gate.waiting:
+            started = self._clock()
+            gate.started.append(started)
+            return started
+        if self.slow(subscription):
+            return None
+        handed: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        gate.waiting.append(handed)
+        try:
+            async with asyncio.timeout(PATIENCE_SECONDS):
+                return await handed
+        except TimeoutError:
+            if handed.done() and not handed.cancelled():
+                return handed.result()  # handed over just as the patience ran out: use it
+            return None
+        except asyncio.CancelledError:
+            if handed.done() and not handed.cancelled():
+                self.release(subscription, handed.result())  # handed over, never to be used
+            raise
+        finally:
+            if not handed.done():
+                handed.cancel()
+            with contextlib.suppress(ValueError):
+                gate.waiting.remove(handed)
 
     def release(self, subscription: str, started: float) -> None:
         gate = self._gates[subscription]
         gate.started.remove(started)
         took = self._clock() - started
         gate.average = (1 - SMOOTHING) * gate.average + SMOOTHING * took
-        gate.freed.set()
+        while gate.waiting:
+            handed = gate.waiting.popleft()
+            if not handed.done():
+                now = self._clock()
+                gate.started.append(now)
+                handed.set_result(now)
+                return

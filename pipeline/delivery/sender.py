@@ -3,18 +3,24 @@
 One `Sender` holds one connection pool for all deliveries, so keep-alive connections are reused
 across events. `post` turns every transport failure into data (status None + a short error) for
 `outcome.classify`; it reads at most a small, fixed part of any response body and never follows
-redirects (a redirect could point past the destination check). The deliver agent caps the
-requests in flight per subscription, so one slow subscriber cannot hold every pooled connection.
+redirects (a redirect could point past the destination check). Unless private destinations are
+allowed, host names are resolved by `GuardedResolver`: the addresses connected to are the ones
+checked, and a refused one raises `DestinationRefusedError`. The deliver agent caps the requests in
+flight per subscription, so one slow subscriber cannot hold every pooled connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl as ssl_module
 import time
 from collections.abc import Mapping
 from types import TracebackType
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
+
+from pipeline.delivery.guarded_resolver import GuardedResolver
 
 PostResult = tuple[int | None, dict[str, str], str | None, float]
 """(status or None, response headers with lower-case names, error or None, seconds taken)."""
@@ -44,7 +50,15 @@ class Sender:
         limit: int = 100,
         limit_per_host: int = 20,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        allow_private: bool = False,
+        resolver: AbstractResolver | None = None,
+        ssl: ssl_module.SSLContext | None = None,
     ) -> None:
+        """`resolver` and `ssl` replace the system's (tests); `resolver` is guarded unless
+        `allow_private`. Certificates are always verified, against the URL's host name."""
+        self._allow_private = allow_private
+        self._resolver = resolver
+        self._ssl: ssl_module.SSLContext | bool = ssl if ssl is not None else True
         self._limit = limit
         self._limit_per_host = limit_per_host
         self._max_response_bytes = max_response_bytes
@@ -54,7 +68,16 @@ class Sender:
         """Open the connection pool (needs a running event loop, hence not in `__init__`)."""
         if self._session is not None:
             return
-        connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=self._limit_per_host)
+        resolver = self._resolver or aiohttp.DefaultResolver()
+        connector = aiohttp.TCPConnector(
+            limit=self._limit,
+            limit_per_host=self._limit_per_host,
+            resolver=resolver if self._allow_private else GuardedResolver(resolver),
+            # Each new connection is resolved and checked afresh, as DNS answers change; pooled
+            # keep-alive connections need no lookup at all.
+            use_dns_cache=False,
+            ssl=self._ssl,
+        )
         self._session = aiohttp.ClientSession(
             connector=connector,
             headers={"user-agent": USER_AGENT},
@@ -85,7 +108,11 @@ class Sender:
     async def post(
         self, url: str, body: bytes, headers: Mapping[str, str], *, timeout: float
     ) -> PostResult:
-        """One attempt; transport failures and timeouts are returned, never raised."""
+        """One attempt; transport failures and timeouts are returned, never raised.
+
+        Raises `DestinationRefusedError` when the host resolves to an address it may not reach
+        (aiohttp wraps only a resolver's OSErrors, so the guard's refusal comes through as is).
+        """
         if self._session is None:
             raise RuntimeError("Sender.start() must be awaited before post()")
         started = time.monotonic()

@@ -7,7 +7,13 @@ from typing import Any
 
 import aiohttp
 
-from pipeline.demo.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from pipeline.demo.simulator import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_OKTOPOST_ACCOUNT,
+    DEMO_OKTOPOST_API_KEY,
+    OKTOPOST_PATH,
+)
 
 log = logging.getLogger(__name__)
 DEMO_OKTOPOST_SECRET = "demo-oktopost-secret"  # noqa: S105 - documented in the README's curl example
@@ -34,6 +40,20 @@ def demo_resources(simulator_url: str, receiver_url: str) -> list[tuple[str, dic
                 "provider": "oktopost",
                 "name": "Demo Oktopost",
                 "signing_secret": DEMO_OKTOPOST_SECRET,
+            },
+        ),
+        (
+            "/v1/instances",
+            {
+                "id": "demo-oktopost-managed",
+                "provider": "oktopost",
+                "name": "Demo Oktopost, managed (simulator)",
+                "api_base_url": simulator_url + OKTOPOST_PATH,
+                "credentials": {
+                    "account_id": DEMO_OKTOPOST_ACCOUNT,
+                    "api_key": DEMO_OKTOPOST_API_KEY,
+                },
+                "reconcile_interval_seconds": 30,
             },
         ),
         (

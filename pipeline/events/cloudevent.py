@@ -94,6 +94,8 @@ class Lineage:
     instance_id: str
     received_at: str
     include_raw: bool = True
+    # "delivery": the provider's ids of the delivery; "content": what happened (see oktopost.py)
+    identity: str = "delivery"
 
     @property
     def received_time(self) -> datetime:

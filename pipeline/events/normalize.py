@@ -159,6 +159,7 @@ def _lineage(provider: str, record: dict[str, Any], time_field: str) -> Lineage 
         instance_id=instance_id,
         received_at=rfc3339(received),
         include_raw=bool(options.get("include_raw", True)),
+        identity=str(options.get("identity", "delivery")),
     )
 
 

@@ -1,17 +1,27 @@
 """Admin API for instances: `/v1/instances` → `config.instances` (compacted; tombstone on delete).
 
 Secrets and credentials are write-only: a generated `signing_secret` is shown once, on create.
+Cloud Elements' body is accepted too; its `providerData.code` is exchanged for tokens before the
+instance is written, and a code the provider refuses stores nothing (422 with its error).
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
+
 from aiohttp import web
 
+from pipeline.config.cloud_elements import AuthorizationCode, translate
 from pipeline.config.instances import Instance, create_instance, patch_instance
+from pipeline.config.requests import RequestError
 from pipeline.ingress.admin_http import read_json
 from pipeline.ingress.callbacks import sync_callback
 from pipeline.ingress.context import INGRESS
+from pipeline.ingress.oauth import CodeRefusedError, api_base_url, exchange_code
 from pipeline.web import error, json_response
+
+log = logging.getLogger(__name__)
 
 
 def _not_found(instance_id: str) -> web.Response:
@@ -20,9 +30,15 @@ def _not_found(instance_id: str) -> web.Response:
 
 async def create(request: web.Request) -> web.Response:
     ingress = request.app[INGRESS]
-    instance, generated = create_instance(await read_json(request))
+    body, code = translate(await read_json(request))
+    instance, generated = create_instance(body)
     if ingress.instances.get(instance.id) is not None:
         return error(409, "conflict", f"instance {instance.id!r} exists")
+    if code is not None:
+        try:
+            instance = await _with_tokens(instance, code)
+        except CodeRefusedError as exc:
+            return _refused(exc)
     await ingress.put_instance(instance.id, instance)
     callback_secret = await sync_callback(ingress, instance.id, instance)
     shown = ingress.show(instance)
@@ -33,10 +49,31 @@ async def create(request: web.Request) -> web.Response:
     return json_response(shown, 201)
 
 
+async def _with_tokens(instance: Instance, code: AuthorizationCode) -> Instance:
+    """The instance holding the tokens its authorization code is exchanged for."""
+    if instance.provider != "hootsuite":
+        raise RequestError("providerData.code", "is exchanged for hootsuite instances only")
+    client_id = instance.credentials.get("client_id")
+    client_secret = instance.credentials.get("client_secret")
+    if not client_id or not client_secret:
+        raise RequestError("configuration", "a code needs oauth.api.key and oauth.api.secret")
+    base_url = api_base_url(instance.api_base_url, instance.polling)
+    tokens = await exchange_code(base_url, client_id, client_secret, code)
+    return replace(instance, credentials={**instance.credentials, **tokens})
+
+
+def _refused(exc: CodeRefusedError) -> web.Response:
+    log.info("authorization code refused: %s", exc)
+    found = {"code": exc.code, "message": str(exc), "provider_error": exc.provider_error}
+    return json_response({"error": found}, 422)
+
+
 async def list_all(request: web.Request) -> web.Response:
+    """Every instance, by id; `?tag=a&tag=b` keeps those carrying every tag named."""
     ingress = request.app[INGRESS]
-    shown = [ingress.show(i) for i in sorted(ingress.instances.values(), key=_by_id)]
-    return json_response({"data": shown})
+    tags = set(request.query.getall("tag", []))
+    found = [i for i in ingress.instances.values() if tags <= set(i.tags)]
+    return json_response({"data": [ingress.show(i) for i in sorted(found, key=_by_id)]})
 
 
 def _by_id(instance: Instance) -> str:

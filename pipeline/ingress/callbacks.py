@@ -1,5 +1,7 @@
 """An instance's `callback_url` (Cloud Elements' `event.notification.callback.url`) is a shortcut:
 one subscription, `cb-<instance id>`, for every event of that instance, kept in step with it.
+An instance created with Cloud Elements' body keeps it in the `cloud-elements` format, signed with
+its `event.notification.signature.key`.
 """
 
 from __future__ import annotations
@@ -20,10 +22,15 @@ async def sync_callback(
     subscription_id = callback_subscription_id(instance_id)
     current = ingress.subscriptions.get(subscription_id)
     url = instance.callback_url if instance else None
-    if url is None:
+    if instance is None or url is None:
         if current is not None:
             await ingress.put_subscription(subscription_id, None)
         return None
+    wanted = {
+        "url": url,
+        "format": instance.callback_format,
+        "signature_key": instance.callback_signature_key,
+    }
     if current is None:
         created = create_subscription(
             {
@@ -32,10 +39,12 @@ async def sync_callback(
                 "url": url,
                 "event_types": ["*"],
                 "instance_ids": [instance_id],
+                **wanted,
             }
         )
         await ingress.put_subscription(subscription_id, created)
         return created.secret
-    if current.url != url:
-        await ingress.put_subscription(subscription_id, patch_subscription(current, {"url": url}))
+    changed = {key: value for key, value in wanted.items() if getattr(current, key) != value}
+    if changed:
+        await ingress.put_subscription(subscription_id, patch_subscription(current, changed))
     return None

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from pipeline.config.instances import Instance
+from pipeline.config.keyring import KeyRing
+from pipeline.config.sealing import ConfigCodec
 from pipeline.config.subscriptions import Subscription
 from pipeline.config.view import CompactedView
 from pipeline.health import KafkaProbe
 from pipeline.ingress.attempt_log import AttemptLog
+from pipeline.oktopost.registry import is_managed
 from pipeline.producer import DurableProducer
 from pipeline.settings import Settings
 
@@ -25,25 +28,27 @@ class Ingress:
     subscriptions: CompactedView[Subscription]
     attempt_log: AttemptLog
     probe: KafkaProbe
+    # Seals secrets on their way to `config.*`; the default's key dies with the process (tests).
+    codec: ConfigCodec = field(default_factory=lambda: ConfigCodec(KeyRing.ephemeral()))
 
     async def put_instance(self, instance_id: str, value: Instance | None) -> None:
         """Write to `config.instances` (None: tombstone) and see it here before the view does."""
         topic = self.settings.topic("config.instances")
-        raw = value.to_json() if value else None
+        raw = self.codec.instance_to_json(value) if value else None
         meta = await self.producer.send(topic, instance_id.encode(), raw)
         self.instances.apply(instance_id, value, meta.offset)
 
     async def put_subscription(self, subscription_id: str, value: Subscription | None) -> None:
         """Write to `config.subscriptions` (None: tombstone) and see it here at once."""
         topic = self.settings.topic("config.subscriptions")
-        raw = value.to_json() if value else None
+        raw = self.codec.subscription_to_json(value) if value else None
         meta = await self.producer.send(topic, subscription_id.encode(), raw)
         self.subscriptions.apply(subscription_id, value, meta.offset)
 
     def show(self, instance: Instance) -> dict[str, Any]:
         """An instance as the admin API shows it: no secrets, with its webhook URL and health."""
         shown = instance.public(self.public_url)
-        if not instance.polling.get("enabled"):
+        if not instance.polling.get("enabled") and not is_managed(instance):
             shown["health"] = {"status": "not_polled"}
         else:
             shown["health"] = self.health.get(instance.id) or {"status": "pending"}

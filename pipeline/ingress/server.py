@@ -15,12 +15,12 @@ from collections.abc import AsyncIterator, Callable
 import orjson
 from aiohttp import web
 
-from pipeline.config.instances import Instance
-from pipeline.config.subscriptions import Subscription
+from pipeline.config.keyring import key_ring_for
+from pipeline.config.sealing import ConfigCodec
 from pipeline.config.view import CompactedView
 from pipeline.events.catalog import Catalog
 from pipeline.health import KafkaProbe
-from pipeline.ingress import admin_catalog, admin_instances, admin_subscriptions
+from pipeline.ingress import admin_catalog, admin_instances, admin_subscriptions, oauth
 from pipeline.ingress.admin_http import admin_errors
 from pipeline.ingress.attempt_log import AttemptLog
 from pipeline.ingress.auth import require_admin_token
@@ -36,22 +36,26 @@ MEMBER_LOAD_WAIT_SECONDS = 30.0
 
 
 def create_ingress_app(settings: Settings, render: Render = render_metrics) -> web.Application:
+    codec = ConfigCodec(key_ring_for(settings))
     ingress = Ingress(
         settings=settings,
         producer=DurableProducer(
             settings.kafka_bootstrap, settings.ingress_ack_timeout, process="ingress"
         ),
         instances=CompactedView(
-            settings.kafka_bootstrap, settings.topic("config.instances"), Instance.from_json
+            settings.kafka_bootstrap, settings.topic("config.instances"), codec.instance_from_json
         ),
         health=CompactedView(
             settings.kafka_bootstrap, settings.topic("instances.health"), orjson.loads
         ),
         subscriptions=CompactedView(
-            settings.kafka_bootstrap, settings.topic("config.subscriptions"), Subscription.from_json
+            settings.kafka_bootstrap,
+            settings.topic("config.subscriptions"),
+            codec.subscription_from_json,
         ),
         attempt_log=AttemptLog(settings.kafka_bootstrap, settings.topic("deliveries.attempts")),
         probe=KafkaProbe(settings.kafka_bootstrap),
+        codec=codec,
     )
     app = build_app(ingress, render)
     app.cleanup_ctx.append(_lifecycle)
@@ -76,6 +80,7 @@ def _admin_app(settings: Settings, ingress: Ingress) -> web.Application:
     admin[INGRESS] = ingress
     admin_instances.add_routes(admin)
     admin_subscriptions.add_routes(admin)
+    oauth.add_routes(admin)
     admin_catalog.add_routes(admin, Catalog(settings.topics_dir))
     return admin
 

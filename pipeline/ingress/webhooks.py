@@ -1,8 +1,11 @@
 """`POST /v1/webhooks/{provider}/{key}` → verify → `webhooks.raw` → 202 after Kafka's ack.
 
 401 bad or missing signature (nothing written); 404 unknown or disabled instance; 413 body over the
-limit; 400 unparseable body from an authenticated sender (kept on `events.invalid`); 503 when Kafka
-cannot take the record. A Hootsuite batch of pings only is answered 200 and not written.
+limit; 429 the instance is over its `max_requests_per_second` (with `Retry-After`, nothing
+written); 400 unparseable body from an authenticated sender (kept on `events.invalid`); 503 when
+Kafka cannot take the record. A Hootsuite batch of pings only is answered 200 and not written. A
+managed Oktopost instance's request is verified with the Secret of the webhook its `webhookId`
+names.
 
 This is the hot path: what does not depend on the request (each provider's metric children, topic
 names, kept headers) is resolved once, when the app is built, and the route sits outside the
@@ -28,6 +31,8 @@ from pipeline.config.instances import Instance, instance_id_from_key
 from pipeline.errors import KafkaUnavailableError
 from pipeline.events.invalid import invalid_record
 from pipeline.ingress.context import Ingress
+from pipeline.ingress.rate_limit import RateLimiter, retry_after
+from pipeline.oktopost.registry import CONTENT_IDENTITY, is_managed, webhook_secret
 from pipeline.providers.base import PayloadError, Provider, SignatureError
 from pipeline.providers.registry import PROVIDERS
 from pipeline.web import error, json_response
@@ -91,6 +96,7 @@ class Webhooks:
         self._limit = ingress.settings.max_body_bytes
         self._raw_topic = ingress.settings.topic("webhooks.raw")
         self._invalid_topic = ingress.settings.topic("events.invalid")
+        self._limiter = RateLimiter()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
@@ -123,16 +129,23 @@ class Webhooks:
         except web.HTTPRequestEntityTooLarge:  # a chunked body, counted as it arrives
             return error(413, "body_too_large", f"the body is over {self._limit} bytes", headers)
         route.received_bytes.inc(len(body))
+        managed = is_managed(instance)
         try:
-            provider.verify(instance.signing_secret, request.headers, body, time.time())
+            _verify(provider, instance, managed, request.headers, body)
         except SignatureError as exc:
             log.info("rejected %s webhook for %s: %s", route.name, instance.id, exc)
             return error(401, exc.code, str(exc), headers)
+        wait = self._limiter.admit(instance)
+        if wait is not None:  # counted after the signature: strangers cannot spend the budget
+            headers["Retry-After"] = retry_after(wait)
+            return error(429, "rate_limited", "the instance is over its request rate", headers)
         kept = _kept_headers(route, request.headers)
         if isinstance(kept, str):
             message = f"header {kept!r} is not valid UTF-8"
             return error(400, "invalid_header", message, headers)
         envelope = _envelope(request_id, route, instance, kept, body)
+        if managed:
+            envelope["options"]["identity"] = CONTENT_IDENTITY
         try:
             payload = provider.parse(body)
         except PayloadError as exc:
@@ -180,6 +193,17 @@ class Webhooks:
             return error(503, unavailable.code, "Kafka is unavailable; retry later", headers)
         metrics.EVENTS_INVALID.labels("ingress", exc.code).inc()
         return error(400, exc.code, str(exc), headers)
+
+
+def _verify(
+    provider: Provider, instance: Instance, managed: bool, headers: Any, body: bytes
+) -> None:
+    """`SignatureError` unless signed with the instance's secret (managed Oktopost: with the
+    Secret of the webhook the request names)."""
+    secret = webhook_secret(instance, headers, body) if managed else instance.signing_secret
+    if managed and secret is None:  # never an empty key: anyone could sign with it
+        raise SignatureError("the request names none of the instance's webhooks")
+    provider.verify(secret, headers, body, time.time())
 
 
 def _kept_headers(route: Route, given: Any) -> dict[str, str] | str:

@@ -91,7 +91,7 @@ class PollingConfig:
         # Hootsuite refuses listings over 4 weeks (40020): the past is kept, the future shortened.
         lookback = min(lookback, MAX_WINDOW)
         lookahead = min(lookahead, MAX_WINDOW - lookback)
-        api_base_url = polling.get("api_base_url") or DEFAULT_API_BASE_URL
+        api_base_url = instance.api_base_url or polling.get("api_base_url") or DEFAULT_API_BASE_URL
         return cls(
             interval=_number(polling, "interval_seconds", DEFAULT_INTERVAL, MIN_INTERVAL),
             api_base_url=str(api_base_url),

@@ -21,10 +21,13 @@ from typing import Any
 from aiohttp import web
 
 from pipeline.config.instances import Instance
+from pipeline.config.keyring import key_ring_for
+from pipeline.config.sealing import ConfigCodec
 from pipeline.config.view import CompactedView
 from pipeline.errors import KafkaUnavailableError
 from pipeline.health import KafkaProbe
-from pipeline.pollers.credentials import CredentialStore, decode_credentials
+from pipeline.oktopost.manager import managed_webhooks
+from pipeline.pollers.credentials import CredentialStore, credentials_decoder
 from pipeline.pollers.instance_health import HealthBoard, decode_health
 from pipeline.pollers.instance_loop import PollerContext, run_instance
 from pipeline.pollers.polling_config import is_polled
@@ -67,20 +70,25 @@ class PollerService:
 
     def __init__(self, settings: Settings) -> None:
         bootstrap = settings.kafka_bootstrap
+        ring = key_ring_for(settings)
         self._producer = DurableProducer(bootstrap, process="poller")
         self._instances = CompactedView(
-            bootstrap, settings.topic("config.instances"), Instance.from_json
+            bootstrap, settings.topic("config.instances"), ConfigCodec(ring).instance_from_json
         )
         self._probe = KafkaProbe(bootstrap)
         topics = PollerTopics.from_settings(settings)
-        credentials = CompactedView(bootstrap, topics.pollers_credentials, decode_credentials)
+        credentials = CompactedView(
+            bootstrap, topics.pollers_credentials, credentials_decoder(ring)
+        )
         self._context = PollerContext(
             writer=self._producer,
             state=PollerStateView(bootstrap, topics.pollers_state),
             health=CompactedView(bootstrap, topics.instances_health, decode_health),
             board=HealthBoard(),
             topics=topics,
-            credentials=CredentialStore(self._producer, topics.pollers_credentials, credentials),
+            credentials=CredentialStore(
+                self._producer, topics.pollers_credentials, credentials, ring
+            ),
             kafka_ready=self._probe.ready,
         )
         self._shards = ShardMembership(
@@ -249,6 +257,7 @@ def create_poller_app(settings: Settings) -> web.Application:
     app[SERVICE] = service
     add_health_routes(app, service.ready)
     app.cleanup_ctx.append(_lifecycle)
+    app.cleanup_ctx.append(managed_webhooks(settings))  # Oktopost instances' own webhooks
     return app
 
 

@@ -3,10 +3,14 @@
 Signature: hex HMAC of the body with the webhook's secret in `X-Oktopost-Signature`. Oktopost's
 webhook docs show SHA-256 over `JSON.stringify(payload)`; its SDK checks SHA-1 over the raw body:
 both algorithms are accepted, over the raw bytes and over the compact re-serialisation.
+A managed instance's events (envelope option `identity: content`) are identified by event, object
+id and a digest of `data`, so a payload read back from the webhook log gets the pushed one's id.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -93,6 +97,16 @@ class Oktopost:
         return result
 
 
+def _digest(data: dict[str, Any]) -> str:
+    """The data's fingerprint, the same for a pushed body and its webhook-log copy (which lack
+    `timestamp` and `webhookId`): SHA-256 of the compact JSON with sorted keys."""
+    try:
+        canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits: Python's own encoder takes it
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(canonical).hexdigest()
+
+
 def _normalize(payload: dict[str, Any], lineage: Lineage) -> dict[str, Any] | Rejected:
     event, data = payload.get("event"), payload.get("data")
     if not isinstance(event, str) or event not in EVENT_MAP:  # an object or array is unhashable
@@ -113,6 +127,8 @@ def _normalize(payload: dict[str, Any], lineage: Lineage) -> dict[str, Any] | Re
         or lineage.received_time
     )
     identity = (payload.get("webhookId", ""), event, object_id, payload.get("timestamp", ""))
+    if lineage.identity == "content":
+        identity = ("content", event, object_id, _digest(data))
     return build_event(
         lineage,
         identity=identity,

@@ -2,7 +2,8 @@
 
 It plays the provider side of `pollers/`: a poller reads it exactly as it would read
 platform.hootsuite.com, and tests turn its knobs to rehearse throttling, outages, slow answers and
-tokens expiring in the middle of a listing.
+tokens expiring in the middle of a listing. It also plays onboarding: `/oauth2/auth` consents at
+once and redirects with a code, which the `authorization_code` grant exchanges exactly once.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from aiohttp import web
@@ -65,7 +67,8 @@ class _ApiError(Exception):
 class SimulatorState:
     """Clients, tokens and messages the simulator serves, plus the fault knobs tests turn.
 
-    Endpoint names, for the request counters and the fault knobs: `token`, `messages`, `message`.
+    Endpoint names, for the request counters and the fault knobs: `token`, `authorize`,
+    `messages`, `message`.
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class SimulatorState:
         self.clients: dict[str, str] = dict(clients or {})
         self.access_tokens: dict[str, float] = {}  # token → expiry, in `clock` seconds
         self.refresh_tokens: dict[str, str] = {}  # token → the client it was issued to
+        self.codes: dict[str, tuple[str, str]] = {}  # authorization code → (client, redirect URI)
         self.messages: dict[str, dict[str, Any]] = {}
         self.requests: Counter[str] = Counter()
         self.expires_in = expires_in
@@ -101,6 +105,20 @@ class SimulatorState:
             "refresh_token": refresh,
             "scope": "offline",
         }
+
+    def issue_code(self, client_id: str, redirect_uri: str) -> str:
+        """An authorization code, as the user's consent on `/oauth2/auth` would produce one."""
+        code = secrets.token_urlsafe(16)
+        self.codes[code] = (client_id, redirect_uri)
+        return code
+
+    def redeem_code(self, client_id: str, code: str, redirect_uri: str) -> None:
+        """Use up a code; `_ApiError` unless it was issued to this client for this redirect URI."""
+        issued = self.codes.pop(code, None)
+        if issued is None:
+            raise _ApiError(400, ERR_BAD_PARAMETER, "invalid_grant: unknown or used code")
+        if issued != (client_id, redirect_uri):
+            raise _ApiError(400, ERR_BAD_PARAMETER, "invalid_grant: code issued elsewhere")
 
     def expire_tokens(self) -> None:
         """Every access token issued so far stops working now; refresh tokens stay valid."""
@@ -234,6 +252,8 @@ async def _simulate(request: web.Request, handler: Handler) -> web.StreamRespons
         response = _fault_response(fault) if fault else await handler(request)
     except _ApiError as exc:
         response = _error(*exc.args)
+    except web.HTTPRedirection:
+        raise
     except web.HTTPException as exc:
         response = _error(exc.status, exc.status * 100, exc.reason)
     response.headers.update(state.rate_headers())
@@ -262,9 +282,24 @@ async def _token(request: web.Request) -> web.Response:
         if state.refresh_tokens.get(refresh) != client_id:
             raise _ApiError(400, ERR_BAD_PARAMETER, "unknown refresh token")
         del state.refresh_tokens[refresh]  # rotated: each refresh token works once
+    elif grant == "authorization_code":
+        code, redirect = str(form.get("code", "")), str(form.get("redirect_uri", ""))
+        state.redeem_code(client_id, code, redirect)  # each code works once
     elif grant != "client_credentials":
         raise _ApiError(400, ERR_BAD_PARAMETER, "unsupported grant_type")
     return _json(state.issue_tokens(client_id))
+
+
+async def _authorize(request: web.Request) -> web.StreamResponse:
+    """The consent page, consenting at once: back to `redirect_uri` with a code and the state."""
+    state = request.app[STATE_KEY]
+    query = request.query
+    client_id, redirect = query.get("client_id", ""), query.get("redirect_uri", "")
+    if query.get("response_type") != "code" or client_id not in state.clients or not redirect:
+        raise _ApiError(400, ERR_BAD_PARAMETER, "response_type=code, client_id, redirect_uri")
+    back = {"code": state.issue_code(client_id, redirect), "state": query.get("state", "")}
+    separator = "&" if "?" in redirect else "?"
+    raise web.HTTPFound(redirect + separator + urlencode(back))
 
 
 def _require_token(request: web.Request) -> None:
@@ -357,6 +392,7 @@ def create_simulator(state: SimulatorState) -> web.Application:
     app = web.Application(middlewares=[_simulate])
     app[STATE_KEY] = state
     app.router.add_post("/oauth2/token", _token, name="token")
+    app.router.add_get("/oauth2/auth", _authorize, name="authorize")
     app.router.add_get("/v1/messages", _list_messages, name="messages")
     app.router.add_get("/v1/messages/{message_id}", _get_message, name="message")
     return app

@@ -15,6 +15,9 @@ from pathlib import Path
 from pipeline.settings import REPO_ROOT, Settings
 
 ADMIN_TOKEN = "test-admin-token"  # a fixed token for loopback test processes
+# One key ring for every test process: a second worker has a data dir of its own, and a key
+# generated there would not open what the ingress sealed.
+TEST_SECRET_KEYS = "test:dGVzdC1vbmx5LWtleS1mb3ItbG9vcGJhY2stdGVzdHM="
 
 
 def free_port() -> int:
@@ -40,6 +43,9 @@ def pipeline_env(settings: Settings, **extra: str) -> dict[str, str]:
         "PIPELINE_INGRESS_ACK_TIMEOUT": str(settings.ingress_ack_timeout),
         "PIPELINE_ALLOW_PRIVATE_DESTINATIONS": str(settings.allow_private_destinations).lower(),
         "PIPELINE_ADMIN_TOKEN": ADMIN_TOKEN,
+        "PIPELINE_SECRET_KEYS": (
+            settings.secret_keys.get_secret_value() if settings.secret_keys else TEST_SECRET_KEYS
+        ),
         "PYTHONPATH": str(REPO_ROOT),
     }
     env.update(extra)

@@ -66,3 +66,36 @@ async def test_subscribers_do_not_share_slots() -> None:
     gates = SubscriberGates(limit=1)
     assert await gates.acquire("a") is not None
     assert await gates.acquire("b") is not None
+
+
+async def test_a_freed_slot_goes_to_the_first_waiter_only() -> None:
+    """One wake-up per freed slot, in arrival order (waking every waiter to compete for it cost a
+    timer and a task switch per waiter per delivery)."""
+    gates = SubscriberGates(limit=1)
+    first = await gates.acquire("s")
+    assert first is not None
+    waiters = [asyncio.ensure_future(gates.acquire("s")) for _ in range(5)]
+    await asyncio.sleep(0)
+    gates.release("s", first)
+    await asyncio.sleep(0)
+    assert [w.done() for w in waiters] == [True, False, False, False, False]
+    assert gates.in_flight("s") == 1
+    gates.release("s", waiters[0].result())
+    await asyncio.sleep(0)
+    assert [w.done() for w in waiters] == [True, True, False, False, False]
+    for waiter in waiters[2:]:
+        waiter.cancel()
+    await asyncio.gather(*waiters[2:], return_exceptions=True)
+
+
+async def test_a_slot_handed_to_a_cancelled_waiter_is_not_lost() -> None:
+    gates = SubscriberGates(limit=1)
+    first = await gates.acquire("s")
+    assert first is not None
+    waiter = asyncio.ensure_future(gates.acquire("s"))
+    await asyncio.sleep(0)
+    gates.release("s", first)  # handed to the waiter, which is cancelled before it runs
+    waiter.cancel()
+    await asyncio.gather(waiter, return_exceptions=True)
+    assert gates.in_flight("s") == 0
+    assert await gates.acquire("s") is not None

@@ -1,0 +1,81 @@
+"""Secret fields of `config.*` records are sealed on the way out and opened on the way in."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import orjson
+
+from pipeline.config.instances import create_instance
+from pipeline.config.keyring import new_key_entry, parse_key_ring
+from pipeline.config.sealing import (
+    needs_resealing,
+    open_instance,
+    open_subscription,
+    seal_instance,
+    seal_subscription,
+)
+from pipeline.config.subscriptions import create_subscription, rotate_secret
+
+RING = parse_key_ring(new_key_entry("k1"))
+
+
+def test_instance_secrets_and_credentials_are_sealed_and_round_trip() -> None:
+    instance, _ = create_instance(
+        {
+            "provider": "hootsuite",
+            "id": "h1",
+            "signing_secret": "hoot-signing-secret",
+            "credentials": {"client_id": "cid", "client_secret": "c-secret", "refresh_token": None},
+        }
+    )
+    raw = seal_instance(RING, instance)
+    for secret in (b"hoot-signing-secret", b"c-secret"):
+        assert secret not in raw
+    record = orjson.loads(raw)
+    assert record["signing_secret"].startswith("enc:v1:k1:")
+    assert record["credentials"]["refresh_token"] is None
+    assert (record["id"], record["provider"]) == ("h1", "hootsuite")  # the rest stays readable
+    assert open_instance(RING, raw) == instance
+    assert not needs_resealing(RING, "config.instances", raw)
+
+
+def test_subscription_secrets_including_the_previous_one_are_sealed() -> None:
+    subscription = create_subscription({"name": "n", "url": "https://example.com/h"})
+    rotated = rotate_secret(subscription)
+    assert rotated.previous_secret == subscription.secret
+    raw = seal_subscription(RING, rotated)
+    assert subscription.secret.encode() not in raw
+    assert rotated.secret.encode() not in raw
+    assert open_subscription(RING, raw) == rotated
+
+
+def test_a_plain_record_from_before_opens_and_is_due_for_sealing() -> None:
+    instance, _ = create_instance({"provider": "oktopost", "signing_secret": "legacy"})
+    plain = instance.to_json()
+    assert open_instance(RING, plain) == instance
+    assert needs_resealing(RING, "config.instances", plain)
+    newer = parse_key_ring(f"{new_key_entry('k2')},{new_key_entry('k1')}")
+    assert needs_resealing(newer, "config.instances", seal_instance(RING, instance))
+
+
+def test_the_onboarding_secrets_are_sealed_too() -> None:
+    """Cloud Elements' callback signature key, the Secrets of managed Oktopost webhooks and a
+    subscription's own signature key (issue 14's fields) never reach Kafka in the clear."""
+    instance, _ = create_instance({"provider": "oktopost", "id": "o1", "signing_secret": "s"})
+    instance = replace(
+        instance,
+        callback_signature_key="ce-signature-key",
+        oktopost_webhooks={"wh1": {"event": "postSent", "secret": "okto-webhook-secret"}},
+    )
+    raw = seal_instance(RING, instance)
+    assert b"ce-signature-key" not in raw
+    assert b"okto-webhook-secret" not in raw
+    assert orjson.loads(raw)["oktopost_webhooks"]["wh1"]["event"] == "postSent"
+    assert open_instance(RING, raw) == instance
+    subscription = create_subscription(
+        {"name": "ce", "url": "https://example.com/hook", "signature_key": "sub-signature-key"}
+    )
+    raw = seal_subscription(RING, subscription)
+    assert b"sub-signature-key" not in raw
+    assert open_subscription(RING, raw) == subscription
