@@ -6,8 +6,9 @@ import logging
 
 import pytest
 
+from pipeline.config.keyring import new_key_entry, parse_key_ring
 from pipeline.config.view import CompactedView
-from pipeline.pollers.credentials import CredentialStore, decode_credentials, grant_of
+from pipeline.pollers.credentials import CredentialStore, credentials_decoder, grant_of
 from pipeline.pollers.hootsuite_api import HootsuiteCredentials
 from tests.unit.pollers.conftest import (
     CLIENT_ID,
@@ -18,13 +19,15 @@ from tests.unit.pollers.conftest import (
     assert_valid,
 )
 
+RING = parse_key_ring(new_key_entry("test"))
+
 CONFIGURED = HootsuiteCredentials(CLIENT_ID, CLIENT_SECRET, "configured-refresh-token")
 
 
 @pytest.fixture
 def store(writer: FakeWriter) -> CredentialStore:
-    view = CompactedView("127.0.0.1:1", TOPICS.pollers_credentials, decode_credentials)
-    return CredentialStore(writer, TOPICS.pollers_credentials, view)
+    view = CompactedView("127.0.0.1:1", TOPICS.pollers_credentials, credentials_decoder(RING))
+    return CredentialStore(writer, TOPICS.pollers_credentials, view, RING)
 
 
 async def test_a_saved_rotation_is_written_and_then_used(
@@ -35,13 +38,15 @@ async def test_a_saved_rotation_is_written_and_then_used(
     await store.save(INSTANCE_ID, CONFIGURED, "rotated-2")
 
     written = writer.on(TOPICS.pollers_credentials)
-    assert [(r.key, r.value["refresh_token"]) for r in written] == [
+    context = f"pollers.credentials/{INSTANCE_ID}/refresh_token"
+    assert [(r.key, RING.open(r.value["refresh_token"], context)) for r in written] == [
         (INSTANCE_ID, "rotated-1"),
         (INSTANCE_ID, "rotated-2"),
     ]
     for record in written:
         assert_valid("poller-credentials.json", record.value)
         assert "configured-refresh-token" not in str(record.value)
+        assert "rotated-" not in str(record.value)  # sealed on Kafka
     assert store.current(INSTANCE_ID, CONFIGURED).refresh_token == "rotated-2"
     assert "rotated-" not in caplog.text
 
@@ -66,4 +71,4 @@ async def test_client_credentials_instances_and_unknown_ones_keep_their_configur
 
 def test_a_record_without_a_token_is_unreadable() -> None:
     with pytest.raises(TypeError):
-        decode_credentials(b'{"instance_id": "x"}')
+        credentials_decoder(RING)(b'{"instance_id": "x"}')

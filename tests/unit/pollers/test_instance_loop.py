@@ -14,8 +14,9 @@ from aiohttp.test_utils import TestServer
 from prometheus_client import REGISTRY
 
 from pipeline.config.instances import Instance
+from pipeline.config.keyring import new_key_entry, parse_key_ring
 from pipeline.config.view import CompactedView
-from pipeline.pollers.credentials import CredentialStore, decode_credentials
+from pipeline.pollers.credentials import CredentialStore, credentials_decoder
 from pipeline.pollers.instance_health import HealthBoard, decode_health
 from pipeline.pollers.instance_loop import PollerContext, every, run_instance
 from pipeline.pollers.state import PollerStateView
@@ -27,6 +28,8 @@ from tests.unit.pollers.conftest import (
     FakeWriter,
     make_instance,
 )
+
+RING = parse_key_ring(new_key_entry("test"))
 
 
 class StopLoopError(Exception):
@@ -102,7 +105,8 @@ def context(writer: FakeWriter, poller_state: PollerStateView, kafka: KafkaSwitc
         credentials=CredentialStore(
             writer,
             TOPICS.pollers_credentials,
-            CompactedView("127.0.0.1:1", TOPICS.pollers_credentials, decode_credentials),
+            CompactedView("127.0.0.1:1", TOPICS.pollers_credentials, credentials_decoder(RING)),
+            RING,
         ),
         kafka_ready=kafka.ready,
     )
