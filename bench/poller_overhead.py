@@ -1,11 +1,14 @@
 """Polling overhead: requests per instance per interval, and poller CPU per 100 instances.
 
-Hootsuite simulator (in this process) → `pipeline poller` (a subprocess, so its CPU time is its
-own) → the real local broker. Instances are written straight to `config.instances` under a fresh
-topic prefix. Three phases are measured: the poller with no instances (its idle baseline), then
-the instances with no state changes, then with one change per instance per interval.
+Hootsuite simulator (in this process) → `pipeline poller` processes (subprocesses, so their CPU
+time is their own; several share the instances through their consumer group) → the real local
+broker. Instances are written straight to `config.instances` under a fresh topic prefix. For
+each poller count three phases are measured: the pollers with no instances (their idle
+baseline), then the instances with no state changes, then with one change per instance per
+interval. CPU is the sum over the pollers, with each one's share.
 
     .venv/bin/python bench/poller_overhead.py [--instances 100] [--interval 2] [--intervals 10]
+        [--pollers 1,2]
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ class Sample:
     """Counters at one moment: poller CPU seconds and simulator requests by endpoint."""
 
     at: float
-    cpu: float
+    cpu: tuple[float, ...]  # per poller
     requests: Counter[str]
 
 
@@ -91,12 +94,12 @@ async def write_instances(settings: Settings, url: str, count: int, interval: fl
         await producer.stop()
 
 
-def start_poller(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+def start_poller(settings: Settings, log: Path, port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
     env |= {
         "PIPELINE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "PIPELINE_TOPIC_PREFIX": settings.topic_prefix,
-        "PIPELINE_POLLER_PORT": str(settings.poller_port),
+        "PIPELINE_POLLER_PORT": str(port),
         "PIPELINE_LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(REPO_ROOT),
     }
@@ -106,8 +109,12 @@ def start_poller(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def sample(poller: subprocess.Popen[bytes], state: SimulatorState) -> Sample:
-    return Sample(time.monotonic(), cpu_seconds(poller.pid), Counter(state.requests))
+Pollers = list[subprocess.Popen[bytes]]
+
+
+def sample(pollers: Pollers, state: SimulatorState) -> Sample:
+    cpu = tuple(cpu_seconds(poller.pid) for poller in pollers)
+    return Sample(time.monotonic(), cpu, Counter(state.requests))
 
 
 async def until(condition: Callable[[], bool], seconds: float) -> None:
@@ -129,14 +136,14 @@ async def change_one_per_instance(state: SimulatorState, instances: int) -> None
 
 
 async def measure(
-    poller: subprocess.Popen[bytes], state: SimulatorState, args: argparse.Namespace, changes: bool
+    pollers: Pollers, state: SimulatorState, args: argparse.Namespace, changes: bool
 ) -> tuple[Sample, Sample]:
-    first = sample(poller, state)
+    first = sample(pollers, state)
     for _ in range(args.intervals):
         if changes:
             await change_one_per_instance(state, args.instances)
         await asyncio.sleep(args.interval)
-    return first, sample(poller, state)
+    return first, sample(pollers, state)
 
 
 def report(name: str, first: Sample, last: Sample, args: argparse.Namespace, idle: float) -> None:
@@ -145,14 +152,17 @@ def report(name: str, first: Sample, last: Sample, args: argparse.Namespace, idl
     intervals = seconds / args.interval
     requests = last.requests - first.requests
     per_instance = sum(requests.values()) / args.instances / intervals
-    cpu = last.cpu - first.cpu
+    each = [b - a for a, b in zip(first.cpu, last.cpu, strict=True)]
+    cpu = sum(each)
+    shares = "/".join(f"{100 * part / cpu:.0f}%" for part in each) if cpu else "-"
     per_100 = cpu / intervals * 100 / args.instances
     net_per_100 = (cpu - idle * seconds) / intervals * 100 / args.instances
     print(  # noqa: T201 - a benchmark prints its numbers
         f"{name:<11} requests/instance/interval {per_instance:.2f} "
         f"({', '.join(f'{k}={v}' for k, v in sorted(requests.items()))}); "
         f"CPU s per 100 instances per interval {per_100:.3f} "
-        f"({net_per_100:.3f} without the idle baseline; {cpu:.2f}s over {intervals:.1f} intervals)"
+        f"({net_per_100:.3f} without the idle baseline; {cpu:.2f}s over {intervals:.1f} intervals"
+        f"; per poller {shares})"
     )
 
 
@@ -171,38 +181,41 @@ async def serve_simulator(state: SimulatorState) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}"
 
 
-async def idle_cpu(poller: subprocess.Popen[bytes], settings: Settings, seconds: float) -> float:
-    """CPU seconds per second of a ready poller with nothing to poll (views, probes, reconcile)."""
-    ready = f"http://127.0.0.1:{settings.poller_port}/readyz"
+async def idle_cpu(pollers: Pollers, ports: list[int], seconds: float) -> float:
+    """CPU seconds per second of ready pollers with nothing to poll (views, probes, reconcile)."""
     async with aiohttp.ClientSession() as session:
-        while True:
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.get(ready) as response:
-                    if response.status == 200:
-                        break
-            await asyncio.sleep(0.2)
-    before = cpu_seconds(poller.pid)
+        for port in ports:
+            while True:
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+                        if response.status == 200:
+                            break
+                await asyncio.sleep(0.2)
+    before = sum(cpu_seconds(poller.pid) for poller in pollers)
     await asyncio.sleep(seconds)
-    return (cpu_seconds(poller.pid) - before) / seconds
+    return (sum(cpu_seconds(poller.pid) for poller in pollers) - before) / seconds
 
 
-async def run(args: argparse.Namespace, settings: Settings, log: Path) -> None:
+async def run(args: argparse.Namespace, settings: Settings, logs: Path, count: int) -> None:
     state = SimulatorState({CLIENT_ID: CLIENT_SECRET})
     seed(state, args.instances, args.messages)
     runner, url = await serve_simulator(state)
-    poller = start_poller(settings, log)
+    ports = [free_port() for _ in range(count)]
+    pollers = [start_poller(settings, logs / f"poller-{n}.log", p) for n, p in enumerate(ports)]
     try:
-        idle = await idle_cpu(poller, settings, args.interval * args.intervals)
-        print(f"idle        CPU s per second with no instances {idle:.4f}")  # noqa: T201
+        idle = await idle_cpu(pollers, ports, args.interval * args.intervals)
+        print(f"{count} poller(s): idle CPU s per second with no instances {idle:.4f}")  # noqa: T201
         await write_instances(settings, url, args.instances, args.interval)
         # The first sync (every message reported once) is not measured.
-        await until(lambda: state.requests["messages"] >= 2 * args.instances, 120)
+        await until(lambda: state.requests["messages"] >= 2 * args.instances, 300)
         await asyncio.sleep(args.interval)
-        report("no changes", *await measure(poller, state, args, changes=False), args, idle)
-        report("changes", *await measure(poller, state, args, changes=True), args, idle)
+        report("no changes", *await measure(pollers, state, args, changes=False), args, idle)
+        report("changes", *await measure(pollers, state, args, changes=True), args, idle)
     finally:
-        poller.send_signal(signal.SIGTERM)
-        await asyncio.to_thread(poller.wait, 30)
+        for poller in pollers:
+            poller.send_signal(signal.SIGTERM)
+        for poller in pollers:
+            await asyncio.to_thread(poller.wait, 30)
         await runner.cleanup()
 
 
@@ -221,22 +234,24 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20, help="per instance, in the window")
     parser.add_argument("--interval", type=float, default=2.0, help="polling interval, seconds")
     parser.add_argument("--intervals", type=int, default=10, help="intervals per phase")
+    parser.add_argument("--pollers", default="1,2", help="poller counts to compare")
     args = parser.parse_args()
     kafka = local_kafka.LocalKafka.from_settings(load_settings())
     started, _ = asyncio.run(local_kafka.start(kafka))
-    prefix = f"bench{uuid.uuid4().hex[:8]}."
-    settings = load_settings(topic_prefix=prefix, poller_port=free_port())
     try:
-        if not asyncio.run(broker_ready(settings.kafka_bootstrap)):
-            raise SystemExit(f"no broker at {settings.kafka_bootstrap}")
-        asyncio.run(apply_topics(settings.kafka_bootstrap, load_manifest(settings)))
         print(  # noqa: T201
             f"machine: {machine()}; {args.instances} instances x "
             f"{args.messages} messages, interval {args.interval}s, {args.intervals} intervals/phase"
         )
-        log = Path(tempfile.mkdtemp(prefix="poller-bench-")) / "poller.log"
-        print(f"poller log: {log}")  # noqa: T201
-        asyncio.run(run(args, settings, log))
+        for count in (int(n) for n in args.pollers.split(",")):
+            # A fresh prefix per poller count: the first sync is the same for each.
+            settings = load_settings(topic_prefix=f"bench{uuid.uuid4().hex[:8]}.")
+            if not asyncio.run(broker_ready(settings.kafka_bootstrap)):
+                raise SystemExit(f"no broker at {settings.kafka_bootstrap}")
+            asyncio.run(apply_topics(settings.kafka_bootstrap, load_manifest(settings)))
+            logs = Path(tempfile.mkdtemp(prefix="poller-bench-"))
+            print(f"poller logs: {logs}")  # noqa: T201
+            asyncio.run(run(args, settings, logs, count))
     finally:
         if started:
             asyncio.run(local_kafka.stop(kafka))

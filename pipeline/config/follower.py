@@ -28,9 +28,21 @@ class TopicFollower:
         self._on_record = on_record
         self.caught_up = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._sync_waiters: list[asyncio.Future[None]] = []
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._follow(), name=f"follow:{self.topic}")
+
+    async def synced(self) -> None:
+        """Return once every record written before this call has been read (a read barrier:
+        what another process wrote and had acked is then in memory)."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._sync_waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if waiter in self._sync_waiters:
+                self._sync_waiters.remove(waiter)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -60,13 +72,25 @@ class TopicFollower:
         await consumer.seek_to_beginning(*assigned)
         ends = await consumer.end_offsets(assigned)
         while True:
-            batch = await consumer.getmany(timeout_ms=1000)
+            batch = await consumer.getmany(timeout_ms=100 if self._sync_waiters else 1000)
             for records in batch.values():
                 for record in records:
                     self._on_record(record.key, record.value, record.offset)
             if not self.caught_up.is_set() and await _reached(consumer, ends):
                 self.caught_up.set()
                 log.info("%s loaded", self.topic)
+            if self._sync_waiters:
+                await self._release_synced(consumer, assigned)
+
+    async def _release_synced(
+        self, consumer: AIOKafkaConsumer, assigned: list[TopicPartition]
+    ) -> None:
+        # Only the waiters already there when the end offsets were asked cover those offsets.
+        waiting = list(self._sync_waiters)
+        if await _reached(consumer, await consumer.end_offsets(assigned)):
+            for waiter in waiting:
+                if not waiter.done():
+                    waiter.set_result(None)
 
 
 async def _reached(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:

@@ -33,6 +33,10 @@ class CompactedView(Generic[T]):
     def start(self) -> None:
         self._follower.start()
 
+    async def synced(self) -> None:
+        """Return once every record written to the topic before this call is in the view."""
+        await self._follower.synced()
+
     async def stop(self) -> None:
         await self._follower.stop()
 

@@ -134,6 +134,7 @@ class HootsuiteClient:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        on_rotated: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._session = session
         self._base_url = base_url.rstrip("/")
@@ -150,6 +151,8 @@ class HootsuiteClient:
         self._token: str | None = None
         self._token_expires_at = float("-inf")
         self._token_lock = asyncio.Lock()
+        # Awaited with each new refresh token before its access token is used (to persist it).
+        self._on_rotated = on_rotated
         self.stats = ClientStats()
 
     def list_messages(
@@ -235,12 +238,17 @@ class HootsuiteClient:
         token, expires_in = body.get("access_token"), body.get("expires_in")
         if not isinstance(token, str) or not isinstance(expires_in, int | float):
             raise AuthError("token response lacks access_token or expires_in")
+        rotated = body.get("refresh_token")
+        if self._refresh_token and isinstance(rotated, str) and rotated != self._refresh_token:
+            # The old one may be dead now: keep the new one in memory whatever happens next,
+            # and use the access token only once `on_rotated` kept it (if that raises, the next
+            # request refreshes again with it, and that rotation is kept instead).
+            self._refresh_token = rotated
+            if self._on_rotated is not None:
+                await self._on_rotated(rotated)
         if self._token is not None:
             self.stats.token_refreshes += 1
         self._token, self._token_expires_at = token, self._clock() + expires_in
-        rotated = body.get("refresh_token")
-        if self._refresh_token and isinstance(rotated, str):
-            self._refresh_token = rotated
         logger.info("hootsuite access token obtained, valid for %ss", expires_in)
         return token
 
@@ -265,7 +273,8 @@ class HootsuiteClient:
             self.stats.retries += 1
             if isinstance(error, RateLimitedError):
                 self.stats.rate_limit_waits += 1
-            logger.warning(
+            # DEBUG: the instance's failure log says once what a failing cycle is about.
+            logger.debug(
                 "hootsuite %s; retry %d/%d in %.2fs", error, attempt, self._max_retries, delay
             )
             await self._sleep(delay)

@@ -117,7 +117,8 @@ class HealthTracker:
         if not changed and now.timestamp() - self._written_at < REFRESH_SECONDS:
             return
         if changed:
-            log.info("instance %s is now %s (%s)", self._instance_id, status, reason or "ok")
+            # DEBUG: the instance loop's failure log already says when it fails and recovers.
+            log.debug("instance %s is now %s (%s)", self._instance_id, status, reason or "ok")
             self._board.set(self._instance_id, status)
         record = {
             "instance_id": self._instance_id,

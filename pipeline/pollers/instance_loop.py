@@ -2,16 +2,19 @@
 
 Hootsuite REST → `MessagePoller` → `polls.raw` / `pollers.state`; outcomes → `instances.health`.
 Every instance runs in a task of its own with its own HTTP session, so a slow, throttled or
-failing account only ever delays itself.
+failing account only ever delays itself; a failed cycle is retried on the back-off of
+`failure_policy` and logged by it, a rotated refresh token is kept through `credentials`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +24,9 @@ from pipeline import metrics
 from pipeline.config.instances import Instance
 from pipeline.config.view import CompactedView
 from pipeline.errors import KafkaUnavailableError
+from pipeline.pollers.credentials import CredentialStore
 from pipeline.pollers.errors import AuthError, PollerError
+from pipeline.pollers.failure_policy import FailureLog, backoff_delay
 from pipeline.pollers.hootsuite_api import ClientStats, HootsuiteClient
 from pipeline.pollers.instance_health import HealthBoard, HealthTracker, reason_of
 from pipeline.pollers.message_poller import MessagePoller
@@ -45,9 +50,12 @@ class PollerContext:
     health: CompactedView[dict[str, Any]]
     board: HealthBoard
     topics: PollerTopics
+    credentials: CredentialStore
     # Checked before each cycle: with Kafka away, a poll could write nothing, and a hundred
     # instances' pending sends would only keep the client retrying in a tight loop.
     kafka_ready: Callable[[], Awaitable[bool]]
+    # Per instance, beyond one task: a task restarted with fixed credentials logs the recovery.
+    failure_logs: dict[str, FailureLog] = field(default_factory=dict)
 
 
 async def run_instance(instance: Instance, context: PollerContext) -> None:
@@ -64,12 +72,14 @@ async def run_instance(instance: Instance, context: PollerContext) -> None:
         return  # a fixed configuration arrives as a change, which starts a new task
     connector = aiohttp.TCPConnector(limit=CONNECTIONS_PER_INSTANCE)
     async with aiohttp.ClientSession(connector=connector) as session:
+        configured = config.credentials
         client = HootsuiteClient(
             session,
             config.api_base_url,
-            config.credentials,
+            context.credentials.current(instance.id, configured),
             max_requests_per_second=config.max_requests_per_second,
             timeout=REQUEST_TIMEOUT,
+            on_rotated=functools.partial(context.credentials.save, instance.id, configured),
         )
         poller = MessagePoller(
             instance_id=instance.id,
@@ -79,13 +89,22 @@ async def run_instance(instance: Instance, context: PollerContext) -> None:
             state=context.state,
             topics=context.topics,
         )
-        cycle = _Cycle(instance.id, poller, client, health, context.kafka_ready)
+        failures = context.failure_logs.setdefault(instance.id, FailureLog(instance.id))
+        cycle = _Cycle(
+            instance.id,
+            poller,
+            client,
+            health,
+            context.kafka_ready,
+            interval=config.interval,
+            failures=failures,
+        )
         await every(config.interval, cycle.run)
 
 
 async def every(
     interval: float,
-    action: Callable[[], Awaitable[None]],
+    action: Callable[[], Awaitable[float | None]],
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -93,7 +112,8 @@ async def every(
     """Run `action` now and then every `interval` seconds, recording how late each run starts.
 
     A run that overruns its slot is followed at once by the next; missed slots are not made up,
-    so a stalled provider is not hit by a burst when it comes back.
+    so a stalled provider is not hit by a burst when it comes back. A run that returns a number
+    (a failed cycle's back-off) is followed that many seconds after it ended instead.
     """
     due = clock()
     while True:
@@ -104,8 +124,8 @@ async def every(
         metrics.POLLER_LAG.labels(PROVIDER).observe(late)
         if late > interval:
             due = clock()
-        await action()
-        due += interval
+        retry_in = await action()
+        due = due + interval if retry_in is None else clock() + retry_in
 
 
 class _Cycle:
@@ -118,6 +138,9 @@ class _Cycle:
         client: HootsuiteClient,
         health: HealthTracker,
         kafka_ready: Callable[[], Awaitable[bool]],
+        *,
+        interval: float,
+        failures: FailureLog,
     ) -> None:
         self._instance_id = instance_id
         self._poller = poller
@@ -125,19 +148,24 @@ class _Cycle:
         self._health = health
         self._kafka_ready = kafka_ready
         self._seen = replace(client.stats)
+        self._failures = failures
+        self._rng = random.Random()  # jitter only  # noqa: S311
+        self._interval = interval  # the back-off's cap
 
-    async def run(self) -> None:
+    async def run(self) -> float | None:
+        """One cycle; returns the back-off before the next one if it failed, else None."""
         if not await self._kafka_ready():
             log.debug("instance %s: poll skipped, Kafka unavailable", self._instance_id)
             metrics.POLLER_POLLS.labels(PROVIDER, "kafka_unavailable").inc()
-            return
+            return None
         started, now = time.monotonic(), datetime.now(UTC)
-        outcome = "ok"
+        outcome, retry_in = "ok", None
         try:
             report = await self._poller.poll_once(now)
         except PollerError as exc:
             outcome = reason_of(exc)
-            log.warning("instance %s: poll failed: %s", self._instance_id, exc)
+            self._failures.failed(outcome, str(exc))
+            retry_in = backoff_delay(self._failures.failures, self._interval, self._rng)
             if isinstance(exc, AuthError):
                 metrics.POLLER_TOKEN_REFRESHES.labels(PROVIDER, "failure").inc()
             await _quietly(self._health.failed(exc, now))
@@ -146,11 +174,13 @@ class _Cycle:
             outcome = "kafka_unavailable"
             log.warning("instance %s: poll stopped, Kafka unavailable: %s", self._instance_id, exc)
         else:
+            self._failures.succeeded()
             metrics.POLLER_SNAPSHOTS.labels(PROVIDER).inc(report.snapshots)
             await _quietly(self._health.succeeded(now))
         metrics.POLLER_POLLS.labels(PROVIDER, outcome).inc()
         metrics.POLLER_POLL_DURATION.labels(PROVIDER).observe(time.monotonic() - started)
         self._count_requests(self._client.stats)
+        return retry_in
 
     def _count_requests(self, stats: ClientStats) -> None:
         metrics.POLLER_REQUESTS.labels(PROVIDER).inc(stats.requests - self._seen.requests)

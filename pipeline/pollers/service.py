@@ -1,8 +1,10 @@
-"""`pipeline poller`: follows `config.instances` and runs one polling task per polled instance.
+"""`pipeline poller`: follows `config.instances` and polls the instances of the shards it owns.
 
-`config.instances` → this service → one task per instance (Hootsuite REST → `polls.raw`,
-`pollers.state`, `instances.health`). Instances added, changed, disabled or deleted take effect
-within a second, without a restart; a deleted instance's poller state is tombstoned.
+`config.instances` → this service → one task per instance of the shards it owns (`pollers.shards`)
+→ Hootsuite REST → `polls.raw`, `pollers.state`, `instances.health`, `pollers.credentials`.
+Instances added, changed, disabled or deleted take effect within a second, without a restart; a
+deleted instance's poller state is tombstoned. Several pollers share the instances: when shards
+come to this one, it first reads what their previous owner wrote, then polls them.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from pipeline.config.view import CompactedView
 from pipeline.errors import KafkaUnavailableError
 from pipeline.health import KafkaProbe
 from pipeline.oktopost.manager import managed_webhooks
+from pipeline.pollers.credentials import CredentialStore, credentials_decoder
 from pipeline.pollers.instance_health import HealthBoard, decode_health
 from pipeline.pollers.instance_loop import PollerContext, run_instance
 from pipeline.pollers.polling_config import is_polled
+from pipeline.pollers.shards import ShardMembership
 from pipeline.pollers.state import PollerStateView
 from pipeline.pollers.writer import PollerTopics
 from pipeline.producer import DurableProducer
@@ -39,6 +43,7 @@ log = logging.getLogger(__name__)
 RECONCILE_SECONDS = 1.0
 RESTART_AFTER_CRASH = 10.0  # seconds
 STOP_ATTEMPTS = 5  # rounds of cancellation at shutdown, a second apart
+SYNC_SECONDS = 10.0  # how long taking shards over may wait for the views to catch up
 
 
 def _polling_signature(instance: Instance) -> tuple[Any, ...]:
@@ -65,31 +70,45 @@ class PollerService:
 
     def __init__(self, settings: Settings) -> None:
         bootstrap = settings.kafka_bootstrap
+        ring = key_ring_for(settings)
         self._producer = DurableProducer(bootstrap, process="poller")
         self._instances = CompactedView(
-            bootstrap,
-            settings.topic("config.instances"),
-            ConfigCodec(key_ring_for(settings)).instance_from_json,
+            bootstrap, settings.topic("config.instances"), ConfigCodec(ring).instance_from_json
         )
         self._probe = KafkaProbe(bootstrap)
+        topics = PollerTopics.from_settings(settings)
+        credentials = CompactedView(
+            bootstrap, topics.pollers_credentials, credentials_decoder(ring)
+        )
         self._context = PollerContext(
             writer=self._producer,
-            state=PollerStateView(bootstrap, settings.topic("pollers.state")),
-            health=CompactedView(bootstrap, settings.topic("instances.health"), decode_health),
+            state=PollerStateView(bootstrap, topics.pollers_state),
+            health=CompactedView(bootstrap, topics.instances_health, decode_health),
             board=HealthBoard(),
-            topics=PollerTopics.from_settings(settings),
+            topics=topics,
+            credentials=CredentialStore(
+                self._producer, topics.pollers_credentials, credentials, ring
+            ),
             kafka_ready=self._probe.ready,
         )
+        self._shards = ShardMembership(
+            bootstrap, settings.topic("pollers.shards"), f"{settings.app_id}-pollers", self._release
+        )
+        self._synced_generation = 0  # the shard generation the views were last synced for
+        # Held by a reconcile pass and by a release of our shards, so neither sees half the other.
+        self._lock = asyncio.Lock()
         self._running: dict[str, _Running] = {}
         self._reconciler: asyncio.Task[None] | None = None
 
     def _views(self) -> tuple[CompactedView[Any], ...]:
-        return (self._instances, self._context.state, self._context.health)
+        context = self._context
+        return (self._instances, context.state, context.health, context.credentials.view)
 
     async def start(self) -> None:
         await self._producer.start()  # not fatal: sends retry the connection
         for view in self._views():
             view.start()
+        self._shards.start()
         self._reconciler = asyncio.create_task(self._reconcile_forever(), name="poller:reconcile")
 
     async def ready(self) -> bool:
@@ -102,6 +121,7 @@ class PollerService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reconciler
         await self._stop_all()
+        await self._shards.stop()  # leaves the group only now: our instances are stopped
         for view in self._views():
             await view.stop()
         await self._producer.stop()
@@ -116,15 +136,42 @@ class PollerService:
             await asyncio.sleep(RECONCILE_SECONDS)
 
     async def reconcile(self) -> None:
-        """Start, restart and stop instance tasks so they match the instances' configuration."""
-        wanted = {i.id: i for i in self._instances.values() if is_polled(i)}
-        for instance_id, running in list(self._running.items()):
-            if running.outdated(wanted.get(instance_id)):
-                await self._stop_task(instance_id)
-        for instance_id, instance in wanted.items():
-            if instance_id not in self._running:
-                self._start_task(instance)
-        await self._forget_deleted()
+        """Start, restart and stop instance tasks so they match the instances' configuration
+        and the shards this process owns."""
+        async with self._lock:
+            if not await self._synced_with_owners():
+                return
+            owns = self._shards.owns
+            wanted = {i.id: i for i in self._instances.values() if is_polled(i) and owns(i.id)}
+            for instance_id, running in list(self._running.items()):
+                if running.outdated(wanted.get(instance_id)):
+                    await self._stop_task(instance_id)
+            for instance_id, instance in wanted.items():
+                if instance_id not in self._running:
+                    self._start_task(instance)
+            for instance_id in self._context.failure_logs.keys() - wanted.keys():
+                del self._context.failure_logs[instance_id]
+            await self._forget_deleted()
+
+    async def _synced_with_owners(self) -> bool:
+        """After shards were given to us, read what their previous owner wrote (poll state,
+        health, rotated tokens) before polling them: it acked those writes before it died."""
+        generation = self._shards.generation
+        if generation == self._synced_generation:
+            return True
+        try:
+            async with asyncio.timeout(SYNC_SECONDS):
+                await asyncio.gather(*(view.synced() for view in self._views()))
+        except TimeoutError:
+            log.warning("poller views not caught up in %.0fs; polling waits", SYNC_SECONDS)
+            return False
+        self._synced_generation = generation
+        return True
+
+    async def _release(self) -> None:
+        """Our shards are being taken away: stop every instance before the group moves them."""
+        async with self._lock:
+            await self._stop_all()
 
     def _start_task(self, instance: Instance) -> None:
         task = asyncio.create_task(
@@ -163,9 +210,13 @@ class PollerService:
     async def _forget_deleted(self) -> None:
         """Tombstone the poller state and health of instances that no longer exist."""
         known = {instance.id for instance in self._instances.values()}
-        health = {record["instance_id"] for record in self._context.health.values()}
-        remembered = self._context.state.instance_ids() | health
+        context = self._context
+        health = {record["instance_id"] for record in context.health.values()}
+        rotated = {record["instance_id"] for record in context.credentials.view.values()}
+        remembered = context.state.instance_ids() | health | rotated
         for instance_id in remembered - known:
+            if not self._shards.owns(instance_id):
+                continue  # its owner forgets it
             try:
                 await self._forget(instance_id)
             except KafkaUnavailableError as exc:
@@ -177,10 +228,14 @@ class PollerService:
             key = f"{instance_id}/{item_id}"
             meta = await self._producer.send(context.topics.pollers_state, key.encode(), None)
             context.state.apply(key, None, meta.offset)
-        if context.health.get(instance_id) is not None:
-            topic = context.topics.instances_health
-            meta = await self._producer.send(topic, instance_id.encode(), None)
-            context.health.apply(instance_id, None, meta.offset)
+        keyed_by_instance = (
+            (context.health, context.topics.instances_health),
+            (context.credentials.view, context.topics.pollers_credentials),
+        )
+        for view, topic in keyed_by_instance:
+            if view.get(instance_id) is not None:
+                meta = await self._producer.send(topic, instance_id.encode(), None)
+                view.apply(instance_id, None, meta.offset)
         log.info("forgot the poller state of deleted instance %s", instance_id)
 
 

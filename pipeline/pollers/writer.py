@@ -1,4 +1,4 @@
-"""Where pollers write: poller → `polls.raw`, `pollers.state`, `instances.health`.
+"""Where pollers write: `polls.raw`, `pollers.state`, `instances.health`, `pollers.credentials`.
 
 A protocol rather than the producer itself, so the cycle logic is tested without a broker.
 """
@@ -24,6 +24,7 @@ class PollerTopics:
     polls_raw: str
     pollers_state: str
     instances_health: str
+    pollers_credentials: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PollerTopics:
@@ -31,4 +32,5 @@ class PollerTopics:
             polls_raw=settings.topic("polls.raw"),
             pollers_state=settings.topic("pollers.state"),
             instances_health=settings.topic("instances.health"),
+            pollers_credentials=settings.topic("pollers.credentials"),
         )

@@ -332,4 +332,9 @@ async def test_a_refused_token_shows_as_unhealthy_until_credentials_are_fixed(
         assert shown["status"] == "healthy"
 
     assert pollers.current is not None
-    assert "a-revoked-secret" not in pollers.current.log_path.read_text()
+    log = pollers.current.log_path.read_text()
+    assert "a-revoked-secret" not in log
+    # One line when it started failing, one when it recovered, however many polls failed between.
+    assert log.count(f"instance {instance_id} is failing: auth_failed") == 1, log
+    assert log.count(f"instance {instance_id} recovered after") == 1, log
+    assert f"instance {instance_id} still failing" not in log  # not a minute yet

@@ -28,7 +28,12 @@ def test_every_design_topic_is_declared_with_one_retry_topic_per_delay() -> None
     specs = load_manifest(load_settings(retry_schedule="5,25,125"))
     names = {spec.name for spec in specs}
     retries = {f"deliveries.retry.{tier}" for tier in (1, 2, 3)}
-    assert names - DESIGN_TOPICS == retries | {"pollers.state", "instances.health"}
+    assert names - DESIGN_TOPICS == retries | {
+        "pollers.state",
+        "instances.health",
+        "pollers.credentials",
+        "pollers.shards",
+    }
     assert names >= DESIGN_TOPICS
 
 

@@ -29,7 +29,12 @@ from pipeline.simulators.hootsuite import SimulatorState, create_simulator
 
 CLIENT_ID, CLIENT_SECRET = "unit-poller-app", "unit-poller-secret"
 INSTANCE_ID = "inst_unit"
-TOPICS = PollerTopics(polls_raw="polls.raw", pollers_state="pollers.state", instances_health="h")
+TOPICS = PollerTopics(
+    polls_raw="polls.raw",
+    pollers_state="pollers.state",
+    instances_health="h",
+    pollers_credentials="pollers.credentials",
+)
 SCHEMAS = REPO_ROOT / "topics" / "schemas"
 
 

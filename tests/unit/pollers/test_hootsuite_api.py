@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from pipeline.errors import KafkaUnavailableError
 from pipeline.pollers.errors import (
     AuthError,
     ProviderResponseError,
@@ -370,3 +371,47 @@ async def test_token_bucket_queues_concurrent_callers() -> None:
     waited = await asyncio.gather(*(bucket.acquire() for _ in range(4)))
     assert waited == pytest.approx([0.0, 0.1, 0.2, 0.3])
     assert delays == pytest.approx([0.1, 0.2, 0.3])
+
+
+async def test_a_rotated_refresh_token_is_kept_before_its_access_token_is_used(
+    make_client: Callable[..., HootsuiteClient], state: SimulatorState
+) -> None:
+    refresh = state.issue_tokens(CLIENT_ID)["refresh_token"]
+    message = state.add_message(T0)
+    kept: list[tuple[str, int]] = []
+
+    async def keep(rotated: str) -> None:
+        kept.append((rotated, state.requests["message"]))
+
+    credentials = HootsuiteCredentials(CLIENT_ID, CLIENT_SECRET, refresh)
+    client = make_client(credentials=credentials, on_rotated=keep)
+    assert await client.get_message(message["id"]) == message
+
+    assert len(kept) == 1
+    rotated, requests_before = kept[0]
+    assert requests_before == 0  # kept before any request carried the new access token
+    assert set(state.refresh_tokens) == {rotated}  # the one the provider still accepts
+
+
+async def test_an_unkept_rotation_is_never_used_and_the_next_refresh_is_kept(
+    make_client: Callable[..., HootsuiteClient], state: SimulatorState
+) -> None:
+    refresh = state.issue_tokens(CLIENT_ID)["refresh_token"]
+    message = state.add_message(T0)
+    kept: list[str] = []
+
+    async def keep(rotated: str) -> None:
+        if not kept:
+            kept.append("refused")
+            raise KafkaUnavailableError("Kafka did not acknowledge the write")
+        kept.append(rotated)
+
+    credentials = HootsuiteCredentials(CLIENT_ID, CLIENT_SECRET, refresh)
+    client = make_client(credentials=credentials, on_rotated=keep)
+    with pytest.raises(KafkaUnavailableError):
+        await client.get_message(message["id"])
+    assert state.requests["message"] == 0
+    assert await client.get_message(message["id"]) == message  # refreshed with the rotated one
+
+    assert state.requests["token"] == 2
+    assert kept[1:] == list(state.refresh_tokens)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -13,7 +14,9 @@ from aiohttp.test_utils import TestServer
 from prometheus_client import REGISTRY
 
 from pipeline.config.instances import Instance
+from pipeline.config.keyring import new_key_entry, parse_key_ring
 from pipeline.config.view import CompactedView
+from pipeline.pollers.credentials import CredentialStore, credentials_decoder
 from pipeline.pollers.instance_health import HealthBoard, decode_health
 from pipeline.pollers.instance_loop import PollerContext, every, run_instance
 from pipeline.pollers.state import PollerStateView
@@ -25,6 +28,8 @@ from tests.unit.pollers.conftest import (
     FakeWriter,
     make_instance,
 )
+
+RING = parse_key_ring(new_key_entry("test"))
 
 
 class StopLoopError(Exception):
@@ -97,6 +102,12 @@ def context(writer: FakeWriter, poller_state: PollerStateView, kafka: KafkaSwitc
         health=CompactedView("127.0.0.1:1", TOPICS.instances_health, decode_health),
         board=HealthBoard(),
         topics=TOPICS,
+        credentials=CredentialStore(
+            writer,
+            TOPICS.pollers_credentials,
+            CompactedView("127.0.0.1:1", TOPICS.pollers_credentials, credentials_decoder(RING)),
+            RING,
+        ),
         kafka_ready=kafka.ready,
     )
 
@@ -211,3 +222,45 @@ async def test_a_hanging_provider_only_delays_its_own_instance(
         await until(lambda: provider.requests["messages"] >= 2, seconds=1.9)
         assert hanging.requests["messages"] == 0  # still waiting for its first token
         assert all(r.key != "inst_hanging" for r in writer.records)
+
+
+async def test_a_failed_run_is_followed_by_its_backoff_instead_of_the_next_slot() -> None:
+    clock = FakeClock()
+    retries: list[float | None] = [3.0, 1.5, None, None]
+
+    async def run() -> float | None:
+        if not retries:
+            raise StopLoopError
+        clock.started.append(clock.now)
+        clock.now += 2
+        return retries.pop(0)
+
+    with pytest.raises(StopLoopError):
+        await every(10, run, clock=clock.clock, sleep=clock.sleep)
+    # Back-offs count from the end of the failed run; a good run goes back to the cadence.
+    assert clock.started == [0, 5, 8.5, 18.5]
+
+
+async def test_a_failing_instance_logs_once_backs_off_and_logs_its_recovery(
+    running: Callable[[Instance], None],
+    provider: SimulatorState,
+    provider_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    credentials = {"client_id": CLIENT_ID, "client_secret": "rotated-away-secret"}
+    instance = make_instance(api_base_url=provider_url, interval_seconds=4, credentials=credentials)
+    started = time.monotonic()
+    running(instance)
+    await until(lambda: provider.requests["token"] >= 3)  # refused at once: no in-cycle retry
+    # 1st retry after 0.5-1 s, 2nd after 1-2 s: backed off, yet well within the 4 s interval.
+    assert 1.5 <= time.monotonic() - started < 4.0
+    provider.clients[CLIENT_ID] = "rotated-away-secret"  # the provider accepts it again
+    await until(lambda: provider.requests["messages"] >= 1)
+    await until(lambda: any("recovered" in r.getMessage() for r in caplog.records))
+
+    mine = [r for r in caplog.records if instance.id in r.getMessage()]
+    warnings = [r.getMessage() for r in mine if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert "is failing: auth_failed: token request refused: HTTP 401" in warnings[0]
+    assert "rotated-away-secret" not in caplog.text

@@ -29,6 +29,24 @@ class FakeProducer(FakeWriter):
         return None
 
 
+class EveryShard:
+    """A membership that owns every shard from the start, as a lone poller does."""
+
+    def __init__(self, bootstrap: str, topic: str, group_id: str, on_revoked: Any) -> None:
+        self.generation = 0
+        self.on_revoked = on_revoked
+        self.owning = True
+
+    def owns(self, instance_id: str) -> bool:
+        return self.owning
+
+    def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
 @dataclasses.dataclass
 class Started:
     instance: Instance
@@ -51,6 +69,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[Started]:
 
     monkeypatch.setattr(service_module, "run_instance", fake_run_instance)
     monkeypatch.setattr(service_module, "DurableProducer", FakeProducer)
+    monkeypatch.setattr(service_module, "ShardMembership", EveryShard)
     return runs
 
 
@@ -116,3 +135,35 @@ async def test_a_deleted_instance_state_is_tombstoned(
     assert [(r.key, r.value) for r in producer.records] == [(key, None)]
     assert started[0].cancelled
     assert state.instance_ids() == set()
+
+
+async def test_shards_taken_away_stop_their_tasks_and_new_ones_wait_for_the_views(
+    service: PollerService, started: list[Started], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[str] = []
+    for view in service._views():
+        name = view._follower.topic
+
+        async def sync(name: str = name) -> None:
+            synced.append(name)
+
+        monkeypatch.setattr(view, "synced", sync)
+    shards = service._shards
+    assert isinstance(shards, EveryShard)
+    configure(service, make_instance("inst_a"))
+    await reconciled(service)
+    assert [run.instance.id for run in started] == ["inst_a"]
+    assert synced == []  # generation 0: nothing was handed over
+
+    shards.owning = False  # the group takes our shards: the release stops the tasks first
+    await shards.on_revoked()
+    assert started[0].cancelled
+    await reconciled(service)
+    assert len(started) == 1
+
+    shards.owning, shards.generation = True, 1  # shards given (back) to us
+    await reconciled(service)
+    assert len(synced) == 4  # every view read to its end before the instance is polled again
+    assert [run.instance.id for run in started] == ["inst_a", "inst_a"]
+    await reconciled(service)
+    assert len(synced) == 4  # once per generation
