@@ -64,6 +64,20 @@ async def polled(stack: Stack, instance_id: str, message_id: str) -> None:
     await read_topic(stack.settings.kafka_bootstrap, stack.topic("polls.raw"), until=seen)
 
 
+async def rotations_written(stack: Stack, instance_id: str, statuses: list[int]) -> None:
+    """Wait until every refresh answered so far has its rotated token on `pollers.credentials`:
+    a SIGKILL between the answer and Kafka's ack loses that token (README, Known limits), and
+    this test is about kills between refreshes."""
+    answered = sum(1 for status in statuses if status == 200)
+
+    def written(values: list[Any]) -> bool:
+        return sum(1 for v in values if v and v.get("instance_id") == instance_id) >= answered
+
+    await read_topic(
+        stack.settings.kafka_bootstrap, stack.topic("pollers.credentials"), until=written
+    )
+
+
 async def test_single_use_refresh_tokens_survive_sigterm_and_sigkill_restarts(
     stack: Stack, provider: SimulatorState, pollers: Pollers
 ) -> None:
