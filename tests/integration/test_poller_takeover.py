@@ -42,11 +42,20 @@ pytestmark = pytest.mark.integration
 __all__ = ["pollers", "provider"]  # fixtures
 
 
-def refusals(statuses: list[int]) -> Middleware:
-    """Records the status of every token endpoint answer."""
+class TokenHold:
+    """While `on`, the token endpoint answers 503 without looking at the request (so no refresh
+    token is spent): a poller killed then cannot be between a rotation's answer and its ack."""
+
+    on = False
+
+
+def refusals(statuses: list[int], hold: TokenHold | None = None) -> Middleware:
+    """Records the status of every token endpoint answer (held ones are not answers)."""
 
     @web.middleware
     async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if hold is not None and hold.on and request.match_info.route.name == "token":
+            return web.json_response({"error": "held by the test"}, status=503)
         response = await handler(request)
         if request.match_info.route.name == "token":
             statuses.append(response.status)
@@ -65,12 +74,11 @@ async def polled(stack: Stack, instance_id: str, message_id: str) -> None:
 
 
 async def rotations_written(stack: Stack, instance_id: str, statuses: list[int]) -> None:
-    """Wait until every refresh answered so far has its rotated token on `pollers.credentials`:
-    a SIGKILL between the answer and Kafka's ack loses that token (README, Known limits), and
-    this test is about kills between refreshes."""
-    answered = sum(1 for status in statuses if status == 200)
+    """Wait until every refresh answered so far has its rotated token on `pollers.credentials`
+    (a SIGKILL between an answer and Kafka's ack loses that token: README, Known limits)."""
 
     def written(values: list[Any]) -> bool:
+        answered = sum(1 for status in statuses if status == 200)  # one may still arrive
         return sum(1 for v in values if v and v.get("instance_id") == instance_id) >= answered
 
     await read_topic(
@@ -97,7 +105,8 @@ async def test_single_use_refresh_tokens_survive_sigterm_and_sigkill_restarts(
         target = len(statuses) + times
         return lambda: len(statuses) >= target
 
-    async with serve(provider, refusals(statuses)) as url:
+    hold = TokenHold()
+    async with serve(provider, refusals(statuses, hold)) as url:
         body = {
             "provider": "hootsuite",
             "id": instance_id,
@@ -117,7 +126,10 @@ async def test_single_use_refresh_tokens_survive_sigterm_and_sigkill_restarts(
             await restart(signal.SIGTERM)
             await polled(stack, instance_id, provider.add_message(soon())["id"])
             await eventually(refreshed(2), "two more refreshes")
+            hold.on = True  # killed between refreshes, not between an answer and its ack
+            await rotations_written(stack, instance_id, statuses)
             await restart(signal.SIGKILL, -signal.SIGKILL)
+            hold.on = False
             await polled(stack, instance_id, provider.add_message(soon())["id"])
             await eventually(refreshed(1), "a refresh after the kill")
             status, shown = await stack.admin("GET", f"/v1/instances/{instance_id}")
