@@ -53,7 +53,7 @@ class Delivery:
     gates: SubscriberGates
     writer: Writer
     codec: ConfigCodec  # seals a subscription this agent writes back (disabled on 410)
-    # webhook-id → set once the attempt now running for it has concluded (see `_settled`)
+    # webhook-id → set once the attempt now running for it has concluded (see `settled`)
     attempting: dict[str, asyncio.Event] = field(default_factory=dict)
 
     def delivered(self, key: str) -> bool:
