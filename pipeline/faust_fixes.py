@@ -38,9 +38,22 @@ has a test in tests/unit/test_faust_fixes.py that fails on faust's own code.
   rest of its batch dropped without a word, although aiokafka's position is already past it, and
   no seek follows unless the flow stopped or the generation changed. A restarted worker was seen
   skipping 42 consecutive delivery tasks (offsets 193 to 234; the 16 before and all after were
-  delivered) with its commits stuck at the head until the stall watchdog ended it; this is the one
-  path found in faust that drops fetched records with no seek after it (not proven to be that
-  run's). Here the partition is sought back to the first record not handed out.
+  delivered) with its commits stuck at the head until the stall watchdog ended it (the cleared
+  channels below fit that block better). Here the partition is sought back to the first record
+  not handed out.
+- A seek while a fetched batch is being handed out ends that partition's part of the batch.
+  faust's recovery resumes the stream partitions *before* it seeks them to the committed
+  offsets, with the flow already running, so a batch fetched from the old position is handed out
+  while `perform_seek` runs, and goes on being handed out after it: the read offset runs past
+  the committed offset again and the records fetched from there are dropped as already read.
+  Here the rest of the batch is not handed out, and the partition is sought again to where the
+  seek put it (records it fetched meanwhile would otherwise be passed by aiokafka's position).
+- Records cleared from the agents' channels are read again. faust's flow control clears every
+  channel when the flow is resumed (`FlowControlEvent.resume`), also when it was running; after
+  recovery it is resumed once more, and records handed out meanwhile were thrown away with their
+  read offsets recorded: a restarted worker was seen leaving 333 delivery tasks (offsets 214 to
+  546) unread, its commits stuck at 214, until the stall watchdog ended it. Here each partition
+  with cleared records is sought back to the lowest of them.
 - A gap in offsets (compaction, transaction markers) is merged into the acked offsets up to and
   *including* the first message after it (`_drain_messages` passes that message's own offset as
   the gap's inclusive end), so that message counted as done before any agent saw it. Here a gap
@@ -53,7 +66,7 @@ import logging
 import weakref
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -64,6 +77,8 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, EventT, Message, TransportT
 from faust.types.tuples import ack_lock
 from faust.utils.functional import consecutive_numbers
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent
 
 log = logging.getLogger(__name__)
 
@@ -87,21 +102,36 @@ class SafeConsumer(faust_aiokafka.Consumer):
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         records, active = await super()._wait_next_records(timeout)
         self._fetched = {tp: (r[0].offset, r[-1].offset) for tp, r in (records or {}).items() if r}
+        self._read_offsets.sought.clear()  # a seek from now on ends its partition's batch
         return records, active
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         self._fetched = {}
         generation = self.app.consumer_generation_id
         handed: dict[TP, int] = {}
+        cut: set[TP] = set()  # partitions sought while their records were being handed out
+        sought = self._read_offsets.sought
         async for tp, message in super().getmany(timeout):
+            if tp in sought and self._is_agent_source(tp.topic):
+                cut.add(tp)
+                continue
             handed[tp] = message.offset
             yield tp, message
+        for tp in cut:
+            target = sought.get(tp)
+            log.info(
+                "%s[%d]: sought while a batch was handed out; reading again from offset %s",
+                tp.topic,
+                tp.partition,
+                target,
+            )
+            await self.seek(tp, target or 0)
         if not self.flow_active or self.app.consumer_generation_id != generation:
             return  # faust seeks every partition back to its committed offset itself
         assignment = self.assignment()
         for tp, (first, last) in self._fetched.items():
             given = handed.get(tp)
-            if (given is None or given < last) and tp in assignment:
+            if tp not in cut and (given is None or given < last) and tp in assignment:
                 again = first if given is None else given + 1
                 log.warning(
                     "%s[%d]: offsets %d-%d were fetched while the partition was paused; "
@@ -132,6 +162,41 @@ class SafeConsumer(faust_aiokafka.Consumer):
             return False
         self._skipped[message.tp].discard(message.offset)
         return bool(super().ack(message))
+
+    def read_again(self, cleared: list[Message]) -> None:
+        """Seek each assigned partition back to the lowest of its `cleared` records (taken out
+        of the agents' channels unprocessed), unless they lie ahead of where it reads now."""
+        lowest: dict[TP, int] = {}
+        for message in cleared:
+            if message.acked or not self._is_agent_source(message.topic):
+                continue
+            lowest[message.tp] = min(message.offset, lowest.get(message.tp, message.offset))
+        if not lowest:
+            return
+        assignment = self.assignment()
+        for tp, offset in sorted(lowest.items()):
+            read = self._read_offsets.get(tp)
+            if tp not in assignment or read is None or offset > read:
+                continue  # revoked, or the records from `offset` on are still to be fetched
+            log.warning(
+                "%s[%d]: records from offset %d were cleared from the agents' buffers "
+                "(rebalance or recovery); reading them again",
+                tp.topic,
+                tp.partition,
+                offset,
+            )
+            self._seek_now(tp, offset)
+            self._read_offsets.seek(tp, offset)
+
+    def _is_agent_source(self, topic: str) -> bool:
+        return bool(
+            self.app.topics.acks_enabled_for(topic)
+            and topic not in self.app.tables.changelog_topics
+        )
+
+    def _seek_now(self, tp: TP, offset: int) -> None:
+        """aiokafka's seek, at once: `read_again` runs inside faust's synchronous `clear`."""
+        self._thread.seek(tp, offset)
 
     def lowest_in_flight(self, tp: TP) -> int | None:
         """The lowest offset on `tp` that a stream has taken and not yet acked, or skipped.
@@ -200,6 +265,8 @@ class ReadOffsets(dict[TP, int | None]):
         self._consumer = consumer
         # The first offset read since a seek that left no read offset (nothing committed yet).
         self.first: dict[TP, int] = {}
+        # Partitions sought since the batch being handed out was fetched, with the offset sought.
+        self.sought: dict[TP, int | None] = {}
 
     def __missing__(self, tp: TP) -> None:
         return None
@@ -224,6 +291,7 @@ class ReadOffsets(dict[TP, int | None]):
 
     def seek(self, tp: TP, offset: int | None) -> None:
         self.first.pop(tp, None)
+        self.sought[tp] = offset
         super().__setitem__(tp, offset)
 
     def pop(self, tp: TP, *default: Any) -> Any:
@@ -243,13 +311,41 @@ def as_current(event: EventT[Any]) -> Iterator[None]:
         _current_event.reset(token)
 
 
+class RereadingFlowControl(FlowControlEvent):
+    """faust's flow control, whose clearing of the agents' channels hands the records it throws
+    away to `on_cleared` (the consumer reads them again)."""
+
+    def __init__(self, on_cleared: Callable[[list[Message]], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_cleared = on_cleared
+
+    def clear(self) -> None:
+        cleared = [
+            item.message
+            for queue in list(self._queues or ())
+            for item in list(queue._queue)  # type: ignore[attr-defined]  # asyncio.Queue's deque
+            if isinstance(item, EventT)
+        ]
+        super().clear()
+        if cleared:
+            self._on_cleared(cleared)
+
+
 class PipelineTransport(faust_aiokafka.Transport):
     Consumer = SafeConsumer
 
 
 class PipelineApp(faust.App):
-    """The faust app with the pipeline's consumer fixes registered."""
+    """The faust app with the pipeline's consumer and flow-control fixes registered."""
 
     def _new_transport(self) -> TransportT:
         transport: Any = PipelineTransport(self.conf.broker_consumer, self)
         return transport  # type: ignore[no-any-return]  # faust's TransportT is a Protocol-like ABC
+
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        return RereadingFlowControl(self._read_again, loop=self.loop)
+
+    def _read_again(self, cleared: list[Message]) -> None:
+        consumer: Any = self.consumer
+        consumer.read_again(cleared)

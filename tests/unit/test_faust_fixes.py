@@ -297,3 +297,104 @@ async def test_a_batch_handed_out_whole_seeks_nothing(
     sought = fetched_batch(consumer, monkeypatch, 10, 11, 12)
     assert [m.offset async for _, m in consumer.getmany(timeout=0.1)] == [10, 11, 12]
     assert sought == []
+
+
+async def handed_out_seeking_after_the_second(
+    consumer: Any, *, faust_alone: bool = False
+) -> list[int]:
+    """Hand a batch out as `_drain_messages` does (each record becomes the read offset), while
+    faust's recovery seeks the partition to its committed offset 10 after the second record."""
+    getmany = faust_aiokafka.Consumer.getmany if faust_alone else type(consumer).getmany
+    handed = []
+    async for tp, m in getmany(consumer, timeout=0.1):
+        handed.append(m.offset)
+        consumer._read_offset[tp] = m.offset
+        if len(handed) == 2:
+            consumer._read_offset.update({PARTITION: 10})  # perform_seek, after seek_to_committed
+    return handed
+
+
+async def test_a_seek_while_a_batch_is_handed_out_ends_that_partitions_batch(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sought = fetched_batch(consumer, monkeypatch, 10, 11, 12, 13, 14)
+    consumer.resume_flow()
+    assert await handed_out_seeking_after_the_second(consumer) == [10, 11]
+    assert sought == [(PARTITION, 10)]  # aiokafka put back where the seek meant it to be
+    assert consumer._read_offset[PARTITION] == 10  # 10.. fetched again are handed out
+
+
+async def test_faust_alone_hands_the_rest_out_and_runs_the_read_offset_past_the_seek(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer = new_consumer(tmp_path)
+    fetched_batch(consumer, monkeypatch, 10, 11, 12, 13, 14)
+    consumer.resume_flow()
+    assert await handed_out_seeking_after_the_second(consumer, faust_alone=True) == [
+        10,
+        11,
+        12,
+        13,
+        14,
+    ]
+    assert consumer._read_offset[PARTITION] == 14  # 10..13 fetched again are dropped as read
+
+
+def queued(app: Any, *offsets: int) -> Any:
+    """An agent's channel on PARTITION's topic holding records at `offsets`, not yet taken."""
+    from faust.events import Event  # noqa: PLC0415 - only these tests build events
+
+    channel = app.topic(PARTITION.topic)
+    for offset in offsets:
+        channel.queue.put_nowait(Event(app, b"k", b"v", {}, message(offset)))
+    return channel
+
+
+def watch_seeks(consumer: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[TP, int]]:
+    sought: list[tuple[TP, int]] = []
+    monkeypatch.setattr(consumer, "_seek_now", lambda tp, offset: sought.append((tp, offset)))
+    monkeypatch.setattr(consumer, "assignment", lambda: {PARTITION})
+    return sought
+
+
+def test_records_cleared_from_the_channels_are_read_again(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After table recovery faust resumes the flow once more, which clears every channel: the
+    records handed out meanwhile (214..216) would be gone with their read offsets recorded."""
+    sought = watch_seeks(consumer, monkeypatch)
+    channel = queued(consumer.app, 214, 215, 216)
+    consumer._read_offset[PARTITION] = 216
+    consumer.app.flow_control.resume()
+    assert channel.queue.empty()
+    assert sought == [(PARTITION, 214)]
+    assert consumer._read_offset[PARTITION] == 214
+
+
+def test_faust_alone_clears_them_and_reads_on_after_them(tmp_path: Path) -> None:
+    from mode.utils.queues import FlowControlEvent  # noqa: PLC0415 - faust's own flow control
+
+    consumer = new_consumer(tmp_path)
+    plain = FlowControlEvent()
+    queue = queued(consumer.app, 214, 215, 216).queue
+    plain.manage_queue(queue)
+    consumer._read_offset[PARTITION] = 216
+    plain.resume()
+    assert queue.empty()
+    assert consumer._read_offset[PARTITION] == 216  # 214..216 fetched again would be dropped
+
+
+@pytest.mark.parametrize(
+    ("read", "assigned"), [(213, True), (216, False)], ids=["not-read-yet", "revoked"]
+)
+def test_cleared_records_ahead_of_the_read_offset_or_revoked_seek_nothing(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch, read: int, assigned: bool
+) -> None:
+    sought = watch_seeks(consumer, monkeypatch)
+    if not assigned:
+        monkeypatch.setattr(consumer, "assignment", set)
+    queued(consumer.app, 214, 215, 216)
+    consumer._read_offset.update({PARTITION: read})  # e.g. sought back to the committed offset
+    consumer.app.flow_control.resume()
+    assert sought == []
+    assert consumer._read_offset[PARTITION] == read
