@@ -1,0 +1,57 @@
+"""pipeline.agents.deliver: a 2xx is marked delivered while its log record is still being written."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+from pipeline.agents.deliver import _conclude
+from pipeline.config.subscriptions import Subscription
+from pipeline.delivery.outcome import Outcome, OutcomeKind
+from pipeline.settings import load_settings
+
+
+class HeldWriter:
+    """A producer whose acknowledgements come only when the test releases them."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.acks: list[asyncio.Future[None]] = []
+
+    async def send(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[None]:
+        self.sent.append(topic)
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.acks.append(ack)
+        return ack
+
+
+def delivery(writer: HeldWriter, delivered: dict[str, int]) -> Any:
+    topic = SimpleNamespace(get_topic_name=lambda: "deliveries.attempts")
+    return SimpleNamespace(
+        settings=load_settings(),
+        topics=SimpleNamespace(deliveries_attempts=topic),
+        tables=SimpleNamespace(delivered=delivered),
+        writer=writer,
+    )
+
+
+async def test_a_2xx_is_marked_before_its_log_record_is_acked() -> None:
+    """A worker killed between the log record's ack and the mark would send the task again
+    after its restart (its offset is committed only once `_conclude` returns)."""
+    writer, delivered = HeldWriter(), {}
+    subscription = Subscription("sub_1", "s", "https://example.com/", ["*"], True, "x", "", "")
+    task = {"webhook_id": "msg_1", "attempt": 1, "event": {"provider": "oktopost"}}
+    record = {"duration_seconds": 0.01}
+    outcome = Outcome(OutcomeKind.DELIVERED, 200, None, None)
+    concluding = asyncio.ensure_future(
+        _conclude(delivery(writer, delivered), task, subscription, outcome, record)
+    )
+    while not writer.acks:
+        await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert writer.sent == ["deliveries.attempts"]
+    assert delivered == {"msg_1": 1}  # the log record not acked yet
+    assert not concluding.done()  # the task's offset stays uncommitted until it is
+    writer.acks[0].set_result(None)
+    await asyncio.wait_for(concluding, timeout=1)
