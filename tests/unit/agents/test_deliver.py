@@ -1,4 +1,4 @@
-"""pipeline.agents.deliver: a 2xx is marked delivered while its log record is still being written."""
+"""pipeline.agents.deliver: a 2xx is marked delivered while its log record is being written."""
 
 from __future__ import annotations
 
@@ -18,11 +18,13 @@ class HeldWriter:
     def __init__(self) -> None:
         self.sent: list[str] = []
         self.acks: list[asyncio.Future[None]] = []
+        self.sending = asyncio.Event()
 
     async def send(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[None]:
         self.sent.append(topic)
         ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.acks.append(ack)
+        self.sending.set()
         return ack
 
 
@@ -47,9 +49,8 @@ async def test_a_2xx_is_marked_before_its_log_record_is_acked() -> None:
     concluding = asyncio.ensure_future(
         _conclude(delivery(writer, delivered), task, subscription, outcome, record)
     )
-    while not writer.acks:
-        await asyncio.sleep(0)
-    await asyncio.sleep(0)
+    await asyncio.wait_for(writer.sending.wait(), timeout=1)
+    await asyncio.sleep(0)  # `_conclude` runs on to its wait for the acks
     assert writer.sent == ["deliveries.attempts"]
     assert delivered == {"msg_1": 1}  # the log record not acked yet
     assert not concluding.done()  # the task's offset stays uncommitted until it is
