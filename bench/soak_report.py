@@ -141,6 +141,13 @@ def verdict(rounds: Sequence[dict[str, Any]], resume_limit: float) -> tuple[list
             warnings.append(f"{name}: {exit_} exited on its own and was restarted")
         if r["normalized_repeats"]:
             warnings.append(f"{name}: {r['normalized_repeats']} events normalized more than once")
+        if r["repeated_by_kill"] > r["in_flight_at_kill"]:
+            gaps = ", ".join(f"{ms:g}" for ms in r.get("before_kill_ms", ()))
+            warnings.append(
+                f"{name}: {r['repeated_by_kill']} repeats by the kill, {r['in_flight_at_kill']} "
+                f"requests open at it; the first 2xx of those answered before it came "
+                f"{gaps or '?'} ms before the kill"
+            )
     return failures, warnings
 
 

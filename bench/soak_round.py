@@ -24,6 +24,7 @@ from bench.soak_polls import FINAL_STATE, now_utc
 from bench.soak_session import ACCEPTED, RoundState, Session
 from bench.soak_timing import (
     at_risk_estimate,
+    before_kill_ms,
     by_kill,
     fresh_resume_after,
     in_flight_at,
@@ -129,6 +130,7 @@ async def _judge(session: Session, state: RoundState, fault: Fault) -> dict[str,
             outage=_outage(fault),
         ),
         "repeat_causes": causes,
+        "before_kill_ms": before_kill_ms(found, webhook_ids, fault.killed_at, fault.kind),
         "repeated_by_kill": by_kill(causes),
         "routed_twice": sum(
             1

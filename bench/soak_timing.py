@@ -108,6 +108,28 @@ def repeat_causes(
     return causes
 
 
+def before_kill_ms(
+    evidence: Evidence, webhook_ids: Iterable[str], killed_at: float, kind: str
+) -> list[float]:
+    """For each repeat whose cause is `before_kill`: how long before the kill (ms) its first 2xx
+    was answered, smallest first. Within the worker's loop latency and the producer's next
+    request, the worker had not read the answer or its `delivered` mark was not on Kafka yet:
+    in flight in all but the subscriber's view."""
+    if kind not in UNCOMMITTED_SHARE:
+        return []
+    gaps = []
+    for webhook_id in webhook_ids:
+        oks = sorted((a for a in evidence.answers.get(webhook_id, ()) if a.ok), key=_arrival)
+        if len(oks) < 2:
+            continue
+        first = oks[0]
+        if kind in IN_FLIGHT_SHARE and first.arrived <= killed_at < first.answered:
+            continue  # in flight
+        if first.answered < killed_at:
+            gaps.append(round((killed_at - first.answered) * 1000, 1))
+    return sorted(gaps)
+
+
 def by_kill(causes: Mapping[str, int]) -> int:
     """The repeats the kill caused (and the restart or rebalance after it)."""
     return sum(causes.get(cause, 0) for cause in KILL_CAUSES)

@@ -25,7 +25,7 @@ def figures(number: int = 1, **overrides: Any) -> dict[str, Any]:
         "lost_total": 0,
         "repeated": 7,
         "repeated_by_kill": 5,
-        "in_flight_at_kill": 3,
+        "in_flight_at_kill": 6,
         "at_risk_estimate": 9.0,
         "resume_s": 8.5,
         "fresh_resume_s": 12.0,
@@ -107,6 +107,18 @@ def test_undelivered_and_repeated_normalization_are_warnings() -> None:
 
     assert failures == []
     assert len(warnings) == 2
+
+
+def test_more_repeats_than_requests_open_at_the_kill_is_a_warning_with_the_gaps() -> None:
+    over = figures(1, repeated_by_kill=42, in_flight_at_kill=40, before_kill_ms=[3.5, 41.0])
+
+    failures, warnings = verdict([over], LIMIT)
+
+    assert failures == []
+    assert warnings == [
+        "round 1 (worker): 42 repeats by the kill, 40 requests open at it; the first 2xx of "
+        "those answered before it came 3.5, 41 ms before the kill"
+    ]
 
 
 def test_markdown_holds_the_command_the_table_and_the_verdict() -> None:

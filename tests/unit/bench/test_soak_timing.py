@@ -7,6 +7,7 @@ import pytest
 from bench.soak_accounting import Answer, Evidence, Spot
 from bench.soak_timing import (
     at_risk_estimate,
+    before_kill_ms,
     by_kill,
     fresh_resume_after,
     in_flight_at,
@@ -102,3 +103,17 @@ def test_the_kill_moment_explains_no_repeat_when_no_deliverer_was_killed() -> No
     causes = repeat_causes(evidence, evidence.answers, KILL, "poller")
 
     assert (causes["in_flight"], causes["timeout"], by_kill(causes)) == (0, 1, 0)
+
+
+def test_before_kill_repeats_say_how_long_before_the_kill_they_were_answered() -> None:
+    evidence = Evidence(
+        answers={
+            "open": [Answer(99.0, 101.0, 200), Answer(110.0, 110.0, 200)],
+            "just": [Answer(99.9, 99.98, 200), Answer(110.0, 110.0, 200)],
+            "before": [Answer(90.0, 90.1, 200), Answer(110.0, 110.0, 200)],
+            "once": [Answer(90.0, 90.1, 200)],
+        }
+    )
+
+    assert before_kill_ms(evidence, evidence.answers, KILL, "worker") == [20.0, 9900.0]
+    assert before_kill_ms(evidence, evidence.answers, KILL, "ingress") == []
