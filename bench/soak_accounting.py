@@ -79,6 +79,8 @@ class Evidence:
         default_factory=set
     )  # webhook ids with one task attempt logged twice
     committed: dict[tuple[str, int], int] = field(default_factory=dict)  # worker group
+    # webhook id → epoch seconds of its first attempt logged as delivered (the worker concluded it)
+    concluded: dict[str, float] = field(default_factory=dict)
     answers: Mapping[str, list[Answer]] = field(default_factory=dict)  # webhook id → answers
     now: float = 0.0  # epoch seconds when the evidence was read
 

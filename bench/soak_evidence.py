@@ -82,6 +82,9 @@ def evidence(
         webhook = str(attempt.get("webhook_id"))
         if str(attempt.get("error") or "").startswith("timeout"):
             found.timed_out.add(webhook)
+        if attempt.get("outcome") == "delivered":
+            logged = (record.timestamp or 0) / 1000
+            found.concluded[webhook] = min(logged, found.concluded.get(webhook, logged))
         # The same task at the same attempt number, attempted twice: its offset was consumed again
         # (a restart or a rebalance before the commit). A retry or deferral is a new record.
         identity = (str(attempt.get("delivery_id")), int(attempt.get("attempt") or 0))

@@ -69,7 +69,8 @@ def _cells(figures: dict[str, Any]) -> list[str]:
         str(lost(figures)),
         str(figures["repeated"]),
         str(figures["repeated_by_kill"]),
-        f"{figures['in_flight_at_kill']} ({figures['at_risk_estimate']:g})",
+        _in_flight(figures["in_flight_at_kill"], figures.get("unconcluded_at_kill", 0))
+        + f" ({figures['at_risk_estimate']:g})",
         _seconds(fault["ready_s"]),
         _seconds(figures["resume_s"]),
         _seconds(figures["fresh_resume_s"]),
@@ -77,9 +78,16 @@ def _cells(figures: dict[str, Any]) -> list[str]:
     ]
 
 
+def _in_flight(open_: int, unconcluded: int) -> str:
+    """Requests open at the subscriber at the kill, `+` those it had answered 2xx that the worker
+    had not concluded."""
+    return f"{open_}+{unconcluded}" if unconcluded else str(open_)
+
+
 def _totals(rounds: Sequence[dict[str, Any]]) -> list[str]:
     sums = {key: sum(int(r[key]) for r in rounds) for key in SUMMED}
     in_flight = sum(int(r["in_flight_at_kill"]) for r in rounds)
+    unconcluded = sum(int(r.get("unconcluded_at_kill", 0)) for r in rounds)
     at_risk = sum(float(r["at_risk_estimate"]) for r in rounds)
     resumes = [r["resume_s"] for r in rounds if r["resume_s"] is not None]
     fresh = [r["fresh_resume_s"] for r in rounds if r["fresh_resume_s"] is not None]
@@ -95,7 +103,7 @@ def _totals(rounds: Sequence[dict[str, Any]]) -> list[str]:
         str(sum(lost(r) for r in rounds)),
         str(sums["repeated"]),
         str(sums["repeated_by_kill"]),
-        f"{in_flight} ({at_risk:g})",
+        _in_flight(in_flight, unconcluded) + f" ({at_risk:g})",
         "max " + _seconds(max(readies, default=None)),
         "max " + _seconds(max(resumes, default=None)),
         "max " + _seconds(max(fresh, default=None)),
@@ -141,11 +149,12 @@ def verdict(rounds: Sequence[dict[str, Any]], resume_limit: float) -> tuple[list
             warnings.append(f"{name}: {exit_} exited on its own and was restarted")
         if r["normalized_repeats"]:
             warnings.append(f"{name}: {r['normalized_repeats']} events normalized more than once")
-        if r["repeated_by_kill"] > r["in_flight_at_kill"]:
+        in_flight = r["in_flight_at_kill"] + r.get("unconcluded_at_kill", 0)
+        if r["repeated_by_kill"] > in_flight:
             gaps = ", ".join(f"{ms:g}" for ms in r.get("before_kill_ms", ()))
             warnings.append(
-                f"{name}: {r['repeated_by_kill']} repeats by the kill, {r['in_flight_at_kill']} "
-                f"requests open at it; the first 2xx of those answered before it came "
+                f"{name}: {r['repeated_by_kill']} repeats by the kill, {in_flight} deliveries "
+                f"in flight at it; the first 2xx of those answered before it came "
                 f"{gaps or '?'} ms before the kill"
             )
     return failures, warnings
@@ -157,9 +166,10 @@ ACCOUNTING_NOTE = (
     "past it and wrote nothing downstream. Repeated: webhook-ids answered 2xx more than once; by "
     "kill: of those, the ones in flight at the kill, answered before it, routed twice or replayed "
     "after it (the rest are timeouts at the worker that the subscriber still answered 2xx). "
-    "In-flight@kill: requests open at the subscriber at the kill (at-risk estimate, an upper bound "
-    "of the repeats by kill); resume: first 2xx after the restart; fresh: first 2xx of an event "
-    "accepted after the restart."
+    "In-flight@kill: requests open at the subscriber at the kill, + those it had answered 2xx "
+    "that the killed worker had not concluded (no attempt logged as delivered before the kill) "
+    "(at-risk estimate, an upper bound of the repeats by kill); resume: first 2xx after the "
+    "restart; fresh: first 2xx of an event accepted after the restart."
 )
 
 

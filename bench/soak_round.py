@@ -30,6 +30,7 @@ from bench.soak_timing import (
     in_flight_at,
     repeat_causes,
     resume_after,
+    unconcluded_at,
 )
 from bench.soak_topics import window_topics
 
@@ -121,6 +122,9 @@ async def _judge(session: Session, state: RoundState, fault: Fault) -> dict[str,
         "unacknowledged_events": len(state.unacknowledged),
         "unacknowledged_delivered": unacknowledged_delivered,
         "in_flight_at_kill": in_flight_at(answers, fault.killed_at),
+        "unconcluded_at_kill": unconcluded_at(
+            found, fault.killed_at, fault.killed_wall, fault.kind
+        ),
         "at_risk_estimate": at_risk_estimate(
             answers,
             found,

@@ -44,6 +44,24 @@ def in_flight_at(answers: Iterable[Answer], moment: float) -> int:
     return sum(1 for answer in answers if answer.arrived <= moment < answer.answered)
 
 
+def unconcluded_at(evidence: Evidence, killed_at: float, killed_wall: float, kind: str) -> int:
+    """Deliveries answered 2xx before the kill that the killed worker had not concluded yet: no
+    attempt of theirs logged as delivered before the kill (the worker had not read the answer, or
+    not yet written its log record and `delivered` mark). In flight from the pipeline's view,
+    although no longer open at the subscriber; 0 when no worker was killed."""
+    if kind not in IN_FLIGHT_SHARE:
+        return 0
+    unconcluded = 0
+    for webhook_id, answers in evidence.answers.items():
+        first = min((a for a in answers if a.ok), key=_arrival, default=None)
+        if first is None or first.answered >= killed_at:
+            continue
+        logged = evidence.concluded.get(webhook_id)
+        if logged is None or logged >= killed_wall:
+            unconcluded += 1
+    return unconcluded
+
+
 def answered_ok_between(answers: Iterable[Answer], begin: float, end: float) -> int:
     return sum(1 for answer in answers if answer.ok and begin <= answer.answered <= end)
 

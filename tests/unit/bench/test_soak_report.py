@@ -116,9 +116,12 @@ def test_more_repeats_than_requests_open_at_the_kill_is_a_warning_with_the_gaps(
 
     assert failures == []
     assert warnings == [
-        "round 1 (worker): 42 repeats by the kill, 40 requests open at it; the first 2xx of "
-        "those answered before it came 3.5, 41 ms before the kill"
+        "round 1 (worker): 42 repeats by the kill, 40 deliveries in flight at it; the first 2xx "
+        "of those answered before it came 3.5, 41 ms before the kill"
     ]
+    concluded_late = figures(1, repeated_by_kill=42, in_flight_at_kill=40, unconcluded_at_kill=2)
+    assert verdict([concluded_late], LIMIT) == ([], [])
+    assert "40+2 (" in table([concluded_late])
 
 
 def test_markdown_holds_the_command_the_table_and_the_verdict() -> None:

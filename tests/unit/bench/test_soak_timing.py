@@ -13,6 +13,7 @@ from bench.soak_timing import (
     in_flight_at,
     repeat_causes,
     resume_after,
+    unconcluded_at,
 )
 
 KILL = 100.0  # monotonic
@@ -117,3 +118,19 @@ def test_before_kill_repeats_say_how_long_before_the_kill_they_were_answered() -
 
     assert before_kill_ms(evidence, evidence.answers, KILL, "worker") == [20.0, 9900.0]
     assert before_kill_ms(evidence, evidence.answers, KILL, "ingress") == []
+
+
+def test_answered_but_not_concluded_deliveries_are_in_flight_for_a_killed_worker() -> None:
+    evidence = Evidence(
+        answers={
+            "unread": [Answer(99.0, 99.99, 200)],  # answered; the worker never logged it
+            "logging": [Answer(99.0, 99.98, 200)],  # logged only after the kill
+            "done": [Answer(98.0, 98.5, 200)],  # logged before the kill
+            "open": [Answer(99.0, 101.0, 200)],  # still open at the kill: counted apart
+            "failed": [Answer(99.0, 99.5, 500)],
+        },
+        concluded={"logging": KILL_WALL + 0.01, "done": KILL_WALL - 1.4},
+    )
+
+    assert unconcluded_at(evidence, KILL, KILL_WALL, "worker") == 2
+    assert unconcluded_at(evidence, KILL, KILL_WALL, "broker") == 0
