@@ -123,7 +123,12 @@ async def _judge(session: Session, state: RoundState, fault: Fault) -> dict[str,
         "unacknowledged_delivered": unacknowledged_delivered,
         "in_flight_at_kill": in_flight_at(answers, fault.killed_at),
         "unconcluded_at_kill": unconcluded_at(
-            found, fault.killed_at, fault.killed_wall, fault.kind
+            found,
+            webhook_ids,
+            fault.killed_at,
+            fault.killed_wall,
+            kind=fault.kind,
+            timeout=session.config.delivery_timeout,
         ),
         "at_risk_estimate": at_risk_estimate(
             answers,

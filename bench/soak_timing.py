@@ -44,17 +44,28 @@ def in_flight_at(answers: Iterable[Answer], moment: float) -> int:
     return sum(1 for answer in answers if answer.arrived <= moment < answer.answered)
 
 
-def unconcluded_at(evidence: Evidence, killed_at: float, killed_wall: float, kind: str) -> int:
+def unconcluded_at(
+    evidence: Evidence,
+    webhook_ids: Iterable[str],
+    killed_at: float,
+    killed_wall: float,
+    *,
+    kind: str,
+    timeout: float,
+) -> int:
     """Deliveries answered 2xx before the kill that the killed worker had not concluded yet: no
     attempt of theirs logged as delivered before the kill (the worker had not read the answer, or
     not yet written its log record and `delivered` mark). In flight from the pipeline's view,
-    although no longer open at the subscriber; 0 when no worker was killed."""
+    although no longer open at the subscriber; 0 when no worker was killed. Only a request sent
+    less than the delivery `timeout` before the kill counts: an older one had timed out at the
+    worker (a retry), not in flight."""
     if kind not in IN_FLIGHT_SHARE:
         return 0
     unconcluded = 0
-    for webhook_id, answers in evidence.answers.items():
+    for webhook_id in webhook_ids:  # the round's: the subscriber's log holds earlier rounds too
+        answers = evidence.answers.get(webhook_id, ())
         first = min((a for a in answers if a.ok), key=_arrival, default=None)
-        if first is None or first.answered >= killed_at:
+        if first is None or first.answered >= killed_at or first.arrived + timeout <= killed_at:
             continue
         logged = evidence.concluded.get(webhook_id)
         if logged is None or logged >= killed_wall:

@@ -126,11 +126,20 @@ def test_answered_but_not_concluded_deliveries_are_in_flight_for_a_killed_worker
             "unread": [Answer(99.0, 99.99, 200)],  # answered; the worker never logged it
             "logging": [Answer(99.0, 99.98, 200)],  # logged only after the kill
             "done": [Answer(98.0, 98.5, 200)],  # logged before the kill
+            "timed-out": [Answer(94.0, 99.5, 200)],  # the worker gave up on it at 99.0
             "open": [Answer(99.0, 101.0, 200)],  # still open at the kill: counted apart
             "failed": [Answer(99.0, 99.5, 500)],
         },
         concluded={"logging": KILL_WALL + 0.01, "done": KILL_WALL - 1.4},
     )
 
-    assert unconcluded_at(evidence, KILL, KILL_WALL, "worker") == 2
-    assert unconcluded_at(evidence, KILL, KILL_WALL, "broker") == 0
+    assert (
+        unconcluded_at(evidence, evidence.answers, KILL, KILL_WALL, kind="worker", timeout=5.0) == 2
+    )
+    assert (
+        unconcluded_at(evidence, ["done", "logging"], KILL, KILL_WALL, kind="worker", timeout=5.0)
+        == 1
+    )
+    assert (
+        unconcluded_at(evidence, evidence.answers, KILL, KILL_WALL, kind="broker", timeout=5.0) == 0
+    )
