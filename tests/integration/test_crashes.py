@@ -30,7 +30,7 @@ from tests.integration.conftest import (
 from tests.integration.test_delivery import subscribe
 from tests.integration.test_ingest import new_instance, path_of
 from tests.support.payloads import hex_hmac, oktopost_body
-from tests.support.processes import Process, free_port, pipeline_env
+from tests.support.processes import Process, free_port, free_ports, pipeline_env
 from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.integration
@@ -169,10 +169,10 @@ async def test_killing_the_ingress_loses_nothing_it_accepted(fresh_stack: Stack)
 @pytest.fixture
 def own_broker_stack(tmp_path: Path) -> Iterator[tuple[Stack, local_kafka.LocalKafka]]:
     """A broker of this test's own (killing it disturbs no other test) and a stack on it."""
-    port = free_port()
-    while port + 1 > 65535:
-        port = free_port()
-    kafka = local_kafka.LocalKafka(home=tmp_path / "kafka", port=port, controller_port=port + 1)
+    port, controller_port = free_ports(2)
+    kafka = local_kafka.LocalKafka(
+        home=tmp_path / "kafka", port=port, controller_port=controller_port
+    )
     asyncio.run(local_kafka.start(kafka))
     settings = stack_settings(kafka.bootstrap, tmp_path)
     stack = Stack(

@@ -27,7 +27,7 @@ from tests.integration.conftest import Stack
 from tests.integration.test_ingest import new_instance, path_of
 from tests.support.kafka import read_topic
 from tests.support.payloads import hootsuite_element
-from tests.support.processes import Process, free_port, pipeline_env
+from tests.support.processes import Process, free_port, free_ports, pipeline_env
 
 pytestmark = pytest.mark.integration
 
@@ -40,10 +40,10 @@ AFTER_SECONDS = 6.0  # load kept up after the broker's return
 
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[local_kafka.LocalKafka]:
-    port = free_port()
-    while port + 1 > 65535:
-        port = free_port()
-    kafka = local_kafka.LocalKafka(home=tmp_path / "kafka", port=port, controller_port=port + 1)
+    port, controller_port = free_ports(2)
+    kafka = local_kafka.LocalKafka(
+        home=tmp_path / "kafka", port=port, controller_port=controller_port
+    )
     asyncio.run(local_kafka.start(kafka))
     yield kafka
     asyncio.run(local_kafka.stop(kafka))

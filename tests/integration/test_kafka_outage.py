@@ -20,7 +20,7 @@ from tests.integration.conftest import Stack, ingress_process
 from tests.integration.test_ingest import new_instance, path_of
 from tests.support.kafka import read_topic
 from tests.support.payloads import hootsuite_element
-from tests.support.processes import free_port
+from tests.support.processes import free_port, free_ports
 
 pytestmark = pytest.mark.integration
 
@@ -28,10 +28,10 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[local_kafka.LocalKafka]:
     """A broker of this test's own, on other ports, so stopping it disturbs no other test."""
-    port = free_port()
-    while port + 1 > 65535:
-        port = free_port()
-    kafka = local_kafka.LocalKafka(home=tmp_path / "kafka", port=port, controller_port=port + 1)
+    port, controller_port = free_ports(2)
+    kafka = local_kafka.LocalKafka(
+        home=tmp_path / "kafka", port=port, controller_port=controller_port
+    )
     asyncio.run(local_kafka.start(kafka))
     yield kafka
     asyncio.run(local_kafka.stop(kafka))

@@ -309,20 +309,22 @@ async def test_hanging_server_times_out_into_a_retriable_error(
 
 
 async def test_connection_refused_is_retriable(http: aiohttp.ClientSession) -> None:
+    # Bound but not listening, and held for the test: connections are refused, and no other
+    # process can take the port meanwhile (a closed probe's port was once reused in CI).
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    fake = FakeTime()
-    client = HootsuiteClient(
-        http,
-        f"http://127.0.0.1:{port}",
-        HootsuiteCredentials(CLIENT_ID, CLIENT_SECRET),
-        max_retries=1,
-        clock=fake.clock,
-        sleep=fake.sleep,
-    )
-    with pytest.raises(ProviderUnavailableError):
-        await client.get_message("1")
+        fake = FakeTime()
+        client = HootsuiteClient(
+            http,
+            f"http://127.0.0.1:{port}",
+            HootsuiteCredentials(CLIENT_ID, CLIENT_SECRET),
+            max_retries=1,
+            clock=fake.clock,
+            sleep=fake.sleep,
+        )
+        with pytest.raises(ProviderUnavailableError):
+            await client.get_message("1")
     assert len(fake.delays) == 1
 
 
