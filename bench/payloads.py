@@ -130,7 +130,8 @@ class WebhookFactory:
         moment = rfc3339(datetime.now(UTC))
         elements = []
         for part in range(self._mix.batch_size):
-            seq_no = f"{self._tag}{self._count}s{part}"
+            # "h" ends the tag: without it round 1's 15th ("r1" "15") was round 11's 5th ("r11" "5")
+            seq_no = f"{self._tag}h{self._count}s{part}"
             state = HOOTSUITE_STATES[(self._count + part) % len(HOOTSUITE_STATES)]
             elements.append(
                 {
