@@ -54,6 +54,15 @@ has a test in tests/unit/test_faust_fixes.py that fails on faust's own code.
   read offsets recorded: a restarted worker was seen leaving 333 delivery tasks (offsets 214 to
   546) unread, its commits stuck at 214, until the stall watchdog ended it. Here each partition
   with cleared records is sought back to the lowest of them.
+- The consumer subscribes only once the broker lists every topic it subscribes to. faust creates
+  the tables' changelog topics at startup and subscribes a moment later; a broker that has not
+  yet taken a new topic into its metadata answers "unknown topic", aiokafka then keeps it out of
+  the group's partition counts until its next metadata refresh (`consumer_metadata_max_age_ms`,
+  5 minutes), and every table write in that time fails with `PartitionsMismatch` ("the changelog
+  topic has 0 partitions"). Seen on a fresh `make soak` stack: every `delivered` mark failed for
+  minutes, each delivery became an `internal_error` dead letter after its 2xx, and a restart sent
+  720 deliveries again. Here `subscribe` first waits (at most `SUBSCRIBE_WAIT_SECONDS`) until a
+  metadata request lists them all. No upstream issue found; aiokafka's behaviour is by design.
 - A gap in offsets (compaction, transaction markers) is merged into the acked offsets up to and
   *including* the first message after it (`_drain_messages` passes that message's own offset as
   the gap's inclusive end), so that message counted as done before any agent saw it. Here a gap
@@ -62,11 +71,13 @@ has a test in tests/unit/test_faust_fixes.py that fails on faust's own code.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import weakref
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -80,7 +91,39 @@ from faust.utils.functional import consecutive_numbers
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
+from pipeline.health import unlisted_topics
+
 log = logging.getLogger(__name__)
+SUBSCRIBE_WAIT_SECONDS = 30.0
+LISTING_POLL_SECONDS = 0.1
+
+
+async def wait_until_listed(
+    topics: set[str],
+    unlisted: Callable[[set[str]], Awaitable[set[str]]],
+    limit: float = SUBSCRIBE_WAIT_SECONDS,
+) -> set[str]:
+    """Poll `unlisted` until it names none of `topics` or `limit` seconds pass; what is still
+    unlisted then is logged and returned (faust goes on as it would have)."""
+    started = time.monotonic()
+    missing = first = await unlisted(topics)
+    while missing and time.monotonic() < started + limit:
+        await asyncio.sleep(LISTING_POLL_SECONDS)
+        missing = await unlisted(missing)
+    if first and not missing:
+        log.info(
+            "waited %.2f s for the broker to list %s before subscribing",
+            time.monotonic() - started,
+            ", ".join(sorted(first)),
+        )
+    elif missing:
+        log.warning(
+            "subscribing although the broker does not list %s after %.0f s: tables on them "
+            "fail until the next metadata refresh",
+            ", ".join(sorted(missing)),
+            limit,
+        )
+    return missing
 
 
 class SafeConsumer(faust_aiokafka.Consumer):
@@ -94,6 +137,13 @@ class SafeConsumer(faust_aiokafka.Consumer):
         self._read_offset = self._read_offsets
         # The first and last offset of each partition's records in the batch being handed out.
         self._fetched: dict[TP, tuple[int, int]] = {}
+
+    async def subscribe(self, topics: Iterable[str]) -> None:
+        names = set(topics)
+        transport: Any = self.transport  # the aiokafka transport: `TransportT` lacks its port
+        bootstrap = ",".join(faust_aiokafka.server_list(transport.url, transport.default_port))
+        await wait_until_listed(names, lambda wanted: unlisted_topics(bootstrap, wanted))
+        await super().subscribe(names)
 
     async def seek(self, partition: TP, offset: int) -> None:
         await self._seek(partition, offset)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 
 from aiokafka import AIOKafkaClient
 from aiokafka.errors import KafkaError
@@ -45,6 +46,20 @@ async def partitions_of(bootstrap: str, topic: str) -> list[int]:
     finally:
         await client.close()
     return sorted(cluster.partitions_for_topic(topic) or ())
+
+
+async def unlisted_topics(bootstrap: str, topics: Iterable[str], timeout: float = 5.0) -> set[str]:
+    """The `topics` a fresh metadata request does not list with partitions (all, on an error)."""
+    wanted = set(topics)
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    try:
+        await asyncio.wait_for(client.bootstrap(), timeout)
+        cluster = await asyncio.wait_for(client.fetch_all_metadata(), timeout)
+    except (KafkaError, TimeoutError, OSError):
+        return wanted
+    finally:
+        await client.close()
+    return {topic for topic in wanted if not cluster.partitions_for_topic(topic)}
 
 
 class KafkaProbe:
