@@ -56,13 +56,14 @@ has a test in tests/unit/test_faust_fixes.py that fails on faust's own code.
   with cleared records is sought back to the lowest of them.
 - The consumer subscribes only once the broker lists every topic it subscribes to. faust creates
   the tables' changelog topics at startup and subscribes a moment later; a broker that has not
-  yet taken a new topic into its metadata answers "unknown topic", aiokafka then keeps it out of
-  the group's partition counts until its next metadata refresh (`consumer_metadata_max_age_ms`,
-  5 minutes), and every table write in that time fails with `PartitionsMismatch` ("the changelog
-  topic has 0 partitions"). Seen on a fresh `make soak` stack: every `delivered` mark failed for
-  minutes, each delivery became an `internal_error` dead letter after its 2xx, and a restart sent
-  720 deliveries again. Here `subscribe` first waits (at most `SUBSCRIBE_WAIT_SECONDS`) until a
-  metadata request lists them all. No upstream issue found; aiokafka's behaviour is by design.
+  yet taken a new topic into its metadata answers "unknown topic", and aiokafka's group
+  coordinator keeps 0 partitions for it (the count faust's `topic_partitions` reads), so every
+  table write fails with `PartitionsMismatch` ("the changelog topic has 0 partitions"). Seen on a
+  fresh `make soak` stack: every `delivered` mark failed for the whole 8-minute run, through four
+  broker restarts; each delivery became an `internal_error` dead letter after its 2xx, and a
+  broker restart had 720 deliveries sent again. Here `subscribe` first waits (at most
+  `SUBSCRIBE_WAIT_SECONDS`) until a metadata request lists them all. A search of faust's and
+  aiokafka's issue threads found no report of it.
 - A gap in offsets (compaction, transaction markers) is merged into the acked offsets up to and
   *including* the first message after it (`_drain_messages` passes that message's own offset as
   the gap's inclusive end), so that message counted as done before any agent saw it. Here a gap
@@ -118,8 +119,8 @@ async def wait_until_listed(
         )
     elif missing:
         log.warning(
-            "subscribing although the broker does not list %s after %.0f s: tables on them "
-            "fail until the next metadata refresh",
+            "subscribing although the broker does not list %s after %.0f s: writes to tables "
+            "on them may fail until the worker restarts",
             ", ".join(sorted(missing)),
             limit,
         )

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaClient
+from aiokafka.cluster import ClusterMetadata
 from aiokafka.errors import KafkaError
 
 
@@ -37,28 +38,30 @@ async def broker_ready(bootstrap: str, timeout: float = 2.0) -> bool:
         await client.close()
 
 
-async def partitions_of(bootstrap: str, topic: str) -> list[int]:
-    """The partition numbers of `topic` (empty when it does not exist)."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap)
+async def cluster_metadata(bootstrap: str, timeout: float | None = None) -> ClusterMetadata:
+    """One fresh metadata request from a client of its own (every `timeout` seconds at most)."""
+    request_ms = {} if timeout is None else {"request_timeout_ms": int(timeout * 1000)}
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, **request_ms)
     try:
-        await client.bootstrap()
-        cluster = await client.fetch_all_metadata()
+        await asyncio.wait_for(client.bootstrap(), timeout)
+        return await asyncio.wait_for(client.fetch_all_metadata(), timeout)
     finally:
         await client.close()
+
+
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+    """The partition numbers of `topic` (empty when it does not exist)."""
+    cluster = await cluster_metadata(bootstrap)
     return sorted(cluster.partitions_for_topic(topic) or ())
 
 
 async def unlisted_topics(bootstrap: str, topics: Iterable[str], timeout: float = 5.0) -> set[str]:
     """The `topics` a fresh metadata request does not list with partitions (all, on an error)."""
     wanted = set(topics)
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
     try:
-        await asyncio.wait_for(client.bootstrap(), timeout)
-        cluster = await asyncio.wait_for(client.fetch_all_metadata(), timeout)
+        cluster = await cluster_metadata(bootstrap, timeout)
     except (KafkaError, TimeoutError, OSError):
         return wanted
-    finally:
-        await client.close()
     return {topic for topic in wanted if not cluster.partitions_for_topic(topic)}
 
 
