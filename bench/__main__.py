@@ -23,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.soak import main as soak  # noqa: PLC0415 - only the soak needs its modules
 
         return soak(arguments[1:])
+    if arguments[:1] == ["drain"]:
+        from bench.worker_drain import main as drain  # noqa: PLC0415 - as the soak
+
+        return drain(arguments[1:])
     config = from_args(argv)
     results = asyncio.run(run_session(config))
     results["ratios"] = ratios(results)

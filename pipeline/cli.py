@@ -83,10 +83,14 @@ def _secrets(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    import uvloop  # noqa: PLC0415
+
     from pipeline.agents import register_agents  # noqa: PLC0415
     from pipeline.app import create_app  # noqa: PLC0415
     from pipeline.worker import run_worker  # noqa: PLC0415
 
+    # uvloop, set before faust creates its loop: the worker too is event-loop bound
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     app = create_app(settings)
     register_agents(app, settings)
     run_worker(app, settings)

@@ -30,8 +30,11 @@ def event_id(*identity: object) -> str:
 
 def rfc3339(moment: datetime) -> str:
     """UTC, millisecond precision, `Z` suffix; the year always has four digits (`0005-…`)."""
-    utc = moment.astimezone(UTC)
-    return f"{utc.year:04d}" + utc.strftime("-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    u = moment.astimezone(UTC)
+    # %-formatting: a third of strftime's time, and it runs for every delivery task and attempt
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
+        (u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond // 1000)
+    )
 
 
 def parse_time(value: object) -> datetime | None:
