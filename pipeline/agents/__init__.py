@@ -1,4 +1,4 @@
-"""The faust agents, in flow order: normalize (+ dedup) → route → deliver."""
+"""The faust agents, in flow order: normalize (+ dedup, + route) → deliver."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import faust
 
 from pipeline.agents.batching import Writer
 from pipeline.agents.deliver import Delivery, register_deliver
-from pipeline.agents.normalize import register_normalize
-from pipeline.agents.route import register_route
+from pipeline.agents.normalize import Normalizer, register_normalize
+from pipeline.agents.route import Router
 from pipeline.config.keyring import key_ring_for
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.subscriptions import Subscription
@@ -29,21 +29,29 @@ LAG_INTERVAL_SECONDS = 10.0
 def register_agents(app: faust.App, settings: Settings) -> None:
     topics = declare_topics(app, settings)
     tables = declare_tables(app, settings)
-    register_normalize(app, topics, tables, Catalog(settings.topics_dir), settings.dedup_window)
     codec = ConfigCodec(key_ring_for(settings))
     subscriptions: CompactedView[Subscription] = CompactedView(
         settings.kafka_bootstrap,
         settings.topic("config.subscriptions"),
         codec.subscription_from_json,
     )
-    register_route(app, topics, subscriptions)
+    catalog = Catalog(settings.topics_dir)
+    router = Router(
+        subscriptions,
+        deliveries=topics.deliveries.get_topic_name(),
+        invalid=topics.events_invalid.get_topic_name(),
+    )
+    writer = Writer(app)
+    register_normalize(
+        app, Normalizer(topics, tables, catalog, settings.dedup_window, writer, router)
+    )
     sender = Sender(
         limit=settings.delivery_concurrency * len(topics.delivery_tiers),
         allow_private=settings.allow_private_destinations,
     )
     gates = SubscriberGates(settings.delivery_concurrency_per_subscription)
     register_deliver(
-        app, Delivery(settings, topics, tables, subscriptions, sender, gates, Writer(app), codec)
+        app, Delivery(settings, topics, tables, subscriptions, sender, gates, writer, codec)
     )
 
     async def start_delivery_clients() -> None:

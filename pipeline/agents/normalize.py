@@ -1,11 +1,13 @@
-"""`webhooks.raw` + `polls.raw` → normalize → dedup → `events.normalized` | `events.invalid`.
+"""`webhooks.raw` + `polls.raw` → normalize → dedup → route →
+`events.normalized` + `deliveries` | `events.invalid`.
 
 Records are handled in batches (`pipeline.agents.batching`). Order of effects per batch, so that a
 crash can repeat an event but never lose one: normalize every record (a record that fails
-unexpectedly becomes an `internal_error` dead letter), drop the events seen before, write the new
-events and the dead letters, wait for Kafka's acks, then mark the events seen in the dedup table
-(each under its own record, so the key lands in that record's changelog partition) and ack the
-records. faust commits their offsets only after that.
+unexpectedly becomes an `internal_error` dead letter), drop the events seen before, route the new
+ones (`pipeline.agents.route`), write the new events, their delivery tasks and the dead letters,
+wait for Kafka's acks, then mark the events seen in the dedup table (each under its own record, so
+the key lands in that record's changelog partition) and ack the records. faust commits their
+offsets only after that.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -25,6 +27,7 @@ from faust.types import EventT, StreamT
 from pipeline import metrics
 from pipeline.agents.batching import Writer, ack_batch, batches, manual_acks
 from pipeline.agents.guard import internal_error, retrying
+from pipeline.agents.route import Output, Router
 from pipeline.events.catalog import Catalog
 from pipeline.events.cloudevent import parse_time
 from pipeline.events.normalize import Outcome, normalize_poll, normalize_webhook
@@ -43,6 +46,7 @@ class Prepared:
     outcome: Outcome
     events: list[tuple[dict[str, Any], bytes]]  # (the CloudEvent, its JSON)
     invalid: list[bytes]
+    tasks: list[Output] = field(default_factory=list)  # the new events' deliveries (`route`)
 
 
 @dataclass
@@ -52,6 +56,7 @@ class Normalizer:
     catalog: Catalog
     window: float
     writer: Writer
+    router: Router
 
     def prepare(self, event: EventT[Any]) -> Prepared:
         """What one record becomes; an unexpected error makes it an `internal_error` letter."""
@@ -87,13 +92,16 @@ class Normalizer:
             record.events = fresh
 
     async def write(self, batch: list[Prepared]) -> None:
-        """Every new event and dead letter of the batch, acknowledged by Kafka."""
+        """Every new event, its delivery tasks and every dead letter of the batch, acknowledged
+        by Kafka."""
         normalized = self.topics.events_normalized.get_topic_name()
         invalid = self.topics.events_invalid.get_topic_name()
         acks: list[Awaitable[Any]] = []
         for record in batch:
             for event, value in record.events:
                 acks.append(await self.writer.send(normalized, event["subject"].encode(), value))
+            for task in record.tasks:
+                acks.append(await self.writer.send(*task))
             instance = (record.outcome.instance_id or "").encode()
             for letter in record.invalid:
                 acks.append(await self.writer.send(invalid, instance, letter))
@@ -117,19 +125,22 @@ class Normalizer:
             if outcome.ignored:
                 metrics.EVENTS_IGNORED.labels(outcome.provider).inc(outcome.ignored)
 
+    def route(self, batch: list[Prepared]) -> None:
+        for record in batch:
+            for normalized, value in record.events:
+                record.tasks += self.router.outputs(normalized, value)
+
     async def handle(self, events: list[EventT[Any]]) -> None:
         batch = [self.prepare(event) for event in events]
         self.drop_seen(batch)
+        await self.router.ready()
+        self.route(batch)
         await retrying("normalize", partial(self.write, batch))
         self.mark(batch)
 
 
-def register_normalize(
-    app: faust.App, topics: Topics, tables: Tables, catalog: Catalog, window: float
-) -> Any:
-    normalizer = Normalizer(topics, tables, catalog, window, Writer(app))
-
-    @app.agent(topics.raw_inputs, name="normalize")
+def register_normalize(app: faust.App, normalizer: Normalizer) -> Any:
+    @app.agent(normalizer.topics.raw_inputs, name="normalize")
     async def normalize(stream: StreamT[bytes]) -> None:
         manual = manual_acks(stream)
         async for batch in batches(manual):
