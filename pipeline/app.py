@@ -35,6 +35,7 @@ def create_app(settings: Settings) -> faust.App:
         datadir=str(datadir),
         processing_guarantee="at_least_once",
         producer_acks=-1,
+        producer_linger=settings.producer_linger,
         topic_partitions=TOPIC_PARTITIONS,
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",

@@ -16,14 +16,14 @@ from pipeline.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|[smhd]?)\s*$")
+_UNIT_SECONDS = {"": 1, "ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 def parse_duration(value: object) -> float:
-    """`"90"`, `"90s"`, `"15m"`, `"12h"`, `"7d"` → seconds."""
+    """`"90"`, `"90s"`, `"15m"`, `"12h"`, `"7d"`, `"2ms"` → seconds."""
     if isinstance(value, int | float):
         return float(value)
     match = _DURATION.match(str(value))
@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     delivery_concurrency: int = Field(default=32, ge=1, le=1024)
     delivery_concurrency_per_subscription: int = Field(default=8, ge=1, le=1024)
     stall_timeout: Annotated[float, NoDecode] = Field(default=60.0, gt=0)
+    # How long the worker's producer waits for more records before it sends a request: fewer,
+    # fuller produce requests for this much latency per hop (BENCHMARKS.md, "Producer linger").
+    producer_linger: Annotated[float, NoDecode] = Field(default=0.002, ge=0, le=1)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
@@ -105,7 +108,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "delivery_timeout", "dedup_window", "ingress_ack_timeout", "stall_timeout", mode="before"
+        "delivery_timeout",
+        "dedup_window",
+        "ingress_ack_timeout",
+        "stall_timeout",
+        "producer_linger",
+        mode="before",
     )
     @classmethod
     def _duration(cls, value: Any) -> float:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -86,5 +87,13 @@ def test_durations() -> None:
     assert parse_duration("90") == 90
     assert parse_duration("15m") == 900
     assert parse_duration("7d") == 604800
+    assert parse_duration("2ms") == pytest.approx(0.002)
     with pytest.raises(ValueError, match="duration"):
         parse_duration("7 weeks")
+
+
+def test_the_producer_linger_reaches_the_worker_app(tmp_path: Path) -> None:
+    from pipeline.app import create_app  # noqa: PLC0415 - faust is slow to import
+
+    settings = load_settings(data_dir=tmp_path, producer_linger="5ms")
+    assert create_app(settings).conf.producer_linger == pytest.approx(0.005)
