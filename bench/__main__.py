@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.worker_drain import main as drain  # noqa: PLC0415 - as the soak
 
         return drain(arguments[1:])
+    if arguments[:1] == ["peer"]:
+        from bench.peer import main as peer  # noqa: PLC0415 - as the soak
+
+        return peer(arguments[1:])
     config = from_args(argv)
     results = asyncio.run(run_session(config))
     results["ratios"] = ratios(results)

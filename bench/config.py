@@ -27,6 +27,10 @@ class BenchConfig:
     profile: str = "auto"
     baselines: bool = True  # off only to iterate quickly on the pipeline
     ingress_only: bool = False  # no worker: the ingress against bare aiohttp, nothing delivered
+    # the normalize+dedup stage against Quix Streams and a bare loop, last (bench/peer.py)
+    peer: bool = True
+    peer_webhooks: int = 6000
+    peer_repeat: int = 1
     budget: float = 840.0  # seconds; a run that would not fit is skipped and reported
     results_dir: Path = RESULTS_DIR
     env: dict[str, str] = field(default_factory=dict)  # extra PIPELINE_* for both processes
@@ -67,6 +71,9 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no worker: the ingress's runs (nothing delivered) and the bare-aiohttp baseline only",
     )
+    add("--no-peer", action="store_true", help="no peer comparison (Quix Streams, bare loop)")
+    add("--peer-webhooks", type=int, default=defaults.peer_webhooks, help="the peer's backlog")
+    add("--peer-repeat", type=int, default=defaults.peer_repeat, help="runs of each peer runner")
     add("--budget", type=float, default=defaults.budget, help="seconds for the whole session")
     add("--results-dir", type=Path, default=defaults.results_dir)
     add("--env", type=_env_pair, action="append", default=[], help="PIPELINE_X=value")
@@ -89,6 +96,9 @@ def from_args(argv: list[str] | None = None) -> BenchConfig:
         profile=given.profile,
         baselines=not given.no_baselines,
         ingress_only=given.ingress_only,
+        peer=not given.no_peer,
+        peer_webhooks=given.peer_webhooks,
+        peer_repeat=given.peer_repeat,
         budget=given.budget,
         results_dir=given.results_dir,
         env=dict(given.env),

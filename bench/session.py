@@ -1,4 +1,4 @@
-"""A whole bench session: broker, receiver, baselines, pipeline, runs, in that order.
+"""A whole bench session: broker, receiver, baselines, pipeline, runs, peers, in that order.
 
 Everything runs on 127.0.0.1 under a fresh temp dir, with its own broker, topic prefix and ports;
 every process is stopped and the temp dir removed at the end (kept, and named, after a failure).
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import baselines, ingress_runs, pipeline_runs
+from bench import baselines, ingress_runs, peer, pipeline_runs
 from bench.broker import create_topics, start_broker, stop_broker
 from bench.children import Child, free_port
 from bench.config import BenchConfig
@@ -153,8 +153,44 @@ async def _session(
             ladder.observe(results["runs"][-1])
     await measure_all(harness, [ladder.max_run(results["runs"])], results)
     log("waiting for every accepted event (within the budget) to count losses and duplicates")
-    results["final"] = await pipeline_runs.final_check(harness, results, SHUTDOWN_RESERVE)
+    reserve = SHUTDOWN_RESERVE + _peer_cost(config)  # the wait leaves the peer part its time
+    results["final"] = await pipeline_runs.final_check(harness, results, reserve)
     log(f"final: {results['final']}")
+    if config.peer:
+        await _peer(harness, results, started)
+
+
+def _peer_cost(config: BenchConfig) -> float:
+    if not config.peer or not peer.quix_installed():
+        return 0.0
+    return peer.estimated_seconds(config.peer_webhooks, config.peer_repeat)
+
+
+async def _peer(harness: Harness, results: dict[str, Any], started: Started) -> None:
+    """Last: the worker's normalize+dedup stage against Quix Streams and a bare aiokafka loop
+    on a backlog of their own (bench/peer.py), skipped when quixstreams is not installed."""
+    config = harness.config
+    if not peer.quix_installed():
+        reason = peer.QUIX_MISSING
+    elif harness.remaining() - SHUTDOWN_RESERVE < _peer_cost(config):
+        reason = "not enough of the time budget left"
+    else:
+        await started.stack.stop()  # the session's ingress and worker are done; the peers run alone
+        work = harness.work / "peer"
+        work.mkdir()
+        log(f"peer: the normalize+dedup stage, pipeline vs Quix Streams vs bare (under {work})")
+        results["peer"] = await peer.run_peer(
+            started.bootstrap,
+            work,
+            webhooks=config.peer_webhooks,
+            repeat=config.peer_repeat,
+            env=config.env,
+            log=log,
+            mix=config.mix,
+        )
+        return
+    results["skipped"].append({"name": "peer", "reason": reason})
+    log(f"skip peer: {reason}")
 
 
 async def _ingress_session(

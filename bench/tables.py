@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.peer_figures import peer_lines
 from bench.report import PROCESSES, ratios, sustained_rate
 
 
@@ -175,6 +176,7 @@ def markdown(results: dict[str, Any]) -> str:
         baseline_table(results),
         ratio_lines(results),
         profile_lines(results),
+        peer_lines(results.get("peer")),
         [f"- skipped {s['name']}: {s['reason']}" for s in results["skipped"]],
     ]
     return "\n\n".join("\n".join(section) for section in sections if section) + "\n"

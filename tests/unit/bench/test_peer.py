@@ -8,6 +8,7 @@ from bench.config import from_args
 from bench.peer import estimated_seconds, order
 from bench.peer_figures import (
     Observed,
+    all_committed,
     cpu_at,
     peer_lines,
     ratios,
@@ -84,6 +85,13 @@ def test_a_run_without_exactly_the_expected_events_is_failed_and_has_no_figures(
     assert failure in figures["failures"]
     assert figures["records_per_s"] is None
     assert figures["cpu_s_per_1000_records"] is None
+
+
+def test_the_backlog_is_committed_when_every_partition_with_records_is() -> None:
+    ends = {0: 581, 1: 169, 2: 0, 3: 187}
+    assert all_committed(ends, {0: 581, 1: 169, 3: 187})  # nothing read, nothing committed on 2
+    assert not all_committed(ends, {0: 581, 1: 168, 3: 187})
+    assert not all_committed(ends, {0: 581, 1: 169})
 
 
 def _run(runner: str, rate: float | None, cpu: float | None = 1.0) -> dict[str, Any]:
