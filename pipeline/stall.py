@@ -14,6 +14,13 @@ processed while its commit waits for one that never comes is.
 A stalled worker logs the partitions, fails `/healthz` (a liveness probe restarts it), counts the
 stall in `pipeline_worker_stalls_total` and exits with `EXIT_STALLED`; at-least-once processing
 makes the exit safe: what was not committed is read again by whoever owns the partition next.
+
+A check that cannot read the end offsets (Kafka unreachable, or aiokafka's clients stuck) gives up
+after `END_OFFSETS_TIMEOUT_SECONDS` and counts as no progress: when none succeeds for the stall
+timeout, the worker exits the same way, and its restart makes new clients. Seen after a broker
+restart: the consumer's metadata wait hung for aiokafka's 90 s request timeout with the broker
+back, nothing was fetched meanwhile, and the end-offsets request that raised then crashed the app
+(a faust timer's exception), which then hung in its shutdown.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka.errors import KafkaError
+
 from pipeline import metrics
 
 log = logging.getLogger(__name__)
@@ -35,6 +44,7 @@ EXIT_STALLED = 70  # EX_SOFTWARE: `pipeline run` and orchestrators restart the w
 # /healthz answers 503 and the stalled-partitions gauge is up this long before the exit: longer
 # than a 15 s Prometheus scrape interval, so the alert sees it.
 EXIT_GRACE_SECONDS = 20.0
+END_OFFSETS_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,7 @@ class StallWatchdog:
     detector: StallDetector
     exit: Callable[[int], None] = os._exit  # no clean shutdown: a stalled consumer may not stop
     stalled: list[Any] = field(default_factory=list)
+    _unanswered_since: float | None = None  # the first of the checks failing since the last success
 
     @property
     def healthy(self) -> bool:
@@ -106,7 +117,15 @@ class StallWatchdog:
         sources = [tp for tp in consumer.assignment() if self._is_source(tp)]
         if not sources:
             return
-        ends = await consumer.highwaters(*sources)
+        try:
+            async with asyncio.timeout(END_OFFSETS_TIMEOUT_SECONDS):
+                ends = await consumer.highwaters(*sources)
+        except (KafkaError, TimeoutError) as exc:
+            await self._unanswered(sources, exc)
+            return
+        if self._unanswered_since is not None:
+            log.info("stall check: end offsets readable again")
+            self._unanswered_since = None
         states = {}
         for tp in sources:
             committed = consumer._committed_offset.get(tp)
@@ -119,7 +138,16 @@ class StallWatchdog:
             )
         stalled = self.detector.observe(states, self._recovery_progress(consumer))
         if stalled:
-            await self._fail(stalled, states)
+            await self._fail(stalled, _described(stalled, states))
+
+    async def _unanswered(self, sources: list[Any], exc: BaseException) -> None:
+        now = self.detector.clock()
+        if self._unanswered_since is None:
+            self._unanswered_since = now
+            log.warning("stall check: end offsets unreadable (%s); trying again", _name(exc))
+        elif now - self._unanswered_since >= self.detector.timeout:
+            unread = ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sources)
+            await self._fail(sources, f"{unread} (end offsets unreadable: {_name(exc)})")
 
     def _is_source(self, tp: Any) -> bool:
         return bool(
@@ -139,13 +167,8 @@ class StallWatchdog:
             )
         )
 
-    async def _fail(self, stalled: Iterable[Any], states: Mapping[Any, PartitionState]) -> None:
+    async def _fail(self, stalled: Iterable[Any], described: str) -> None:
         self.stalled = list(stalled)
-        described = ", ".join(
-            f"{tp.topic}[{tp.partition}] (lag {states[tp].lag}, committed "
-            f"{states[tp].committed}, read {states[tp].read})"
-            for tp in self.stalled
-        )
         log.error(
             "worker stalled: no progress for %.0f s on %s; exiting with code %d to be restarted",
             self.detector.timeout,
@@ -158,3 +181,15 @@ class StallWatchdog:
             handler.flush()
         await asyncio.sleep(EXIT_GRACE_SECONDS)
         self.exit(EXIT_STALLED)
+
+
+def _described(stalled: Iterable[Any], states: Mapping[Any, PartitionState]) -> str:
+    return ", ".join(
+        f"{tp.topic}[{tp.partition}] (lag {states[tp].lag}, committed "
+        f"{states[tp].committed}, read {states[tp].read})"
+        for tp in stalled
+    )
+
+
+def _name(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

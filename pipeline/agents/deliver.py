@@ -99,7 +99,9 @@ async def deliver_one(delivery: Delivery, raw: bytes) -> None:
 
 
 async def handle(delivery: Delivery, task: dict[str, Any]) -> None:
-    await asyncio.sleep(max(0.0, seconds_until_due(task)))
+    due_in = seconds_until_due(task)
+    if due_in > 0:  # a live task is due at once: no trip through the event loop for it
+        await asyncio.sleep(due_in)
     await delivery.subscriptions.caught_up.wait()
     subscription = delivery.subscriptions.get(task["subscription_id"])
     if subscription is None:

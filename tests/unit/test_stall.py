@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from aiokafka.errors import KafkaTimeoutError
 from faust.types import TP
 
 from pipeline import metrics
@@ -107,6 +109,8 @@ class FakeConsumer:
     ends: dict[TP, int]
     committed: dict[TP, int | None]
     unacked: list[Message] = field(default_factory=list)
+    failure: BaseException | None = None  # what `highwaters` raises; "hang" waits for good
+    hang: bool = False
 
     def lowest_in_flight(self, tp: TP) -> int | None:
         offsets = [self.committed[tp] or 0 for m in self.unacked if m.tp == tp and not m.acked]
@@ -116,6 +120,10 @@ class FakeConsumer:
         return {*self.ends, TP("dedup-changelog", 0)}
 
     async def highwaters(self, *tps: TP) -> dict[TP, int]:
+        if self.hang:
+            await asyncio.Event().wait()
+        if self.failure is not None:
+            raise self.failure
         return {tp: self.ends[tp] for tp in tps}
 
     @property
@@ -177,3 +185,40 @@ async def test_a_worker_with_a_message_in_hand_is_not_stalled() -> None:
         await watchdog.check()
     assert watchdog.healthy
     assert exits == []
+
+
+async def test_end_offsets_unreadable_for_the_timeout_is_a_stall_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a broker restart aiokafka's end-offsets request failed after 90 s with the broker
+    back: the exception crashed the worker (a faust timer's), which then hung in its shutdown."""
+    monkeypatch.setattr("pipeline.stall.EXIT_GRACE_SECONDS", 0.0)
+    clock = Clock()
+    exits: list[int] = []
+    failure = KafkaTimeoutError("Failed to get offsets by times in 90000 ms")
+    consumer = FakeConsumer(ends={RAW: 2000}, committed={RAW: 631}, failure=failure)
+    watchdog = StallWatchdog(FakeApp(consumer), StallDetector(60, clock), exit=exits.append)
+    for clock.now in (0, 30, 59):
+        await watchdog.check()
+    assert (watchdog.healthy, exits) == (True, [])
+    clock.now = 61
+    await watchdog.check()
+    assert (watchdog.stalled, exits) == ([RAW], [EXIT_STALLED])
+
+
+async def test_a_hung_end_offsets_request_is_given_up_and_a_success_resets_the_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("pipeline.stall.END_OFFSETS_TIMEOUT_SECONDS", 0.01)
+    clock = Clock()
+    exits: list[int] = []
+    consumer = FakeConsumer(ends={RAW: 2000}, committed={RAW: 2000}, hang=True)
+    watchdog = StallWatchdog(FakeApp(consumer), StallDetector(60, clock), exit=exits.append)
+    await watchdog.check()  # gives up after the timeout instead of waiting for good
+    clock.now = 50
+    consumer.hang = False
+    await watchdog.check()  # answered: no lag, and the unanswered clock starts over
+    consumer.hang = True
+    for clock.now in (100, 155):
+        await watchdog.check()
+    assert (watchdog.healthy, exits) == (True, [])
