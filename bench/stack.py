@@ -2,7 +2,8 @@
 
 Each session has its own topic prefix, app id, data dir and ports (PIPELINE_* per process), and
 registers through the admin API what a user would: an Oktopost instance with the signing secret
-Oktopost issued, a Hootsuite instance, and one subscription to both pointing at the receiver.
+Oktopost issued, a Hootsuite instance, and one subscription to both pointing at the receiver;
+or (`register_instances`, `subscribe`) instances and subscriptions with ids the caller chose.
 """
 
 from __future__ import annotations
@@ -60,6 +61,21 @@ def pipeline_env(settings: Settings, extra: dict[str, str]) -> dict[str, str]:
     )
 
 
+def worker_envs(settings: Settings, extra: dict[str, str], count: int) -> list[dict[str, str]]:
+    """The environments of `count` workers of the session's app (one consumer group): the first
+    is the session's; each other has a web port and a data dir (rocksdb locks it) of its own."""
+    base = pipeline_env(settings, extra)
+    others = [
+        {
+            **base,
+            "PIPELINE_WORKER_WEB_PORT": str(free_port()),
+            "PIPELINE_DATA_DIR": str(settings.data_dir.with_name(f"data-worker-{number}")),
+        }
+        for number in range(2, count + 1)
+    ]
+    return [base, *others]
+
+
 @dataclass
 class Stack:
     """The running ingress and worker (None in an ingress-only session)."""
@@ -111,16 +127,8 @@ async def admin(stack: Stack, path: str, body: dict[str, Any]) -> dict[str, Any]
 
 async def register(stack: Stack, receiver_url: str) -> tuple[Instances, str]:
     """Create both instances and the subscription; (the instances, the subscription's secret)."""
-    oktopost_secret = secrets.token_hex(32)  # Oktopost issues it; the user pastes it in
     suffix = uuid.uuid4().hex[:8]
-    oktopost = await admin(
-        stack,
-        "/v1/instances",
-        {"provider": "oktopost", "id": f"okto-{suffix}", "signing_secret": oktopost_secret},
-    )
-    hootsuite = await admin(
-        stack, "/v1/instances", {"provider": "hootsuite", "id": f"hoot-{suffix}"}
-    )
+    instances = await register_instances(stack, f"okto-{suffix}", f"hoot-{suffix}")
     subscription = await admin(
         stack,
         "/v1/subscriptions",
@@ -128,15 +136,8 @@ async def register(stack: Stack, receiver_url: str) -> tuple[Instances, str]:
             "name": "bench",
             "url": receiver_url,
             "event_types": ["*"],
-            "instance_ids": [oktopost["id"], hootsuite["id"]],
+            "instance_ids": [instances.oktopost_id, instances.hootsuite_id],
         },
-    )
-    instances = Instances(
-        oktopost_id=oktopost["id"],
-        oktopost_path=_path_of(oktopost),
-        oktopost_secret=oktopost_secret,
-        hootsuite_id=hootsuite["id"],
-        hootsuite_path=_path_of(hootsuite),
     )
     return instances, str(subscription["secret"])
 
@@ -144,3 +145,37 @@ async def register(stack: Stack, receiver_url: str) -> tuple[Instances, str]:
 def _path_of(instance: dict[str, Any]) -> str:
     """The path of the instance's webhook URL, as the admin API returns it (nobody computes it)."""
     return urlsplit(str(instance["webhook_url"])).path
+
+
+async def register_instances(stack: Stack, oktopost_id: str, hootsuite_id: str) -> Instances:
+    """An Oktopost and a Hootsuite instance with these ids (`register` picks its own ids)."""
+    oktopost_secret = secrets.token_hex(32)  # Oktopost issues it; the user pastes it in
+    oktopost = await admin(
+        stack,
+        "/v1/instances",
+        {"provider": "oktopost", "id": oktopost_id, "signing_secret": oktopost_secret},
+    )
+    hootsuite = await admin(stack, "/v1/instances", {"provider": "hootsuite", "id": hootsuite_id})
+    return Instances(
+        oktopost_id=oktopost["id"],
+        oktopost_path=_path_of(oktopost),
+        oktopost_secret=oktopost_secret,
+        hootsuite_id=hootsuite["id"],
+        hootsuite_path=_path_of(hootsuite),
+    )
+
+
+async def subscribe(
+    stack: Stack, receiver_url: str, subscription_id: str, instance_ids: list[str], secret: str
+) -> None:
+    """A subscription to every event of `instance_ids`, signed with `secret` (`whsec_…`, the
+    integrator's own): several subscriptions can share one receiver, which checks one secret."""
+    body = {
+        "id": subscription_id,
+        "name": subscription_id,
+        "url": receiver_url,
+        "event_types": ["*"],
+        "instance_ids": instance_ids,
+        "secret": secret,
+    }
+    await admin(stack, "/v1/subscriptions", body)
