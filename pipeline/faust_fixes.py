@@ -64,15 +64,6 @@ has a test in tests/unit/test_faust_fixes.py that fails on faust's own code.
   broker restart had 720 deliveries sent again. Here `subscribe` first waits (at most
   `SUBSCRIBE_WAIT_SECONDS`) until a metadata request lists them all. A search of faust's and
   aiokafka's issue threads found no report of it.
-- Table writes do not stop the worker's consumption every few hundred events. A table write is
-  queued on faust's producer buffer (`send_soon`: `__setitem__` cannot await), and the
-  conductor, before it hands *any* message to *any* agent, waits while that buffer holds more
-  than 100 messages, flushing them one at a time with a task and a timer each
-  (`ProducerBuffer.wait_until_ebb`). One normalize batch marks up to 500 events seen, so every
-  batch stopped all the agents, the deliver agents too: 125 such stops, 4.3 s in all, in a
-  25-second drain of 14,353 events (the "periodic stop" of earlier benchmarks). Here the buffer
-  holds `PRODUCER_BUFFER_MESSAGES` before it pushes back; faust's commit still flushes it
-  first, so no offset is committed before the table writes of its records are sent.
 - A gap in offsets (compaction, transaction markers) is merged into the acked offsets up to and
   *including* the first message after it (`_drain_messages` passes that message's own offset as
   the gap's inclusive end), so that message counted as done before any agent saw it. Here a gap
@@ -95,7 +86,7 @@ import faust
 from faust.streams import _current_event
 from faust.transport.consumer import ensure_TP
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP, EventT, Message, ProducerT, TransportT
+from faust.types import TP, EventT, Message, TransportT
 from faust.types.tuples import ack_lock
 from faust.utils.functional import consecutive_numbers
 from mode.utils.objects import cached_property
@@ -105,8 +96,6 @@ from pipeline.health import unlisted_topics
 
 log = logging.getLogger(__name__)
 SUBSCRIBE_WAIT_SECONDS = 30.0
-# Table writes queued before the conductor waits: 20 full normalize batches' marks.
-PRODUCER_BUFFER_MESSAGES = 10_000
 LISTING_POLL_SECONDS = 0.1
 
 
@@ -403,11 +392,6 @@ class PipelineApp(faust.App):
     def _new_transport(self) -> TransportT:
         transport: Any = PipelineTransport(self.conf.broker_consumer, self)
         return transport  # type: ignore[no-any-return]  # faust's TransportT is a Protocol-like ABC
-
-    def _new_producer(self) -> ProducerT:
-        producer = super()._new_producer()
-        producer.buffer.max_messages = PRODUCER_BUFFER_MESSAGES
-        return producer
 
     @cached_property
     def flow_control(self) -> FlowControlEvent:

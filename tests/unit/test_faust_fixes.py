@@ -6,12 +6,10 @@ own consumer, which must get it wrong.
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import faust
 import pytest
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
@@ -400,26 +398,3 @@ def test_cleared_records_ahead_of_the_read_offset_or_revoked_seek_nothing(
     consumer.app.flow_control.resume()
     assert sought == []
     assert consumer._read_offset[PARTITION] == read
-
-
-def queue_table_writes(app: Any, count: int) -> Any:
-    """What `count` table writes leave on the producer buffer (`send_soon`), not yet sent."""
-    buffer = app.producer.buffer
-    for _ in range(count):
-        buffer.pending.put_nowait(object())
-    return buffer
-
-
-async def test_a_batch_of_table_writes_does_not_stop_the_conductor(tmp_path: Path) -> None:
-    """One normalize batch marks up to 500 events: faust's conductor then held every agent's
-    next message until the buffer was back under 100 (125 stops, 4.3 s, in a 25 s drain)."""
-    app = create_app(load_settings(data_dir=tmp_path, app_id="faust-fixes-test"))
-    buffer = queue_table_writes(app, 5 * 500)
-    await asyncio.wait_for(buffer.wait_until_ebb(), timeout=0.05)  # returns at once
-
-
-async def test_faust_alone_stops_the_conductor_for_them(tmp_path: Path) -> None:
-    buffer = queue_table_writes(faust.App("faust-alone", datadir=str(tmp_path)), 5 * 500)
-    # It flushes before it returns (here, with no producer running, it cannot).
-    with pytest.raises(RuntimeError, match="Cannot flush"):
-        await asyncio.wait_for(buffer.wait_until_ebb(), timeout=0.05)
