@@ -15,9 +15,10 @@ A stalled worker logs the partitions, fails `/healthz` (a liveness probe restart
 stall in `pipeline_worker_stalls_total` and exits with `EXIT_STALLED`; at-least-once processing
 makes the exit safe: what was not committed is read again by whoever owns the partition next.
 
-A check that cannot read the end offsets (Kafka unreachable, or aiokafka's clients stuck) gives up
-after `END_OFFSETS_TIMEOUT_SECONDS` and counts as no progress: when none succeeds for the stall
-timeout, the worker exits the same way, and its restart makes new clients. Seen after a broker
+A check that cannot read the end offsets (Kafka unreachable, or aiokafka's clients stuck) stops
+waiting after `END_OFFSETS_TIMEOUT_SECONDS` (the request goes on; the next checks wait for that
+one) and counts as no progress: when none succeeds for the stall timeout, the worker exits the
+same way, and its restart makes new clients. Seen after a broker
 restart: the consumer's metadata wait hung for aiokafka's 90 s request timeout with the broker
 back, nothing was fetched meanwhile, and the end-offsets request that raised then crashed the app
 (a faust timer's exception), which then hung in its shutdown.
@@ -105,6 +106,7 @@ class StallWatchdog:
     exit: Callable[[int], None] = os._exit  # no clean shutdown: a stalled consumer may not stop
     stalled: list[Any] = field(default_factory=list)
     _unanswered_since: float | None = None  # the first of the checks failing since the last success
+    _asking: asyncio.Future[Any] | None = None  # the end-offsets request still outstanding
 
     @property
     def healthy(self) -> bool:
@@ -117,15 +119,9 @@ class StallWatchdog:
         sources = [tp for tp in consumer.assignment() if self._is_source(tp)]
         if not sources:
             return
-        try:
-            async with asyncio.timeout(END_OFFSETS_TIMEOUT_SECONDS):
-                ends = await consumer.highwaters(*sources)
-        except (KafkaError, TimeoutError) as exc:
-            await self._unanswered(sources, exc)
+        ends = await self._end_offsets(consumer, sources)
+        if ends is None:
             return
-        if self._unanswered_since is not None:
-            log.info("stall check: end offsets readable again")
-            self._unanswered_since = None
         states = {}
         for tp in sources:
             committed = consumer._committed_offset.get(tp)
@@ -139,6 +135,28 @@ class StallWatchdog:
         stalled = self.detector.observe(states, self._recovery_progress(consumer))
         if stalled:
             await self._fail(stalled, _described(stalled, states))
+
+    async def _end_offsets(self, consumer: Any, sources: list[Any]) -> dict[Any, int] | None:
+        """The end offsets, or None when they could not be read in time. At most one request is
+        outstanding: a request faust hands to its consumer thread holds one of the thread's two
+        method-queue workers until it ends, and a new one each check would soon hold both,
+        stopping every other call of the consumer (commits, seeks) behind them."""
+        if self._asking is None:
+            self._asking = asyncio.ensure_future(consumer.highwaters(*sources))
+        done, _ = await asyncio.wait({self._asking}, timeout=END_OFFSETS_TIMEOUT_SECONDS)
+        if not done:
+            await self._unanswered(sources, TimeoutError())
+            return None
+        asking, self._asking = self._asking, None
+        try:
+            ends: dict[Any, int] = asking.result()
+        except (KafkaError, TimeoutError) as exc:
+            await self._unanswered(sources, exc)
+            return None
+        if self._unanswered_since is not None:
+            log.info("stall check: end offsets readable again")
+            self._unanswered_since = None
+        return ends
 
     async def _unanswered(self, sources: list[Any], exc: BaseException) -> None:
         now = self.detector.clock()
