@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     # How long the worker's producer waits for more records before it sends a request: fewer,
     # fuller produce requests for this much latency per hop (BENCHMARKS.md, "Producer linger").
     producer_linger: Annotated[float, NoDecode] = Field(default=0.002, ge=0, le=1)
+    shutdown_timeout: Annotated[float, NoDecode] = Field(default=30.0, gt=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
@@ -113,6 +114,7 @@ class Settings(BaseSettings):
         "ingress_ack_timeout",
         "stall_timeout",
         "producer_linger",
+        "shutdown_timeout",
         mode="before",
     )
     @classmethod

@@ -1,13 +1,77 @@
-"""`pipeline worker`: runs the faust app's agents until SIGTERM or Ctrl-C, then stops cleanly."""
+"""`pipeline worker`: runs the faust app's agents until SIGTERM or Ctrl-C, then stops cleanly.
+
+A shutdown has a deadline (`PIPELINE_SHUTDOWN_TIMEOUT`): faust's stop waits on Kafka (the last
+commit, leaving the group), and with the broker gone it never ends; meanwhile aiokafka's metadata
+loop retries without pause and logs every failure (seen: a worker told to stop after its broker
+died spun at a full core for half an hour, writing its log, until SIGKILL). At the deadline the
+worker logs why and exits at once: at-least-once processing makes that safe, since whatever was not
+committed is read again by the next owner of its partitions.
+"""
 
 from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import faust
 
 from pipeline.settings import Settings
 
+log = logging.getLogger(__name__)
+EXIT_SHUTDOWN_TIMEOUT = 1
+
+
+@dataclass
+class ShutdownDeadline:
+    """Ends the process `seconds` after `arm()`, unless it has ended by itself before."""
+
+    seconds: float
+    exit: Callable[[int], None] = os._exit  # no clean shutdown: the clean one is what hung
+    _timer: threading.Timer | None = field(default=None, init=False)
+
+    def arm(self) -> None:
+        if self._timer is None:
+            self._timer = threading.Timer(self.seconds, self._expire)
+            self._timer.daemon = True  # a shutdown that finishes in time is not held up
+            self._timer.start()
+
+    def _expire(self) -> None:
+        log.error(
+            "shutdown did not finish within %.0f s (Kafka unreachable?); exiting now: "
+            "what was not committed is read again",
+            self.seconds,
+        )
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        self.exit(EXIT_SHUTDOWN_TIMEOUT)
+
+
+class PipelineWorker(faust.Worker):
+    """faust's worker, with a deadline on its shutdown from the first signal or crash on."""
+
+    def __init__(self, app: faust.App, deadline: ShutdownDeadline, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self._deadline = deadline
+
+    def _on_sigint(self) -> None:
+        self._deadline.arm()
+        super()._on_sigint()
+
+    def _on_sigterm(self) -> None:
+        self._deadline.arm()
+        super()._on_sigterm()
+
+    def on_worker_shutdown(self) -> None:  # also after a crash, before faust's stop
+        self._deadline.arm()
+        super().on_worker_shutdown()
+
 
 def run_worker(app: faust.App, settings: Settings) -> None:
     """Block running `app`; returns (via SystemExit 0) after a clean shutdown on a signal."""
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    deadline = ShutdownDeadline(settings.shutdown_timeout)
+    worker = PipelineWorker(app, deadline, loglevel=settings.log_level, quiet=True)
     worker.execute_from_commandline()
