@@ -189,22 +189,24 @@ async def test_a_worker_with_a_message_in_hand_is_not_stalled() -> None:
     assert exits == []
 
 
-async def test_end_offsets_unreadable_for_the_timeout_is_a_stall_not_a_crash(
+async def test_unreadable_end_offsets_are_neither_a_crash_nor_a_stall(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """After a broker restart aiokafka's end-offsets request failed after 90 s with the broker
-    back: the exception crashed the worker (a faust timer's), which then hung in its shutdown."""
+    back: the exception crashed the worker (a faust timer's), which then hung in its shutdown.
+    aiokafka recovers by itself after that timeout; the worker must still be there."""
     monkeypatch.setattr("pipeline.stall.EXIT_GRACE_SECONDS", 0.0)
     clock = Clock()
     exits: list[int] = []
     failure = KafkaTimeoutError("Failed to get offsets by times in 90000 ms")
     consumer = FakeConsumer(ends={RAW: 2000}, committed={RAW: 631}, failure=failure)
     watchdog = StallWatchdog(FakeApp(consumer), StallDetector(60, clock), exit=exits.append)
-    for clock.now in (0, 30, 59):
+    for clock.now in (0, 30, 61, 200):
         await watchdog.check()
     assert (watchdog.healthy, exits) == (True, [])
-    clock.now = 61
-    await watchdog.check()
+    consumer.failure = None  # readable again: the lag without progress counts from now
+    for clock.now in (205, 266):
+        await watchdog.check()
     assert (watchdog.stalled, exits) == ([RAW], [EXIT_STALLED])
 
 
@@ -215,21 +217,15 @@ async def test_a_hung_end_offsets_request_is_waited_for_not_repeated(
     request per check held both within seconds, and every commit and seek waited behind them
     (a soak's broker round: nothing consumed for 60 s with the broker back)."""
     monkeypatch.setattr("pipeline.stall.END_OFFSETS_TIMEOUT_SECONDS", 0.01)
-    monkeypatch.setattr("pipeline.stall.EXIT_GRACE_SECONDS", 0.0)
     clock = Clock()
     exits: list[int] = []
     consumer = FakeConsumer(ends={RAW: 2000}, committed={RAW: 2000}, answered=asyncio.Event())
     watchdog = StallWatchdog(FakeApp(consumer), StallDetector(60, clock), exit=exits.append)
-    for clock.now in (0, 5, 10, 50):
+    for clock.now in (0, 5, 10, 50, 120):
         await watchdog.check()
-    assert (consumer.requests, watchdog.healthy) == (1, True)
+    assert (consumer.requests, watchdog.healthy, exits) == (1, True, [])
     consumer.answered.set()
-    clock.now = 55
-    await watchdog.check()  # the same request, answered: no lag, the clock starts over
-    consumer.answered = asyncio.Event()
-    for clock.now in (100, 155):
-        await watchdog.check()
+    clock.now = 125
+    await watchdog.check()  # the same request, answered
+    await watchdog.check()  # and a new one
     assert (consumer.requests, watchdog.healthy, exits) == (2, True, [])
-    clock.now = 161
-    await watchdog.check()
-    assert (watchdog.stalled, exits) == ([RAW], [EXIT_STALLED])
