@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import cycle
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiokafka import AIOKafkaConsumer
@@ -28,9 +27,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from bench.broker import create_topics
-from bench.payloads import Instances, Mix, Request, WebhookFactory
+from bench.payloads import Mix, Request, WebhookFactory
 from bench.peer_measure import partitions_of
-from bench.stack import Stack, admin, start_stack
+from bench.stack import register_instances, start_stack
 from pipeline.ops.manifest import TopicSpec, load_manifest
 from pipeline.settings import Settings
 
@@ -51,27 +50,6 @@ class Backlog:
     @property
     def records(self) -> int:
         return sum(self.partitions)
-
-
-async def _register_pair(stack: Stack, number: int) -> Instances:
-    """An Oktopost and a Hootsuite instance, as an operator registers them (no subscription)."""
-    suffix = f"{uuid.uuid4().hex[:6]}-{number}"
-    secret = uuid.uuid4().hex  # Oktopost issues it; the user pastes it in
-    oktopost = await admin(
-        stack,
-        "/v1/instances",
-        {"provider": "oktopost", "id": f"okto-{suffix}", "signing_secret": secret},
-    )
-    hootsuite = await admin(
-        stack, "/v1/instances", {"provider": "hootsuite", "id": f"hoot-{suffix}"}
-    )
-    return Instances(
-        oktopost_id=oktopost["id"],
-        oktopost_path=urlsplit(str(oktopost["webhook_url"])).path,
-        oktopost_secret=secret,
-        hootsuite_id=hootsuite["id"],
-        hootsuite_path=urlsplit(str(hootsuite["webhook_url"])).path,
-    )
 
 
 async def _post_all(base_url: str, requests: Iterator[Request], count: int) -> tuple[set[str], int]:
@@ -109,7 +87,11 @@ async def fill_backlog(
     await create_topics(settings)
     stack = await start_stack(settings, logs, env, worker=False)
     try:
-        instances = [await _register_pair(stack, number) for number in range(pairs)]
+        run = uuid.uuid4().hex[:6]
+        instances = [
+            await register_instances(stack, f"okto-{run}-{n}", f"hoot-{run}-{n}")
+            for n in range(pairs)
+        ]
         tag = uuid.uuid4().hex[:6]
         factories = [
             WebhookFactory(pair, mix, f"{tag}p{n}", seed=7 + n) for n, pair in enumerate(instances)
