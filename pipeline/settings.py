@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     delivery_concurrency_per_subscription: int = Field(default=8, ge=1, le=1024)
     stall_timeout: Annotated[float, NoDecode] = Field(default=60.0, gt=0)
     # How long the worker's producer waits for more records before it sends a request: fewer,
-    # fuller produce requests for this much latency per hop (BENCHMARKS.md, "Producer linger").
+    # fuller produce requests for this much latency per hop (BENCHMARKS.md, "What changed in
+    # the worker").
     producer_linger: Annotated[float, NoDecode] = Field(default=0.002, ge=0, le=1)
     shutdown_timeout: Annotated[float, NoDecode] = Field(default=30.0, gt=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -134,7 +134,7 @@ class StallWatchdog:
             )
         stalled = self.detector.observe(states, self._recovery_progress(consumer))
         if stalled:
-            await self._fail(stalled, _described(stalled, states))
+            await self._fail(stalled, states)
 
     async def _end_offsets(self, consumer: Any, sources: list[Any]) -> dict[Any, int] | None:
         """The end offsets, or None when they could not be read in time. At most one request is
@@ -184,8 +184,13 @@ class StallWatchdog:
             )
         )
 
-    async def _fail(self, stalled: Iterable[Any], described: str) -> None:
+    async def _fail(self, stalled: Iterable[Any], states: Mapping[Any, PartitionState]) -> None:
         self.stalled = list(stalled)
+        described = ", ".join(
+            f"{tp.topic}[{tp.partition}] (lag {states[tp].lag}, committed "
+            f"{states[tp].committed}, read {states[tp].read})"
+            for tp in self.stalled
+        )
         log.error(
             "worker stalled: no progress for %.0f s on %s; exiting with code %d to be restarted",
             self.detector.timeout,
@@ -198,14 +203,6 @@ class StallWatchdog:
             handler.flush()
         await asyncio.sleep(EXIT_GRACE_SECONDS)
         self.exit(EXIT_STALLED)
-
-
-def _described(stalled: Iterable[Any], states: Mapping[Any, PartitionState]) -> str:
-    return ", ".join(
-        f"{tp.topic}[{tp.partition}] (lag {states[tp].lag}, committed "
-        f"{states[tp].committed}, read {states[tp].read})"
-        for tp in stalled
-    )
 
 
 def _name(exc: BaseException) -> str:
