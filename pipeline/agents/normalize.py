@@ -47,6 +47,7 @@ class Prepared:
     events: list[tuple[dict[str, Any], bytes]]  # (the CloudEvent, its JSON)
     invalid: list[bytes]
     tasks: list[Output] = field(default_factory=list)  # the new events' deliveries (`route`)
+    routed: int = 0  # how many of `tasks` are deliveries (the rest: routing's dead letters)
 
 
 @dataclass
@@ -124,11 +125,15 @@ class Normalizer:
                 metrics.EVENTS_INVALID.labels(letter["stage"], letter["reason"]).inc()
             if outcome.ignored:
                 metrics.EVENTS_IGNORED.labels(outcome.provider).inc(outcome.ignored)
+            if record.routed:
+                metrics.DELIVERIES_ROUTED.labels("live").inc(record.routed)
 
     def route(self, batch: list[Prepared]) -> None:
         for record in batch:
             for normalized, value in record.events:
-                record.tasks += self.router.outputs(normalized, value)
+                outputs = self.router.outputs(normalized, value)
+                record.tasks += outputs
+                record.routed += sum(topic == self.router.deliveries for topic, _, _ in outputs)
 
     async def handle(self, events: list[EventT[Any]]) -> None:
         batch = [self.prepare(event) for event in events]

@@ -33,7 +33,7 @@ class Router:
     ) -> None:
         """`deliveries`, `invalid`: the names of the topics the tasks and dead letters go to."""
         self._subscriptions = subscriptions
-        self._deliveries = deliveries
+        self.deliveries = deliveries
         self._invalid = invalid
 
     async def ready(self) -> None:
@@ -41,12 +41,13 @@ class Router:
         await self._subscriptions.caught_up.wait()
 
     def outputs(self, event: dict[str, Any], value: bytes) -> list[Output]:
-        """The tasks one event becomes, serialised; a failure becomes its dead letter."""
+        """The tasks one event becomes, serialised; a failure becomes its dead letter. They are
+        counted (`pipeline_deliveries_routed_total`) once Kafka has them, by the caller."""
         try:
             kind, instance = str(event.get("type")), event.get("instanceid")
             tasks = [
                 (
-                    self._deliveries,
+                    self.deliveries,
                     s.id.encode(),
                     orjson.dumps(new_task(s.id, event, reason="live")),
                 )
@@ -58,5 +59,4 @@ class Router:
             metrics.AGENT_ERRORS.labels("route").inc()
             metrics.EVENTS_INVALID.labels("route", "internal_error").inc()
             return [(self._invalid, b"", orjson.dumps(internal_error("route", exc, value)))]
-        metrics.DELIVERIES_ROUTED.labels("live").inc(len(tasks))
         return tasks
