@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.peer import main as peer  # noqa: PLC0415 - as the soak
 
         return peer(arguments[1:])
+    if arguments[:1] == ["codecs"]:
+        from bench.codecs import main as codecs  # noqa: PLC0415 - as the soak
+
+        return codecs(arguments[1:])
     config = from_args(argv)
     results = asyncio.run(run_session(config))
     results["ratios"] = ratios(results)
