@@ -11,23 +11,21 @@ from pathlib import Path
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
 
 from bench.children import free_port
+from pipeline.contract.topics import Topic, load_manifest, retry_topics
 from pipeline.errors import LocalKafkaError
 from pipeline.ops import local_kafka
-from pipeline.ops.manifest import load_manifest
 from pipeline.ops.topics_apply import apply_topics
 from pipeline.settings import Settings
 
 # Topics whose growth per run tells where records went (manifest names).
 COUNTED_TOPICS = (
-    "webhooks.raw",
-    "events.normalized",
-    "events.invalid",
-    "deliveries",
-    "deliveries.retry.1",
-    "deliveries.retry.2",
-    "deliveries.retry.3",
-    "deliveries.dead",
-    "deliveries.attempts",
+    Topic.WEBHOOKS_RAW,
+    Topic.EVENTS_NORMALIZED,
+    Topic.EVENTS_INVALID,
+    Topic.DELIVERIES,
+    Topic.DELIVERIES_RETRY,  # one per tier of the session's retry schedule
+    Topic.DELIVERIES_DEAD,
+    Topic.DELIVERIES_ATTEMPTS,
 )
 
 
@@ -66,6 +64,14 @@ async def create_topics(settings: Settings) -> None:
     await apply_topics(settings.kafka_bootstrap, load_manifest(settings))
 
 
+def counted_topics(settings: Settings) -> list[str]:
+    """`COUNTED_TOPICS`' manifest names as plain strings (they key the results' JSON)."""
+    names: list[str] = []
+    for topic in COUNTED_TOPICS:
+        names.extend(retry_topics(settings) if topic is Topic.DELIVERIES_RETRY else [topic.value])
+    return names
+
+
 async def topic_counts(settings: Settings) -> dict[str, int]:
     """Records written so far to each counted topic (the sum of its partitions' end offsets)."""
     client = AIOKafkaClient(bootstrap_servers=settings.kafka_bootstrap)
@@ -75,7 +81,7 @@ async def topic_counts(settings: Settings) -> dict[str, int]:
     finally:
         await client.close()
     partitions: dict[str, list[TopicPartition]] = {}
-    for name in COUNTED_TOPICS:
+    for name in counted_topics(settings):
         topic = settings.topic(name)
         numbers = cluster.partitions_for_topic(topic) or set()
         partitions[name] = [TopicPartition(topic, number) for number in numbers]

@@ -46,6 +46,7 @@ from bench.peer_measure import Target, observe
 from bench.peer_stage import RunnerSpec
 from bench.report import write_json
 from bench.stack import pipeline_env, session_settings
+from pipeline.contract.topics import Topic
 
 PAIRS = 4  # Oktopost + Hootsuite instance pairs: 8 keys over `webhooks.raw`'s 4 partitions
 DEADLINE = 180.0  # seconds for one runner to write every event
@@ -82,10 +83,10 @@ async def _target(
         child_env = pipeline_env(settings, env)
         child_env |= {"PIPELINE_APP_ID": app_id, "PIPELINE_DATA_DIR": str(directory)}
         child = Child(f"peer-pipeline-{repeat}", ["pipeline", "worker"], work, child_env)
-        return Target(runner, child, settings.topic("events.normalized"), app_id)
+        return Target(runner, child, settings.topic(Topic.EVENTS_NORMALIZED), app_id)
     spec = RunnerSpec(
         bootstrap=settings.kafka_bootstrap,
-        source=settings.topic("webhooks.raw"),
+        source=settings.topic(Topic.WEBHOOKS_RAW),
         output=await create_output(settings, f"peer.{runner}.{repeat}"),
         group=f"{settings.app_id}-peer-{runner}{repeat}",
         topics_dir=str(settings.topics_dir),
@@ -102,7 +103,7 @@ async def _runs(
     backlog: Backlog, work: Path, *, repeat: int, env: dict[str, str], deadline: float, log: Log
 ) -> list[dict[str, Any]]:
     runs = []
-    source = backlog.settings.topic("webhooks.raw")
+    source = backlog.settings.topic(Topic.WEBHOOKS_RAW)
     for number in range(repeat):
         for runner in order(number):
             target = await _target(runner, backlog, work, number, env)

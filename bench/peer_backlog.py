@@ -30,7 +30,7 @@ from bench.broker import create_topics
 from bench.payloads import Mix, Request, WebhookFactory
 from bench.peer_measure import partitions_of
 from bench.stack import register_instances, start_stack
-from pipeline.ops.manifest import TopicSpec, load_manifest
+from pipeline.contract.topics import Topic, topic_spec
 from pipeline.settings import Settings
 
 CLIENTS = 32  # concurrent POSTs while filling the backlog
@@ -104,7 +104,7 @@ async def fill_backlog(
 
 
 async def _records_per_partition(settings: Settings) -> tuple[int, ...]:
-    partitions = await partitions_of(settings.kafka_bootstrap, settings.topic("webhooks.raw"))
+    partitions = await partitions_of(settings.kafka_bootstrap, settings.topic(Topic.WEBHOOKS_RAW))
     reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
     await reader.start()
     try:
@@ -112,11 +112,6 @@ async def _records_per_partition(settings: Settings) -> tuple[int, ...]:
     finally:
         await reader.stop()
     return tuple(ends[tp] for tp in partitions)
-
-
-def _normalized_spec(settings: Settings) -> TopicSpec:
-    name = settings.topic("events.normalized")
-    return next(spec for spec in load_manifest(settings) if spec.name == name)
 
 
 async def _admin(settings: Settings) -> AIOKafkaAdminClient:
@@ -134,7 +129,7 @@ def _raise_on_errors(answers: list[tuple[int, str]]) -> None:
 
 async def stamp_on_append(settings: Settings) -> None:
     """`events.normalized` (the worker's output) keeps the manifest's configs, stamped on append."""
-    spec = _normalized_spec(settings)
+    spec = topic_spec(settings, Topic.EVENTS_NORMALIZED)
     client = await _admin(settings)
     try:
         configs = {**spec.configs(), **APPEND_TIME}
@@ -149,7 +144,7 @@ async def stamp_on_append(settings: Settings) -> None:
 
 async def create_output(settings: Settings, name: str) -> str:
     """A peer's own output topic, shaped as `events.normalized`, stamped on append."""
-    spec = _normalized_spec(settings)
+    spec = topic_spec(settings, Topic.EVENTS_NORMALIZED)
     topic = settings.topic(name)
     client = await _admin(settings)
     try:

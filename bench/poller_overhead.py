@@ -36,9 +36,9 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
 from pipeline.config.instances import create_instance
+from pipeline.contract.topics import Topic, load_manifest
 from pipeline.health import broker_ready
 from pipeline.ops import local_kafka
-from pipeline.ops.manifest import load_manifest
 from pipeline.ops.topics_apply import apply_topics
 from pipeline.settings import REPO_ROOT, Settings, load_settings
 from pipeline.simulators.hootsuite import SimulatorState, create_simulator
@@ -87,7 +87,7 @@ async def write_instances(settings: Settings, url: str, count: int, interval: fl
                     "credentials": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
                 }
             )
-            topic = settings.topic("config.instances")
+            topic = settings.topic(Topic.CONFIG_INSTANCES)
             await producer.send(topic, instance.to_json(), key=instance.id.encode())
         await producer.flush()
     finally:

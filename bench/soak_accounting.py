@@ -32,6 +32,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.contract.topics import Topic, delivery_tier
+
 DELIVERED, DEAD, PENDING, STALLED, LOST = "delivered", "dead", "pending", "stalled", "lost"
 
 
@@ -63,7 +65,7 @@ class Answer:
 class Expected:
     event_id: str
     webhook_id: str
-    raw_topic: str = "webhooks.raw"  # or "polls.raw"
+    raw_topic: str = Topic.WEBHOOKS_RAW  # or Topic.POLLS_RAW
 
 
 @dataclass
@@ -96,7 +98,7 @@ class Verdict:
 
 def tier_of(topic: str) -> int:
     """`deliveries` → 0, `deliveries.retry.N` → N: later tiers hold later attempts."""
-    return int(topic.rsplit(".", 1)[1]) if topic.startswith("deliveries.retry.") else 0
+    return delivery_tier(topic) or 0
 
 
 def latest_task(tasks: Iterable[Spot]) -> Spot:

@@ -22,6 +22,7 @@ from bench.payloads import Mix, WebhookFactory
 from bench.soak_evidence import dead_webhook_ids, polled_states
 from bench.soak_polls import FINAL_STATE
 from bench.soak_session import ACCEPTED, RoundState, Session
+from pipeline.contract.topics import Topic
 
 WARM_UP_REQUESTS = 4
 WARM_UP_WITHIN = 120.0
@@ -70,7 +71,7 @@ async def _missing(session: Session, state: RoundState) -> int:
     """Expected events neither delivered nor dead, plus sent messages not seen polled."""
     topics, log = session.topics, session.stack.subscriber
     await log.refresh()
-    records = await topics.read(state.start, ["polls.raw", "deliveries.dead"])
+    records = await topics.read(state.start, [Topic.POLLS_RAW, Topic.DELIVERIES_DEAD])
     state.accept_polls(session, records)
     dead = dead_webhook_ids(records)
     missing = sum(

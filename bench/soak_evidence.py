@@ -14,6 +14,7 @@ import orjson
 from aiokafka.structs import ConsumerRecord
 
 from bench.soak_accounting import Answer, Evidence, Spot
+from pipeline.contract.topics import Topic, delivery_tier
 from pipeline.events.catalog import Catalog
 from pipeline.events.cloudevent import parse_time
 from pipeline.events.normalize import normalize_poll, normalize_webhook
@@ -28,7 +29,10 @@ def _spot(topic: str, record: ConsumerRecord, due: float | None = None) -> Spot:
 def raw_events(records: Records, catalog: Catalog) -> dict[str, tuple[str, Spot]]:
     """Event id → (its instance id, its first record) on `webhooks.raw` and `polls.raw`."""
     found: dict[str, tuple[str, Spot]] = {}
-    for topic, normalize in (("webhooks.raw", normalize_webhook), ("polls.raw", normalize_poll)):
+    for topic, normalize in (
+        (Topic.WEBHOOKS_RAW, normalize_webhook),
+        (Topic.POLLS_RAW, normalize_poll),
+    ):
         for record in records.get(topic, ()):
             outcome = normalize(record.value, catalog)
             for event in outcome.events:
@@ -39,7 +43,7 @@ def raw_events(records: Records, catalog: Catalog) -> dict[str, tuple[str, Spot]
 def polled_states(records: Records) -> set[tuple[str, str]]:
     """(message id, state) of every snapshot on `polls.raw`."""
     seen = set()
-    for record in records.get("polls.raw", ()):
+    for record in records.get(Topic.POLLS_RAW, ()):
         snapshot = orjson.loads(record.value)
         item = snapshot.get("item")
         state = "DELETED" if snapshot.get("deleted") else (item or {}).get("state", "")
@@ -53,7 +57,7 @@ def _task(value: bytes) -> dict[str, Any]:
 
 
 def dead_webhook_ids(records: Records) -> set[str]:
-    return {str(_task(r.value).get("webhook_id")) for r in records.get("deliveries.dead", ())}
+    return {str(_task(r.value).get("webhook_id")) for r in records.get(Topic.DELIVERIES_DEAD, ())}
 
 
 def evidence(
@@ -65,11 +69,11 @@ def evidence(
 ) -> Evidence:
     found = Evidence(committed=committed, answers=answers, now=now)
     found.raw = {event_id: spot for event_id, (_, spot) in raw.items()}
-    for record in records.get("events.normalized", ()):
+    for record in records.get(Topic.EVENTS_NORMALIZED, ()):
         event_id = str(orjson.loads(record.value).get("id"))
-        found.normalized.setdefault(event_id, []).append(_spot("events.normalized", record))
+        found.normalized.setdefault(event_id, []).append(_spot(Topic.EVENTS_NORMALIZED, record))
     for topic, listed in records.items():
-        if topic == "deliveries" or topic.startswith("deliveries.retry."):
+        if delivery_tier(topic) is not None:
             for record in listed:
                 task = _task(record.value)
                 moment = parse_time(task.get("not_before"))
@@ -77,7 +81,7 @@ def evidence(
                 found.tasks.setdefault(str(task.get("webhook_id")), []).append(spot)
     found.dead = dead_webhook_ids(records)
     seen: set[tuple[str, int]] = set()
-    for record in records.get("deliveries.attempts", ()):
+    for record in records.get(Topic.DELIVERIES_ATTEMPTS, ()):
         attempt = _task(record.value)
         webhook = str(attempt.get("webhook_id"))
         if str(attempt.get("error") or "").startswith("timeout"):

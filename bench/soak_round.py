@@ -33,6 +33,7 @@ from bench.soak_timing import (
     unconcluded_at,
 )
 from bench.soak_topics import window_topics
+from pipeline.contract.topics import Topic
 
 LOAD_STARTUP = 1.5  # seconds for the load generator's interpreter to start sending
 REQUEST_TIMEOUT = 15.0  # the load generator's per-request limit (> the ingress's 5 s ack wait)
@@ -114,10 +115,10 @@ async def _judge(session: Session, state: RoundState, fault: Fault) -> dict[str,
     figures = {
         **result.to_dict(),
         "accepted_webhook_events": sum(
-            1 for e in state.expected.values() if e.raw_topic == "webhooks.raw"
+            1 for e in state.expected.values() if e.raw_topic == Topic.WEBHOOKS_RAW
         ),
         "accepted_poll_events": sum(
-            1 for e in state.expected.values() if e.raw_topic == "polls.raw"
+            1 for e in state.expected.values() if e.raw_topic == Topic.POLLS_RAW
         ),
         "unacknowledged_events": len(state.unacknowledged),
         "unacknowledged_delivered": unacknowledged_delivered,
@@ -144,7 +145,7 @@ async def _judge(session: Session, state: RoundState, fault: Fault) -> dict[str,
         "routed_twice": sum(
             1
             for wid in webhook_ids
-            if sum(1 for s in found.tasks.get(wid, ()) if s.topic == "deliveries") > 1
+            if sum(1 for s in found.tasks.get(wid, ()) if s.topic == Topic.DELIVERIES) > 1
         ),
         "timed_out": sum(1 for wid in webhook_ids if wid in found.timed_out),
         "resume_s": resume_after(answers, fault.restarted_at),
@@ -157,7 +158,7 @@ async def _judge(session: Session, state: RoundState, fault: Fault) -> dict[str,
             "sent": len(session.stack.polls.sent(state.messages)),
             "missed": sum(1 for m in state.messages if (m, FINAL_STATE) not in polled),
         },
-        "delivery_partitions": sorted({r.partition for r in records.get("deliveries", ())}),
+        "delivery_partitions": sorted({r.partition for r in records.get(Topic.DELIVERIES, ())}),
     }
     return {"figures": figures, "undelivered": result.undelivered}
 

@@ -19,6 +19,7 @@ from bench.soak_config import SoakConfig
 from bench.soak_evidence import Records, raw_events
 from bench.soak_stack import Routes, SoakStack
 from bench.soak_topics import Topics
+from pipeline.contract.topics import Topic
 from pipeline.events.catalog import Catalog
 
 ACCEPTED = 202  # the ingress's "on webhooks.raw and acknowledged by Kafka"
@@ -79,10 +80,10 @@ class RoundState:
 
     def accept_polls(self, session: Session, records: Records) -> None:
         """Every event of a snapshot on `polls.raw` of this round's window."""
-        polls = {"polls.raw": list(records.get("polls.raw", ()))}
+        polls = {Topic.POLLS_RAW: list(records.get(Topic.POLLS_RAW, ()))}
         for event_id, (instance, _) in raw_events(polls, session.catalog).items():
             if event_id in self.expected or event_id in session.polls_expected:
                 continue
             webhook = session.routes.webhook_id(instance, event_id)
-            self.expected[event_id] = Expected(event_id, webhook, "polls.raw")
+            self.expected[event_id] = Expected(event_id, webhook, Topic.POLLS_RAW)
             session.polls_expected.add(event_id)

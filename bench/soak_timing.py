@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from bench.soak_accounting import Answer, Evidence
+from pipeline.contract.topics import Topic
 
 FAUST_COMMIT_INTERVAL = 2.8  # seconds; faust's `broker_commit_interval`, which the app keeps
 CAUSES = ("in_flight", "before_kill", "routed_twice", "replayed", "timeout", "other")
@@ -84,7 +85,7 @@ def routed_between(evidence: Evidence, begin_wall: float, end_wall: float) -> in
         1
         for spots in evidence.tasks.values()
         for spot in spots
-        if spot.topic == "deliveries" and low <= spot.timestamp_ms <= high
+        if spot.topic == Topic.DELIVERIES and low <= spot.timestamp_ms <= high
     )
 
 
@@ -121,7 +122,7 @@ def repeat_causes(
         if len(oks) < 2:
             continue
         first = oks[0]
-        routed = sum(1 for s in evidence.tasks.get(webhook_id, ()) if s.topic == "deliveries")
+        routed = sum(1 for s in evidence.tasks.get(webhook_id, ()) if s.topic == Topic.DELIVERIES)
         if loses_in_flight and first.arrived <= killed_at < first.answered:
             causes["in_flight"] += 1
         elif loses_commits and first.answered < killed_at:

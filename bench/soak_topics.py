@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
+from pipeline.contract.topics import Topic, retry_topics
 from pipeline.settings import Settings
 
 READ_TIMEOUT = 60.0
@@ -22,17 +23,21 @@ READ_TIMEOUT = 60.0
 
 def delivery_topics(settings: Settings) -> list[str]:
     """`deliveries` and its retry tiers (manifest names), in tier order."""
-    tiers = range(1, len(settings.retry_schedule) + 1)
-    return ["deliveries", *(f"deliveries.retry.{tier}" for tier in tiers)]
+    return [Topic.DELIVERIES, *retry_topics(settings)]
 
 
 def source_topics(settings: Settings) -> list[str]:
     """Every topic the worker consumes for the flow (manifest names): its lag is the backlog."""
-    return ["webhooks.raw", "polls.raw", "events.normalized", *delivery_topics(settings)]
+    return [
+        Topic.WEBHOOKS_RAW,
+        Topic.POLLS_RAW,
+        Topic.EVENTS_NORMALIZED,
+        *delivery_topics(settings),
+    ]
 
 
 def window_topics(settings: Settings) -> list[str]:
-    return [*source_topics(settings), "deliveries.dead", "deliveries.attempts"]
+    return [*source_topics(settings), Topic.DELIVERIES_DEAD, Topic.DELIVERIES_ATTEMPTS]
 
 
 class Topics:
@@ -41,7 +46,8 @@ class Topics:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.bootstrap = settings.kafka_bootstrap
-        self._names = {settings.topic(name): name for name in window_topics(settings)}
+        # Plain strings: the names key the records, which reports write as JSON.
+        self._names = {settings.topic(name): str(name) for name in window_topics(settings)}
 
     def manifest_name(self, cluster_topic: str) -> str:
         return self._names[cluster_topic]

@@ -6,6 +6,7 @@ from typing import Any
 
 from bench.peer_figures import peer_lines
 from bench.report import PROCESSES, ratios, sustained_rate
+from pipeline.contract.topics import Topic
 
 
 def _ms(value: float | None) -> str:
@@ -50,7 +51,7 @@ def pipeline_table(results: dict[str, Any]) -> list[str]:
         )
         rss = " / ".join(_num(processes.get(p, {}).get("peak_rss_mib")) for p in PROCESSES)
         final = run.get("final") or run
-        invalid = run["topics"].get("events.invalid", 0) + final.get("invalid_signatures", 0)
+        invalid = run["topics"].get(Topic.EVENTS_INVALID, 0) + final.get("invalid_signatures", 0)
         lost, duplicates = _loss(run)
         offered = _num(run["offered_rate"]) if run["offered_rate"] else run["mode"]
         if run["ingress_only"]:

@@ -9,14 +9,11 @@ import faust
 from faust.web import Request, Response, View
 
 from pipeline import metrics
+from pipeline.contract.topics import Topic, topic_spec
 from pipeline.faust_fixes import PipelineApp
 from pipeline.health import KafkaProbe
 from pipeline.settings import Settings
 from pipeline.stall import CHECK_INTERVAL_SECONDS, StallDetector, StallWatchdog
-
-TOPIC_PARTITIONS = (
-    4  # equals the source topics' partitions in topics/manifest.toml (co-partitioning)
-)
 
 
 def broker_urls(bootstrap: str) -> str:
@@ -36,7 +33,8 @@ def create_app(settings: Settings) -> faust.App:
         processing_guarantee="at_least_once",
         producer_acks=-1,
         producer_linger=settings.producer_linger,
-        topic_partitions=TOPIC_PARTITIONS,
+        # Topics faust creates itself (changelogs, repartitions) match the worker's sources.
+        topic_partitions=topic_spec(settings, Topic.WEBHOOKS_RAW).partitions,
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
         # What a restarted worker reads again is what it did since the last commit: every second

@@ -36,7 +36,7 @@ def _kafka(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _topics(settings: Settings, args: argparse.Namespace) -> int:
-    from pipeline.ops.manifest import load_manifest  # noqa: PLC0415
+    from pipeline.contract.topics import load_manifest  # noqa: PLC0415
     from pipeline.ops.topics_apply import Outcome, apply_topics  # noqa: PLC0415
 
     specs = load_manifest(settings)

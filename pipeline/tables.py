@@ -7,7 +7,7 @@ from typing import Any
 
 import faust
 
-from pipeline.app import TOPIC_PARTITIONS
+from pipeline.contract.topics import Topic, topic_spec
 from pipeline.settings import Settings
 
 
@@ -22,12 +22,16 @@ class Tables:
 
 def declare_tables(app: faust.App, settings: Settings) -> Tables:
     window = settings.dedup_window
+    # faust writes a key to the changelog partition of the record being processed, so each table
+    # has the partitions of the topics its agent reads (the manifest keeps those equal).
+    raw = topic_spec(settings, Topic.WEBHOOKS_RAW).partitions
+    tasks = topic_spec(settings, Topic.DELIVERIES).partitions
     dedup = app.Table(
         "dedup",
         default=int,
         key_type=str,
         value_type=int,
-        partitions=TOPIC_PARTITIONS,
+        partitions=raw,
         help="CloudEvents source + id of every normalized event, for deduplication.",
     ).tumbling(window, expires=2 * window)
     delivered = app.Table(
@@ -35,7 +39,7 @@ def declare_tables(app: faust.App, settings: Settings) -> Tables:
         default=int,
         key_type=str,
         value_type=int,
-        partitions=TOPIC_PARTITIONS,
+        partitions=tasks,
         help="webhook-id of every delivery a subscriber acknowledged with 2xx.",
     ).tumbling(window, expires=2 * window)
     return Tables(dedup=dedup, delivered=delivered)

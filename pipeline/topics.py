@@ -1,4 +1,5 @@
-"""The faust topics of the worker, in flow order; names come from the manifest plus the prefix.
+"""The faust topics of the worker, in flow order: `pipeline.contract.topics` names them, the
+prefix makes them cluster-side names.
 
 Values are raw bytes: the pipeline (de)serialises JSON itself with orjson, so records stay exactly
 what `topics/schemas/` says and data teams' consumers need no faust.
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 import faust
 from faust.types import TopicT
 
+from pipeline.contract.topics import Topic, retry_topics
 from pipeline.settings import Settings
 
 
@@ -31,23 +33,20 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
     def topic(name: str) -> TopicT:
         return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw")
 
-    deliveries = topic("deliveries")
-    retries = [
-        topic(f"deliveries.retry.{tier}") for tier in range(1, len(settings.retry_schedule) + 1)
-    ]
+    deliveries = topic(Topic.DELIVERIES)
     return Topics(
         raw_inputs=app.topic(
-            settings.topic("webhooks.raw"),
-            settings.topic("polls.raw"),
+            settings.topic(Topic.WEBHOOKS_RAW),
+            settings.topic(Topic.POLLS_RAW),
             key_serializer="raw",
             value_serializer="raw",
         ),
-        polls_raw=topic("polls.raw"),
-        events_invalid=topic("events.invalid"),
-        events_normalized=topic("events.normalized"),
+        polls_raw=topic(Topic.POLLS_RAW),
+        events_invalid=topic(Topic.EVENTS_INVALID),
+        events_normalized=topic(Topic.EVENTS_NORMALIZED),
         deliveries=deliveries,
-        delivery_tiers=[deliveries, *retries],
-        deliveries_dead=topic("deliveries.dead"),
-        deliveries_attempts=topic("deliveries.attempts"),
-        config_subscriptions=topic("config.subscriptions"),
+        delivery_tiers=[deliveries, *map(topic, retry_topics(settings))],
+        deliveries_dead=topic(Topic.DELIVERIES_DEAD),
+        deliveries_attempts=topic(Topic.DELIVERIES_ATTEMPTS),
+        config_subscriptions=topic(Topic.CONFIG_SUBSCRIPTIONS),
     )

@@ -15,6 +15,7 @@ from pipeline.config.keyring import key_ring_for
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.subscriptions import Subscription
 from pipeline.config.view import CompactedView
+from pipeline.contract.topics import Topic
 from pipeline.delivery.gates import SubscriberGates
 from pipeline.delivery.sender import Sender
 from pipeline.events.catalog import Catalog
@@ -32,7 +33,7 @@ def register_agents(app: faust.App, settings: Settings) -> None:
     codec = ConfigCodec(key_ring_for(settings))
     subscriptions: CompactedView[Subscription] = CompactedView(
         settings.kafka_bootstrap,
-        settings.topic("config.subscriptions"),
+        settings.topic(Topic.CONFIG_SUBSCRIPTIONS),
         codec.subscription_from_json,
     )
     catalog = Catalog(settings.topics_dir)

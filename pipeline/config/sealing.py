@@ -18,6 +18,7 @@ import orjson
 from pipeline.config.instances import Instance
 from pipeline.config.keyring import KeyRing
 from pipeline.config.subscriptions import Subscription
+from pipeline.contract.topics import Topic
 
 Transform = Callable[[str, str], str]  # (value, context) → value
 SUBSCRIPTION_SECRETS = ("secret", "previous_secret", "signature_key")
@@ -25,7 +26,7 @@ INSTANCE_SECRETS = ("signing_secret", "callback_signature_key")
 
 
 def _instance_fields(record: dict[str, Any], change: Transform) -> dict[str, Any]:
-    where = f"config.instances/{record['id']}"
+    where = f"{Topic.CONFIG_INSTANCES}/{record['id']}"
     for name in INSTANCE_SECRETS:
         if record.get(name) is not None:
             record[name] = change(record[name], f"{where}/{name}")
@@ -47,7 +48,7 @@ def _instance_fields(record: dict[str, Any], change: Transform) -> dict[str, Any
 
 
 def _subscription_fields(record: dict[str, Any], change: Transform) -> dict[str, Any]:
-    where = f"config.subscriptions/{record['id']}"
+    where = f"{Topic.CONFIG_SUBSCRIPTIONS}/{record['id']}"
     for name in SUBSCRIPTION_SECRETS:
         if record.get(name) is not None:
             record[name] = change(record[name], f"{where}/{name}")
@@ -79,7 +80,7 @@ def needs_resealing(ring: KeyRing, topic: str, raw: bytes) -> bool:
         return value
 
     record = orjson.loads(raw)
-    if topic.endswith("config.instances"):
+    if topic.endswith(Topic.CONFIG_INSTANCES):
         _instance_fields(record, note)
     else:
         _subscription_fields(record, note)

@@ -19,6 +19,7 @@ from pipeline.config.subscriptions import (
     patch_subscription,
     rotate_secret,
 )
+from pipeline.contract.topics import Topic
 from pipeline.delivery.tasks import new_task
 from pipeline.events.cloudevent import parse_time, rfc3339
 from pipeline.ingress.admin_http import read_json
@@ -96,7 +97,7 @@ async def replay(request: web.Request) -> web.Response:
     if start > end:
         raise RequestError("from", "must not be after to")
     ingress = request.app[INGRESS]
-    topic = ingress.settings.topic("events.normalized")
+    topic = ingress.settings.topic(Topic.EVENTS_NORMALIZED)
     queued = 0
     async for event in records_between(ingress.settings.kafka_bootstrap, topic, start, end):
         if subscription.matches(str(event.get("type")), event.get("instanceid")):
@@ -109,7 +110,7 @@ async def redrive(request: web.Request) -> web.Response:
     """Re-deliver this subscription's dead letters; what was delivered since is not sent again."""
     subscription = _found(request)
     ingress = request.app[INGRESS]
-    topic = ingress.settings.topic("deliveries.dead")
+    topic = ingress.settings.topic(Topic.DELIVERIES_DEAD)
     seen: set[str] = set()
     async for dead in records_between(ingress.settings.kafka_bootstrap, topic, None, None):
         if dead.get("subscription_id") != subscription.id or dead["webhook_id"] in seen:
@@ -138,7 +139,7 @@ async def send_test(request: web.Request) -> web.Response:
 
 
 async def _queue(ingress: Ingress, task: dict[str, Any]) -> None:
-    topic = ingress.settings.topic("deliveries")
+    topic = ingress.settings.topic(Topic.DELIVERIES)
     await ingress.producer.send(topic, task["subscription_id"].encode(), orjson.dumps(task))
 
 

@@ -12,6 +12,7 @@ from pipeline.config.keyring import KeyRing
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.subscriptions import Subscription
 from pipeline.config.view import CompactedView
+from pipeline.contract.topics import Topic
 from pipeline.health import KafkaProbe
 from pipeline.ingress.attempt_log import AttemptLog
 from pipeline.oktopost.registry import is_managed
@@ -33,14 +34,14 @@ class Ingress:
 
     async def put_instance(self, instance_id: str, value: Instance | None) -> None:
         """Write to `config.instances` (None: tombstone) and see it here before the view does."""
-        topic = self.settings.topic("config.instances")
+        topic = self.settings.topic(Topic.CONFIG_INSTANCES)
         raw = self.codec.instance_to_json(value) if value else None
         meta = await self.producer.send(topic, instance_id.encode(), raw)
         self.instances.apply(instance_id, value, meta.offset)
 
     async def put_subscription(self, subscription_id: str, value: Subscription | None) -> None:
         """Write to `config.subscriptions` (None: tombstone) and see it here at once."""
-        topic = self.settings.topic("config.subscriptions")
+        topic = self.settings.topic(Topic.CONFIG_SUBSCRIPTIONS)
         raw = self.codec.subscription_to_json(value) if value else None
         meta = await self.producer.send(topic, subscription_id.encode(), raw)
         self.subscriptions.apply(subscription_id, value, meta.offset)

@@ -18,6 +18,7 @@ from aiohttp import web
 from pipeline.config.keyring import key_ring_for
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.view import CompactedView
+from pipeline.contract.topics import Topic
 from pipeline.events.catalog import Catalog
 from pipeline.health import KafkaProbe
 from pipeline.ingress import admin_catalog, admin_instances, admin_subscriptions, oauth
@@ -43,17 +44,19 @@ def create_ingress_app(settings: Settings, render: Render = render_metrics) -> w
             settings.kafka_bootstrap, settings.ingress_ack_timeout, process="ingress"
         ),
         instances=CompactedView(
-            settings.kafka_bootstrap, settings.topic("config.instances"), codec.instance_from_json
+            settings.kafka_bootstrap,
+            settings.topic(Topic.CONFIG_INSTANCES),
+            codec.instance_from_json,
         ),
         health=CompactedView(
-            settings.kafka_bootstrap, settings.topic("instances.health"), orjson.loads
+            settings.kafka_bootstrap, settings.topic(Topic.INSTANCES_HEALTH), orjson.loads
         ),
         subscriptions=CompactedView(
             settings.kafka_bootstrap,
-            settings.topic("config.subscriptions"),
+            settings.topic(Topic.CONFIG_SUBSCRIPTIONS),
             codec.subscription_from_json,
         ),
-        attempt_log=AttemptLog(settings.kafka_bootstrap, settings.topic("deliveries.attempts")),
+        attempt_log=AttemptLog(settings.kafka_bootstrap, settings.topic(Topic.DELIVERIES_ATTEMPTS)),
         probe=KafkaProbe(settings.kafka_bootstrap),
         codec=codec,
     )

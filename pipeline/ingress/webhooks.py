@@ -28,6 +28,7 @@ from aiohttp import web
 
 from pipeline import metrics
 from pipeline.config.instances import Instance, instance_id_from_key
+from pipeline.contract.topics import Topic
 from pipeline.errors import KafkaUnavailableError
 from pipeline.events.invalid import invalid_record
 from pipeline.ingress.context import Ingress
@@ -94,8 +95,8 @@ class Webhooks:
         self._routes = {name: Route(name, provider) for name, provider in PROVIDERS.items()}
         self._unknown = Route("unknown", None)
         self._limit = ingress.settings.max_body_bytes
-        self._raw_topic = ingress.settings.topic("webhooks.raw")
-        self._invalid_topic = ingress.settings.topic("events.invalid")
+        self._raw_topic = ingress.settings.topic(Topic.WEBHOOKS_RAW)
+        self._invalid_topic = ingress.settings.topic(Topic.EVENTS_INVALID)
         self._limiter = RateLimiter()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:

@@ -28,6 +28,7 @@ from pipeline.config.instances import Instance, instance_key
 from pipeline.config.keyring import key_ring_for
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.view import CompactedView
+from pipeline.contract.topics import Topic
 from pipeline.errors import KafkaUnavailableError
 from pipeline.events.cloudevent import rfc3339
 from pipeline.oktopost.api import DEFAULT_API_BASE_URL, OktopostAccount, OktopostClient
@@ -80,9 +81,11 @@ class OktopostManager:
         # The instances' secrets (credentials, the webhooks' Secrets) are sealed on Kafka.
         self._codec = ConfigCodec(key_ring_for(settings))
         self._instances = CompactedView(
-            bootstrap, settings.topic("config.instances"), self._codec.instance_from_json
+            bootstrap, settings.topic(Topic.CONFIG_INSTANCES), self._codec.instance_from_json
         )
-        self._health = CompactedView(bootstrap, settings.topic("instances.health"), decode_health)
+        self._health = CompactedView(
+            bootstrap, settings.topic(Topic.INSTANCES_HEALTH), decode_health
+        )
         self._running: dict[str, _Managed] = {}
         self._retiring: dict[str, Instance] = {}  # deleted or disabled: webhooks to delete
         self._follower: asyncio.Task[None] | None = None
@@ -154,7 +157,7 @@ class OktopostManager:
         health = HealthTracker(
             instance.id,
             self._producer,
-            self._settings.topic("instances.health"),
+            self._settings.topic(Topic.INSTANCES_HEALTH),
             self._health,
             _SilentBoard(),
         )
@@ -205,7 +208,7 @@ class OktopostManager:
         await self._write(replace(latest, oktopost_webhooks=dict(running.registry)))
 
     async def _write(self, instance: Instance) -> None:
-        topic = self._settings.topic("config.instances")
+        topic = self._settings.topic(Topic.CONFIG_INSTANCES)
         sealed = self._codec.instance_to_json(instance)
         meta = await self._producer.send(topic, instance.id.encode(), sealed)
         self._instances.apply(instance.id, instance, meta.offset)
@@ -224,7 +227,7 @@ class OktopostManager:
             "options": {"include_raw": instance.include_raw, "identity": CONTENT_IDENTITY},
             "body": base64.b64encode(orjson.dumps(payload)).decode(),
         }
-        topic = self._settings.topic("webhooks.raw")
+        topic = self._settings.topic(Topic.WEBHOOKS_RAW)
         await self._producer.send(topic, instance.id.encode(), orjson.dumps(envelope))
         log.info(
             "instance %s: ingested missed push %s from the webhook log", instance.id, payload_id

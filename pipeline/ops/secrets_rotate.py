@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pipeline.config.keyring import KeyRing
 from pipeline.config.sealing import ConfigCodec, needs_resealing
 from pipeline.config.view import CompactedView
+from pipeline.contract.topics import Topic
 from pipeline.errors import KafkaUnavailableError
 from pipeline.producer import DurableProducer
 from pipeline.settings import Settings
 
 LOAD_TIMEOUT_SECONDS = 30.0
-CONFIG_TOPICS = ("config.instances", "config.subscriptions")
+CONFIG_TOPICS = (Topic.CONFIG_INSTANCES, Topic.CONFIG_SUBSCRIPTIONS)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,6 @@ async def _rotate_topic(
 
 
 def _reseal(codec: ConfigCodec, name: str, raw: bytes) -> bytes:
-    if name == "config.instances":
+    if name == Topic.CONFIG_INSTANCES:
         return codec.instance_to_json(codec.instance_from_json(raw))
     return codec.subscription_to_json(codec.subscription_from_json(raw))

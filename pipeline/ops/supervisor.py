@@ -15,8 +15,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from pipeline.contract.topics import load_manifest
 from pipeline.ops import local_kafka
-from pipeline.ops.manifest import load_manifest
 from pipeline.ops.topics_apply import Outcome, apply_topics
 from pipeline.settings import Settings
 

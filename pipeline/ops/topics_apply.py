@@ -17,8 +17,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError
 
+from pipeline.contract.topics import TopicSpec
 from pipeline.errors import KafkaUnavailableError, PipelineError
-from pipeline.ops.manifest import TopicSpec
 
 TOPIC_ALREADY_EXISTS = 36
 UNKNOWN_TOPIC = 3

@@ -21,6 +21,7 @@ import orjson
 
 from pipeline.config.keyring import KeyRing
 from pipeline.config.view import CompactedView
+from pipeline.contract.topics import Topic
 from pipeline.events.cloudevent import rfc3339
 from pipeline.pollers.hootsuite_api import HootsuiteCredentials
 from pipeline.pollers.writer import RecordWriter
@@ -33,7 +34,7 @@ def grant_of(configured: HootsuiteCredentials) -> str:
 
 
 def _context(instance_id: str) -> str:
-    return f"pollers.credentials/{instance_id}/refresh_token"
+    return f"{Topic.POLLERS_CREDENTIALS}/{instance_id}/refresh_token"
 
 
 def credentials_decoder(ring: KeyRing) -> Callable[[bytes], dict[str, Any]]:

@@ -24,6 +24,7 @@ from pipeline.config.instances import Instance
 from pipeline.config.keyring import key_ring_for
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.view import CompactedView
+from pipeline.contract.topics import Topic
 from pipeline.errors import KafkaUnavailableError
 from pipeline.health import KafkaProbe
 from pipeline.oktopost.manager import managed_webhooks
@@ -73,7 +74,7 @@ class PollerService:
         ring = key_ring_for(settings)
         self._producer = DurableProducer(bootstrap, process="poller")
         self._instances = CompactedView(
-            bootstrap, settings.topic("config.instances"), ConfigCodec(ring).instance_from_json
+            bootstrap, settings.topic(Topic.CONFIG_INSTANCES), ConfigCodec(ring).instance_from_json
         )
         self._probe = KafkaProbe(bootstrap)
         topics = PollerTopics.from_settings(settings)
@@ -92,7 +93,10 @@ class PollerService:
             kafka_ready=self._probe.ready,
         )
         self._shards = ShardMembership(
-            bootstrap, settings.topic("pollers.shards"), f"{settings.app_id}-pollers", self._release
+            bootstrap,
+            settings.topic(Topic.POLLERS_SHARDS),
+            f"{settings.app_id}-pollers",
+            self._release,
         )
         self._synced_generation = 0  # the shard generation the views were last synced for
         # Held by a reconcile pass and by a release of our shards, so neither sees half the other.

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pipeline.contract.topics import Topic
 from pipeline.settings import Settings
 
 
@@ -29,8 +30,8 @@ class PollerTopics:
     @classmethod
     def from_settings(cls, settings: Settings) -> PollerTopics:
         return cls(
-            polls_raw=settings.topic("polls.raw"),
-            pollers_state=settings.topic("pollers.state"),
-            instances_health=settings.topic("instances.health"),
-            pollers_credentials=settings.topic("pollers.credentials"),
+            polls_raw=settings.topic(Topic.POLLS_RAW),
+            pollers_state=settings.topic(Topic.POLLERS_STATE),
+            instances_health=settings.topic(Topic.INSTANCES_HEALTH),
+            pollers_credentials=settings.topic(Topic.POLLERS_CREDENTIALS),
         )

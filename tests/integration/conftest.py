@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from pipeline.ops.manifest import load_manifest
+from pipeline.contract.topics import load_manifest
 from pipeline.ops.topics_apply import apply_topics
 from pipeline.settings import Settings, load_settings
 from tests.support.processes import ADMIN_TOKEN, Process, free_port, pipeline_env

@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from pipeline.app import TOPIC_PARTITIONS
+from pipeline.contract.topics import Topic, topic_spec
 from pipeline.settings import Settings
 from tests.conftest import free_port
 
@@ -44,10 +44,11 @@ async def _wait_ready(url: str, worker: subprocess.Popen[bytes], deadline: float
 async def test_worker_processes_a_record_and_stops_cleanly(
     settings: Settings, tmp_path: Path
 ) -> None:
+    partitions = topic_spec(settings, Topic.WEBHOOKS_RAW).partitions  # as the app's default
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     await admin.create_topics(
-        [NewTopic(settings.topic(name), TOPIC_PARTITIONS, 1) for name in ("echo.in", "echo.out")]
+        [NewTopic(settings.topic(name), partitions, 1) for name in ("echo.in", "echo.out")]
     )
     await admin.close()
 

@@ -19,8 +19,8 @@ import aiohttp
 import orjson
 import pytest
 
+from pipeline.contract.topics import load_manifest
 from pipeline.ops import local_kafka
-from pipeline.ops.manifest import load_manifest
 from pipeline.ops.topics_apply import apply_topics
 from pipeline.settings import load_settings
 from tests.integration.conftest import Stack

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.ops.manifest import load_manifest
+from pipeline.contract.topics import load_manifest
 from pipeline.ops.topics_apply import Outcome, apply_topics
 from pipeline.settings import REPO_ROOT, Settings
 
