@@ -31,7 +31,7 @@ import msgspec
 import orjson
 
 from bench.payloads import filler_text
-from pipeline.delivery.tasks import new_task
+from pipeline.delivery.tasks import encode, new_task
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -207,7 +207,7 @@ def _task_data(value: dict[str, Any]) -> TaskData:
 
 
 def measure(text_bytes: int, number: int, repeat: int) -> dict[str, Any]:
-    task = orjson.dumps(new_task("sub-1", sample_event(text_bytes), reason="live"))
+    task = encode(new_task("sub-1", sample_event(text_bytes), reason="live"))
     envelope = orjson.dumps(sample_envelope(text_bytes))
     figures: dict[str, dict[str, float]] = {}
     for operation, ways in _candidates(task, envelope).items():

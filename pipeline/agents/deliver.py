@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any
 
 import faust
+import msgspec
 import orjson
 from faust.types import StreamT
 
@@ -31,9 +32,18 @@ from pipeline.delivery.attempt import attempt
 from pipeline.delivery.gates import SubscriberGates
 from pipeline.delivery.outcome import Outcome, OutcomeKind, status_class
 from pipeline.delivery.sender import Sender
-from pipeline.delivery.tasks import dead_letter, retry_task, seconds_until_due
+from pipeline.delivery.tasks import (
+    DeliveryAttempt,
+    DeliveryTask,
+    dead_letter,
+    decode_task,
+    encode,
+    later,
+    retry_task,
+    seconds_until_due,
+)
 from pipeline.events.cloudevent import parse_time
-from pipeline.events.invalid import decode_or_dead_letter
+from pipeline.events.invalid import decode_or_dead_letter, invalid_record
 from pipeline.settings import Settings
 from pipeline.tables import Tables
 from pipeline.topics import Topics
@@ -90,32 +100,51 @@ def register_deliver(app: faust.App, delivery: Delivery) -> list[Any]:
 
 
 async def deliver_one(delivery: Delivery, raw: bytes) -> None:
-    task, dead = decode_or_dead_letter(raw, "deliver")
-    if dead is None:
-        await handle(delivery, task)
+    try:
+        task = decode_task(raw or b"")
+    except msgspec.DecodeError as exc:  # not JSON, or JSON but not a delivery task
+        await _dead_letter(delivery, _unusable(raw, exc))
     else:
-        await (await delivery.topics.events_invalid.send(key=b"", value=orjson.dumps(dead)))
-        metrics.EVENTS_INVALID.labels("deliver", dead["reason"]).inc()
+        await handle(delivery, task)
 
 
-async def handle(delivery: Delivery, task: dict[str, Any]) -> None:
+def _unusable(raw: bytes | None, exc: msgspec.DecodeError) -> dict[str, Any]:
+    value, unreadable = decode_or_dead_letter(raw, "deliver")
+    if unreadable is not None:
+        return unreadable
+    return invalid_record(
+        stage="deliver",
+        reason="invalid_task",
+        message=f"not a delivery task: {exc}",
+        provider=None,
+        instance_id=None,
+        record=value,
+    )
+
+
+async def _dead_letter(delivery: Delivery, letter: dict[str, Any]) -> None:
+    await (await delivery.topics.events_invalid.send(key=b"", value=orjson.dumps(letter)))
+    metrics.EVENTS_INVALID.labels("deliver", letter["reason"]).inc()
+
+
+async def handle(delivery: Delivery, task: DeliveryTask) -> None:
     due_in = seconds_until_due(task)
     if due_in > 0:  # a live task is due at once: no trip through the event loop for it
         await asyncio.sleep(due_in)
     await delivery.subscriptions.caught_up.wait()
-    subscription = delivery.subscriptions.get(task["subscription_id"])
+    subscription = delivery.subscriptions.get(task.subscription_id)
     if subscription is None:
-        log.info("dropping delivery %s: subscription deleted", task["delivery_id"])
+        log.info("dropping delivery %s: subscription deleted", task.delivery_id)
         return
     if not subscription.enabled:
         dead = dead_letter(task, "disabled", None)
         await (await _send(delivery, delivery.topics.deliveries_dead, task, dead))  # acked first
         metrics.DELIVERIES_DEAD.labels(subscription.id).inc()
         return
-    if task["force"]:
+    if task.force:
         await _deliver(delivery, task, subscription)
         return
-    webhook_id = task["webhook_id"]
+    webhook_id = task.webhook_id
     if await delivery.settled(webhook_id):
         metrics.DELIVERIES_SUPPRESSED.inc()
         return
@@ -127,7 +156,7 @@ async def handle(delivery: Delivery, task: dict[str, Any]) -> None:
         concluded.set()
 
 
-async def _deliver(delivery: Delivery, task: dict[str, Any], subscription: Subscription) -> None:
+async def _deliver(delivery: Delivery, task: DeliveryTask, subscription: Subscription) -> None:
     """One attempt, or its deferral when the subscriber holds its share of requests."""
     started = await delivery.gates.acquire(subscription.id)
     if started is None:
@@ -147,17 +176,15 @@ async def _deliver(delivery: Delivery, task: dict[str, Any], subscription: Subsc
 
 async def _conclude(
     delivery: Delivery,
-    task: dict[str, Any],
+    task: DeliveryTask,
     subscription: Subscription,
     outcome: Outcome,
-    record: dict[str, Any],
+    record: DeliveryAttempt,
 ) -> None:
     topics = delivery.topics
     acks = [
         await delivery.writer.send(
-            topics.deliveries_attempts.get_topic_name(),
-            subscription.id.encode(),
-            orjson.dumps(record),
+            topics.deliveries_attempts.get_topic_name(), subscription.id.encode(), encode(record)
         )
     ]
     if outcome.kind is OutcomeKind.DELIVERED:
@@ -165,11 +192,9 @@ async def _conclude(
         # task (its offset not committed yet) sent again after the restart, although its 2xx came
         # before the kill (7 such repeats in one round of `make soak`). The record is queued
         # first; both go out in the producer's next requests.
-        delivery.tables.delivered[task["webhook_id"]] = 1
-    if outcome.kind is OutcomeKind.RETRY and task["attempt"] <= len(
-        delivery.settings.retry_schedule
-    ):
-        tier = task["attempt"]
+        delivery.tables.delivered[task.webhook_id] = 1
+    if outcome.kind is OutcomeKind.RETRY and task.attempt <= len(delivery.settings.retry_schedule):
+        tier = task.attempt
         delay = max(delivery.settings.retry_schedule[tier - 1], outcome.retry_after or 0.0)
         acks.append(
             await _send(
@@ -192,17 +217,17 @@ async def _conclude(
 
 
 async def _send(
-    delivery: Delivery, topic: Any, task: dict[str, Any], value: dict[str, Any]
+    delivery: Delivery, topic: Any, task: DeliveryTask, value: DeliveryTask
 ) -> Awaitable[Any]:
-    key = task["subscription_id"].encode()
-    return await delivery.writer.send(topic.get_topic_name(), key, orjson.dumps(value))
+    key = task.subscription_id.encode()
+    return await delivery.writer.send(topic.get_topic_name(), key, encode(value))
 
 
-def _deferred(delivery: Delivery, task: dict[str, Any]) -> dict[str, Any]:
+def _deferred(delivery: Delivery, task: DeliveryTask) -> DeliveryTask:
     """The same attempt, later: the subscriber is busy with its share of requests."""
     delay = delivery.settings.retry_schedule[0]
     busy = Outcome(OutcomeKind.RETRY, None, None, "deferred: slow subscriber at its request limit")
-    return {**retry_task(task, delay, busy), "attempt": task["attempt"]}
+    return later(task, delay, busy, attempt=task.attempt)
 
 
 async def _disable(delivery: Delivery, subscription: Subscription, outcome: Outcome) -> None:
@@ -218,15 +243,15 @@ async def _disable(delivery: Delivery, subscription: Subscription, outcome: Outc
 
 
 def _observe(
-    task: dict[str, Any], subscription: Subscription, outcome: Outcome, record: dict[str, Any]
+    task: DeliveryTask, subscription: Subscription, outcome: Outcome, record: DeliveryAttempt
 ) -> None:
     label = outcome.kind.name.lower()
     metrics.DELIVERY_ATTEMPTS.labels(
         subscription.id, label, status_class(outcome.status_code)
     ).inc()
-    metrics.DELIVERY_DURATION.labels(subscription.id).observe(record["duration_seconds"])
+    metrics.DELIVERY_DURATION.labels(subscription.id).observe(record.duration_seconds)
     if outcome.kind is OutcomeKind.DELIVERED:
-        received = parse_time(task["event"].get("receivedat"))
+        received = parse_time(task.event.get("receivedat"))
         if received is not None:
             latency = max(0.0, time.time() - received.timestamp())
-            metrics.END_TO_END_LATENCY.labels(str(task["event"].get("provider"))).observe(latency)
+            metrics.END_TO_END_LATENCY.labels(str(task.event.get("provider"))).observe(latency)

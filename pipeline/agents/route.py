@@ -21,7 +21,7 @@ from pipeline import metrics
 from pipeline.agents.guard import internal_error
 from pipeline.config.subscriptions import Subscription
 from pipeline.config.view import CompactedView
-from pipeline.delivery.tasks import new_task
+from pipeline.delivery.tasks import encode, new_task
 
 log = logging.getLogger(__name__)
 Output = tuple[str, bytes, bytes]  # topic, key, value
@@ -49,7 +49,7 @@ class Router:
                 (
                     self.deliveries,
                     s.id.encode(),
-                    orjson.dumps(new_task(s.id, event, reason="live")),
+                    encode(new_task(s.id, event, reason="live")),
                 )
                 for s in self._subscriptions.values()
                 if s.matches(kind, instance)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 from pipeline.config.subscriptions import Subscription
 from pipeline.delivery.destinations import check_literal_destination
@@ -19,13 +18,13 @@ from pipeline.delivery.formats import render
 from pipeline.delivery.outcome import Outcome, OutcomeKind, classify
 from pipeline.delivery.sender import Sender
 from pipeline.delivery.signing import delivery_headers
-from pipeline.delivery.tasks import attempt_record
+from pipeline.delivery.tasks import DeliveryAttempt, DeliveryTask, attempt_record
 from pipeline.settings import Settings
 
 
 async def attempt(
-    task: dict[str, Any], subscription: Subscription, sender: Sender, settings: Settings
-) -> tuple[Outcome, dict[str, Any]]:
+    task: DeliveryTask, subscription: Subscription, sender: Sender, settings: Settings
+) -> tuple[Outcome, DeliveryAttempt]:
     """POST the task's event to the subscription; the outcome and the attempt-log record."""
     started = datetime.now(UTC)
     clock = time.perf_counter()
@@ -33,10 +32,10 @@ async def attempt(
         check_literal_destination(
             subscription.url, allow_private=settings.allow_private_destinations
         )
-        body, format_headers = render(subscription, task["event"])
+        body, format_headers = render(subscription, task.event)
         headers = delivery_headers(
             subscription.signing_secrets(started),
-            task["webhook_id"],
+            task.webhook_id,
             int(started.timestamp()),
             body,
         )

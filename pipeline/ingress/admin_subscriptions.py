@@ -8,7 +8,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from pipeline.config.requests import NotFoundError, RequestError
@@ -20,7 +19,7 @@ from pipeline.config.subscriptions import (
     rotate_secret,
 )
 from pipeline.contract.topics import Topic
-from pipeline.delivery.tasks import new_task
+from pipeline.delivery.tasks import DeliveryTask, encode, new_task
 from pipeline.events.cloudevent import parse_time, rfc3339
 from pipeline.ingress.admin_http import read_json
 from pipeline.ingress.context import INGRESS, Ingress
@@ -116,7 +115,7 @@ async def redrive(request: web.Request) -> web.Response:
         if dead.get("subscription_id") != subscription.id or dead["webhook_id"] in seen:
             continue
         seen.add(dead["webhook_id"])
-        await _queue(ingress, {**new_task(subscription.id, dead["event"], reason="redrive")})
+        await _queue(ingress, new_task(subscription.id, dead["event"], reason="redrive"))
     return json_response({"queued": len(seen)}, 202)
 
 
@@ -138,9 +137,9 @@ async def send_test(request: web.Request) -> web.Response:
     return json_response({"queued": 1, "event_id": ping["id"]}, 202)
 
 
-async def _queue(ingress: Ingress, task: dict[str, Any]) -> None:
+async def _queue(ingress: Ingress, task: DeliveryTask) -> None:
     topic = ingress.settings.topic(Topic.DELIVERIES)
-    await ingress.producer.send(topic, task["subscription_id"].encode(), orjson.dumps(task))
+    await ingress.producer.send(topic, task.subscription_id.encode(), encode(task))
 
 
 def _moment(body: dict[str, Any], key: str) -> datetime:

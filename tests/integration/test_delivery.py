@@ -15,7 +15,7 @@ import orjson
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from pipeline.delivery.tasks import new_task
+from pipeline.delivery.tasks import encode, new_task
 from tests.integration.conftest import Stack
 from tests.integration.test_ingest import events_of, new_instance, path_of
 from tests.support.kafka import read_topic, write
@@ -276,14 +276,19 @@ async def test_an_instance_callback_url_is_a_subscription_to_all_its_events(stac
 async def test_an_unreadable_task_becomes_a_dead_letter_and_delivery_goes_on(stack: Stack) -> None:
     bootstrap = stack.settings.kafka_bootstrap
     await write(bootstrap, stack.topic("deliveries"), b"sub", b"\x00not json deliver")
+    not_a_task = {"subscription_id": "sub", "attempt": "first"}
+    await write(bootstrap, stack.topic("deliveries"), b"sub", orjson.dumps(not_a_task))
     invalid = await read_topic(
         bootstrap,
         stack.topic("events.invalid"),
-        until=lambda values: "deliver" in {v["stage"] for v in values},
+        until=lambda values: len([v for v in values if v["stage"] == "deliver"]) == 2,
     )
-    [dead] = [v for v in invalid if v["stage"] == "deliver"]
-    assert dead["reason"] == "unreadable_record"
-    assert base64.b64decode(dead["record"]["undecodable_base64"]) == b"\x00not json deliver"
+    unreadable, invalid_task = [v for v in invalid if v["stage"] == "deliver"]
+    assert unreadable["reason"] == "unreadable_record"
+    assert base64.b64decode(unreadable["record"]["undecodable_base64"]) == b"\x00not json deliver"
+    assert invalid_task["reason"] == "invalid_task"
+    assert invalid_task["record"] == not_a_task
+    assert invalid_task["message"].startswith("not a delivery task: ")
     receiver = await Receiver().start()  # the agents are still alive and delivering
     try:
         instance = await new_instance(stack, "hootsuite")
@@ -338,7 +343,7 @@ async def test_two_copies_of_a_task_read_together_reach_a_slow_subscriber_once(
     try:
         subscription = await subscribe(stack, receiver.url)
         event = {"id": uuid.uuid4().hex, "source": "/instances/copies", "type": "post.published"}
-        task = orjson.dumps(new_task(subscription["id"], event, reason="live"))
+        task = encode(new_task(subscription["id"], event, reason="live"))
         before = await suppressed_so_far(stack)
         for _ in range(2):
             await write(stack.settings.kafka_bootstrap, stack.topic("deliveries"), b"k", task)

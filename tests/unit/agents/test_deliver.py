@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
+
+import msgspec
 
 from pipeline.agents.deliver import _conclude
 from pipeline.config.subscriptions import Subscription
 from pipeline.delivery.outcome import Outcome, OutcomeKind
+from pipeline.delivery.tasks import attempt_record, new_task
 from pipeline.settings import load_settings
 
 
@@ -43,9 +47,12 @@ async def test_a_2xx_is_marked_before_its_log_record_is_acked() -> None:
     after its restart (its offset is committed only once `_conclude` returns)."""
     writer, delivered = HeldWriter(), {}
     subscription = Subscription("sub_1", "s", "https://example.com/", ["*"], True, "x", "", "")
-    task = {"webhook_id": "msg_1", "attempt": 1, "event": {"provider": "oktopost"}}
-    record = {"duration_seconds": 0.01}
+    task = msgspec.structs.replace(
+        new_task("sub_1", {"id": "e1", "source": "/i", "provider": "oktopost"}, reason="live"),
+        webhook_id="msg_1",
+    )
     outcome = Outcome(OutcomeKind.DELIVERED, 200, None, None)
+    record = attempt_record(task, outcome, datetime.now(UTC), 0.01)
     concluding = asyncio.ensure_future(
         _conclude(delivery(writer, delivered), task, subscription, outcome, record)
     )

@@ -105,7 +105,7 @@ async def _attempt_twice(url: str, resolver: Answers) -> list[OutcomeKind]:
             outcome, record = await attempt(task, subscription, sender, settings)
             kinds.append(outcome.kind)
             if outcome.kind is OutcomeKind.REFUSED:
-                assert record["error"] == (
+                assert record.error == (
                     "destination refused: loopback_address: "
                     "host 'rebind.test' resolves to 127.0.0.1"
                 )
