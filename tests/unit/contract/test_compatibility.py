@@ -225,3 +225,17 @@ def test_every_released_schema_is_kept_beside_the_released_manifest() -> None:
     assert named
     assert all((released / schema).is_file() for schema in named)
     assert len(list((released / "events").glob("*.json"))) == len(EVENT_TYPES)
+
+
+def test_a_part_moved_into_a_file_of_its_own_is_compared_through_the_ref(topics: Path) -> None:
+    envelope = json.loads((topics / "schemas/webhook-envelope.json").read_text())
+    options = envelope["properties"]["options"]
+    (topics / "schemas/envelope-options.json").write_text(json.dumps(options))
+    envelope["properties"]["options"] = {"$ref": "envelope-options.json"}
+    (topics / "schemas/webhook-envelope.json").write_text(json.dumps(envelope))
+    assert messages(topics) == []
+    edit(topics, "schemas/envelope-options.json", lambda s: s.update(required=["identity"]))
+    assert messages(topics) == [
+        "webhooks.raw: schemas/envelope-options.json: new required field 'identity'"
+        " (records already written lack it) (breaks worker)"
+    ]

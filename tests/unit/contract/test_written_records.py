@@ -259,3 +259,11 @@ def test_every_topic_names_a_schema_that_exists() -> None:
         assert spec.value_schema is not None, f"{spec.name} has no value_schema"
         assert spec.value_schema.parent == SCHEMAS, spec.value_schema
         assert spec.value_schema.is_file()
+
+
+def test_a_dead_letter_keeps_every_field_of_the_task_as_the_task_schema_types_it() -> None:
+    task = orjson.loads((SCHEMAS / "delivery-task.json").read_bytes())["properties"]
+    dead = orjson.loads((SCHEMAS / "delivery-dead.json").read_bytes())["properties"]
+    for name, field in task.items():
+        kept = {key: value for key, value in dead[name].items() if key != "description"}
+        assert kept == {key: value for key, value in field.items() if key != "description"}, name
