@@ -7,13 +7,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PEER_STAMP := $(VENV)/.bench-peer
+# The official AsyncAPI 3.0.0 JSON Schema that tests/unit/contract/test_asyncapi.py validates
+# `pipeline topics asyncapi` against: npm's @asyncapi/specs, pinned by version and digest.
+ASYNCAPI_SPECS := 6.11.1
+ASYNCAPI_SPECS_SHA256 := 01af8744dc33c0c7eb2e908f6a955319ee58b70ecadc9387d1aeb16c0cd28928
+ASYNCAPI_SCHEMA := .cache/asyncapi-specs-$(ASYNCAPI_SPECS)/asyncapi-3.0.0.json
 
-.PHONY: run test bench soak setup lint typecheck unit integration kafka-start kafka-stop topics clean
+.PHONY: run test bench soak setup lint typecheck unit integration kafka-start kafka-stop topics clean asyncapi-schema
 
 run: setup
 	$(BIN)/pipeline run $(if $(filter 1,$(DEMO)),--demo,)
 
-test: setup lint typecheck
+test: setup lint typecheck $(ASYNCAPI_SCHEMA)
 	bash .ci/install-prometheus.sh
 	$(BIN)/pytest -q tests
 
@@ -39,6 +44,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $@
 
+asyncapi-schema: $(ASYNCAPI_SCHEMA)
+
+$(ASYNCAPI_SCHEMA):
+	mkdir -p $(@D)
+	cd $(@D) && npm pack --silent @asyncapi/specs@$(ASYNCAPI_SPECS) >/dev/null
+	echo "$(ASYNCAPI_SPECS_SHA256)  $(@D)/asyncapi-specs-$(ASYNCAPI_SPECS).tgz" | sha256sum -c --quiet
+	tar -xzOf $(@D)/asyncapi-specs-$(ASYNCAPI_SPECS).tgz 'package/schemas/3.0.0-without-$$id.json' > $@.tmp
+	mv $@.tmp $@
+
 lint: setup
 	$(BIN)/ruff format --check pipeline tests bench
 	$(BIN)/ruff check pipeline tests bench
@@ -46,7 +60,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-unit: setup
+unit: setup $(ASYNCAPI_SCHEMA)
 	$(BIN)/pytest -q tests/unit
 
 integration: setup

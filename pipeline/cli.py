@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from pipeline.errors import PipelineError
 from pipeline.logs import configure as configure_logging
@@ -39,6 +40,10 @@ def _topics(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.contract.topics import load_manifest  # noqa: PLC0415
     from pipeline.ops.topics_apply import Outcome, apply_topics  # noqa: PLC0415
 
+    if args.action == "asyncapi":
+        return _asyncapi(settings, args.output)
+    if args.output is not None:
+        raise PipelineError("-o/--output is for `pipeline topics asyncapi`")
     specs = load_manifest(settings)
     if args.action == "list":
         for spec in specs:
@@ -51,6 +56,20 @@ def _topics(settings: Settings, args: argparse.Namespace) -> int:
     if differing:
         _out(f"{differing} topic(s) differ from the manifest: fix the cluster or the manifest")
         return 1
+    return 0
+
+
+def _asyncapi(settings: Settings, output: str | None) -> int:
+    import orjson  # noqa: PLC0415
+
+    from pipeline.contract.asyncapi import asyncapi_document  # noqa: PLC0415
+
+    document = orjson.dumps(asyncapi_document(settings), option=orjson.OPT_INDENT_2)
+    if output is None:
+        _out(document.decode())
+    else:
+        Path(output).write_bytes(document + b"\n")
+        _out(f"wrote {output}")
     return 0
 
 
@@ -156,8 +175,13 @@ def _parser() -> argparse.ArgumentParser:
     kafka.add_argument("action", choices=["start", "stop", "status"])
     kafka.set_defaults(handler=_kafka)
 
-    topics = commands.add_parser("topics", help="apply or list topics/manifest.toml")
-    topics.add_argument("action", choices=["apply", "list"])
+    topics = commands.add_parser(
+        "topics", help="apply or list topics/manifest.toml, or print it as AsyncAPI"
+    )
+    topics.add_argument("action", choices=["apply", "list", "asyncapi"])
+    topics.add_argument(
+        "-o", "--output", metavar="FILE", help="asyncapi: write the document here, not to stdout"
+    )
     topics.set_defaults(handler=_topics)
 
     tail = commands.add_parser("tail", help="print a topic's records as JSON lines")
