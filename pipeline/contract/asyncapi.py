@@ -20,8 +20,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.contract.declared import DeclaredTopic, declared_topics
-from pipeline.ops.manifest import TopicSpec, load_manifest
+from pipeline.contract.topics import DeclaredTopic, TopicSpec, declared_topics, load_manifest
 from pipeline.settings import Settings
 
 ASYNCAPI_VERSION = "3.0.0"

@@ -27,10 +27,10 @@ from typing import Any
 
 import orjson
 
-from pipeline.contract.declared import DeclaredTopic, declared_topics
+from pipeline.contract.topics import DeclaredTopic, Topic, declared_topics
 
 RELEASED = "released"
-EVENTS_TOPIC = "events.normalized"  # the topic whose event types topics/events/ catalogs
+EVENTS_TOPIC = Topic.EVENTS_NORMALIZED.value  # the topic whose event types topics/events/ catalogs
 _VERSIONED = re.compile(r"^(?P<base>.+?)(?:-v(?P<version>[0-9]+))?\.json$")
 
 

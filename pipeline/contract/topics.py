@@ -80,16 +80,50 @@ class TopicSpec:
 def load_manifest(settings: Settings) -> list[TopicSpec]:
     """Read and check the manifest, in its order; names carry `settings.topic_prefix`."""
     path = settings.topics_dir / "manifest.toml"
-    try:
-        document = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read topic manifest {path}: {exc}") from exc
-    entries: list[dict[str, Any]] = document.get("topic", [])
+    entries = _entries(path)
     _check_agreement(path, [str(entry.get("name", "")) for entry in entries])
     specs: list[TopicSpec] = []
     for entry in entries:
         specs.extend(_expand(entry, settings))
     return specs
+
+
+@dataclass(frozen=True)
+class DeclaredTopic:
+    """A manifest entry as written, before expansion: what the compatibility check compares (the
+    released manifest may declare other topics than `Topic` does, so it is not checked against it).
+    """
+
+    name: str  # as declared: `deliveries.retry.{tier}` stands for every tier
+    value_schema: str | None  # relative to the manifest's folder
+    written_by: tuple[str, ...]
+    read_by: tuple[str, ...]
+    per_retry_tier: bool = False
+
+
+def declared_topics(topics_dir: Path) -> dict[str, DeclaredTopic]:
+    """The entries of `topics_dir/manifest.toml` by declared name, in manifest order."""
+    declared: dict[str, DeclaredTopic] = {}
+    for entry in _entries(topics_dir / "manifest.toml"):
+        name = str(entry.get("name", ""))
+        schema = entry.get("value_schema")
+        declared[name] = DeclaredTopic(
+            name=name,
+            value_schema=str(schema) if schema else None,
+            written_by=tuple(str(who) for who in entry.get("written_by", ())),
+            read_by=tuple(str(who) for who in entry.get("read_by", ())),
+            per_retry_tier=bool(entry.get("per_retry_tier")),
+        )
+    return declared
+
+
+def _entries(path: Path) -> list[dict[str, Any]]:
+    try:
+        document = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read topic manifest {path}: {exc}") from exc
+    entries: list[dict[str, Any]] = document.get("topic", [])
+    return entries
 
 
 def topic_spec(settings: Settings, topic: Topic) -> TopicSpec:

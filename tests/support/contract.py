@@ -5,10 +5,12 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+import msgspec
 import orjson
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
+from pipeline.delivery.tasks import encode
 from pipeline.settings import REPO_ROOT
 
 SCHEMAS = REPO_ROOT / "topics" / "schemas"
@@ -34,10 +36,15 @@ def validator(schema_file: str) -> Draft202012Validator:
 
 def assert_valid(schema_file: str, value: Any) -> None:
     """`value` (decoded JSON, or the bytes written) satisfies topics/schemas/`schema_file`."""
-    if isinstance(value, bytes):
-        value = orjson.loads(value)
-    validator(schema_file).validate(value)
+    validator(schema_file).validate(_as_written(value))
 
 
 def is_valid(schema_file: str, value: Any) -> bool:
-    return validator(schema_file).is_valid(value)
+    return validator(schema_file).is_valid(_as_written(value))
+
+
+def _as_written(value: Any) -> Any:
+    """A typed record as its topic holds it (msgspec's JSON), bytes decoded, anything else as is."""
+    if isinstance(value, msgspec.Struct):
+        value = encode(value)
+    return orjson.loads(value) if isinstance(value, bytes) else value

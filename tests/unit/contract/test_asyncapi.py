@@ -19,8 +19,8 @@ from referencing.jsonschema import DRAFT7
 
 from pipeline.cli import main
 from pipeline.contract.asyncapi import STABLE_KEYWORDS, asyncapi_document
-from pipeline.delivery.tasks import new_task
-from pipeline.ops.manifest import load_manifest
+from pipeline.contract.topics import load_manifest
+from pipeline.delivery.tasks import encode, new_task
 from pipeline.settings import REPO_ROOT, load_settings
 
 
@@ -118,8 +118,9 @@ def test_a_payload_validates_what_the_pipeline_writes() -> None:
         "receivedat": "2026-12-06T05:00:01.000Z",
         "data": {"post_id": "P1"},
     }
-    validator.validate(new_task("sub1", event, reason="live"))
-    assert not validator.is_valid(new_task("sub1", {**event, "source": 7}, reason="live"))
+    validator.validate(orjson.loads(encode(new_task("sub1", event, reason="live"))))
+    invalid = new_task("sub1", {**event, "source": 7}, reason="live")
+    assert not validator.is_valid(orjson.loads(encode(invalid)))
 
 
 def _keywords(schema: Any) -> Iterator[str]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pipeline.contract.compatibility import check
-from pipeline.contract.declared import declared_topics
+from pipeline.contract.topics import declared_topics
 from pipeline.events.types import EVENT_TYPES
 from pipeline.settings import REPO_ROOT
 

@@ -25,6 +25,7 @@ from pipeline.config.keyring import KeyRing
 from pipeline.config.sealing import seal_subscription
 from pipeline.config.subscriptions import Subscription, create_subscription, disable_gone
 from pipeline.config.view import CompactedView
+from pipeline.contract.topics import load_manifest
 from pipeline.delivery.attempt import attempt
 from pipeline.delivery.outcome import Outcome, OutcomeKind, classify
 from pipeline.delivery.sender import Sender
@@ -34,7 +35,6 @@ from pipeline.events.normalize import normalize_webhook
 from pipeline.ingress.attempt_log import AttemptLog
 from pipeline.ingress.context import Ingress
 from pipeline.ingress.server import build_app
-from pipeline.ops.manifest import load_manifest
 from pipeline.settings import REPO_ROOT, load_settings
 from tests.support.contract import SCHEMAS, assert_valid, is_valid
 from tests.support.payloads import hex_hmac, oktopost_body
@@ -221,7 +221,7 @@ def test_retries_and_dead_letters_match_their_schemas() -> None:
     unavailable = classify(503, {"Retry-After": "7"}, None, retry_after_cap=125)
     retried = retry_task(task, 5.0, unavailable)
     assert_valid("delivery-task.json", retried)
-    assert retried["not_before"] is not None
+    assert retried.not_before is not None
     for reason, outcome in [
         ("exhausted", unavailable),
         ("gone", Outcome(OutcomeKind.DISABLE, 410, None, None)),
