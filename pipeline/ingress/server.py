@@ -15,20 +15,20 @@ from collections.abc import AsyncIterator, Callable
 import orjson
 from aiohttp import web
 
+from pipeline.admin import catalog, instances, oauth, subscriptions
+from pipeline.admin.auth import require_admin_token
+from pipeline.admin.http import admin_errors
 from pipeline.config.keyring import key_ring_for
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.view import CompactedView
 from pipeline.contract.topics import Topic
 from pipeline.events.catalog import Catalog
 from pipeline.health import KafkaProbe
-from pipeline.ingress import admin_catalog, admin_instances, admin_subscriptions, oauth
-from pipeline.ingress.admin_http import admin_errors
-from pipeline.ingress.attempt_log import AttemptLog
-from pipeline.ingress.auth import require_admin_token
 from pipeline.ingress.context import INGRESS, Ingress
 from pipeline.ingress.webhooks import Webhooks
 from pipeline.metrics import render as render_metrics
 from pipeline.producer import DurableProducer
+from pipeline.readmodels.attempt_log import AttemptLog
 from pipeline.settings import Settings
 from pipeline.web import add_health_routes, json_errors, serve_until_signal
 
@@ -81,10 +81,10 @@ def _admin_app(settings: Settings, ingress: Ingress) -> web.Application:
         client_max_size=settings.max_body_bytes, middlewares=[require_admin_token, admin_errors]
     )
     admin[INGRESS] = ingress
-    admin_instances.add_routes(admin)
-    admin_subscriptions.add_routes(admin)
+    instances.add_routes(admin)
+    subscriptions.add_routes(admin)
     oauth.add_routes(admin)
-    admin_catalog.add_routes(admin, Catalog(settings.topics_dir))
+    catalog.add_routes(admin, Catalog(settings.topics_dir))
     return admin
 
 

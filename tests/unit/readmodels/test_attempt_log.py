@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from pipeline.ingress.attempt_log import KEPT_PER_SUBSCRIPTION, AttemptLog
+from pipeline.readmodels.attempt_log import KEPT_PER_SUBSCRIPTION, AttemptLog
 
 
 def _attempt(subscription: str, number: int) -> bytes:

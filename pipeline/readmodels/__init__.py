@@ -1,0 +1,1 @@
+"""Kafka topics read back for the admin API: the latest delivery attempts, retained records."""
