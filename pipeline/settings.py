@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from pipeline.config.keyring import parse_key_ring
 from pipeline.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -99,9 +100,6 @@ class Settings(BaseSettings):
     @field_validator("secret_keys")
     @classmethod
     def _a_key_ring(cls, value: SecretStr | None) -> SecretStr | None:
-        # Imported here: the key ring module takes a Settings, so it imports this one.
-        from pipeline.config.keyring import parse_key_ring  # noqa: PLC0415
-
         if value is not None:
             try:
                 parse_key_ring(value.get_secret_value(), variable="entry")

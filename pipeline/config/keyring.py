@@ -21,12 +21,13 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import SecretStr
 
 from pipeline.errors import ConfigError, PipelineError
-from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,21 @@ def new_key_entry(key_id: str) -> str:
     return f"{key_id}:{base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()}"
 
 
-def key_ring_for(settings: Settings) -> KeyRing:
+class KeyRingSettings(Protocol):
+    """The two settings a key ring is made from (`pipeline.settings.Settings` has them).
+
+    A protocol rather than `Settings`: the settings check `PIPELINE_SECRET_KEYS` with
+    `parse_key_ring`, so importing them here would make the two packages import each other.
+    """
+
+    @property
+    def secret_keys(self) -> SecretStr | None: ...
+
+    @property
+    def data_dir(self) -> Path: ...
+
+
+def key_ring_for(settings: KeyRingSettings) -> KeyRing:
     """The key ring of a process: `PIPELINE_SECRET_KEYS`, else the data dir's generated key."""
     configured = settings.secret_keys.get_secret_value() if settings.secret_keys else None
     return load_key_ring(configured, settings.data_dir)
