@@ -17,26 +17,22 @@ import binascii
 import contextlib
 import logging
 import os
-import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pydantic import SecretStr
 
-from pipeline.errors import ConfigError, PipelineError
+from pipeline.errors import PipelineError
+from pipeline.settings import Settings, secret_key_entries
 
 log = logging.getLogger(__name__)
 
 PREFIX = "enc:v1:"
-KEY_BYTES = 32
 NONCE_BYTES = 12
 KEY_FILE = "secret-keys"
 GENERATED_ID = "local"
-_KEY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 
 class SealedValueError(PipelineError, ValueError):
@@ -94,25 +90,7 @@ class KeyRing:
 
 def parse_key_ring(text: str, variable: str = "PIPELINE_SECRET_KEYS") -> KeyRing:
     """`id:base64key,…` → a key ring; a bad entry raises `ConfigError` without showing a key."""
-    keys: list[tuple[str, bytes]] = []
-    for number, entry in enumerate((part.strip() for part in text.split(",")), start=1):
-        if not entry:
-            continue
-        key_id, colon, encoded = entry.partition(":")
-        if not colon or not _KEY_ID.match(key_id):
-            raise ConfigError(f"{variable}: entry {number} is not id:base64key")
-        try:
-            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), altchars=b"-_")
-        except (binascii.Error, ValueError):
-            raise ConfigError(f"{variable}: key {key_id!r} is not base64") from None
-        if len(key) != KEY_BYTES:
-            raise ConfigError(f"{variable}: key {key_id!r} must be {KEY_BYTES} bytes (AES-256)")
-        if key_id in dict(keys):
-            raise ConfigError(f"{variable}: key id {key_id!r} appears twice")
-        keys.append((key_id, key))
-    if not keys:
-        raise ConfigError(f"{variable}: expected id:base64key,…")
-    return KeyRing(tuple(keys))
+    return KeyRing(secret_key_entries(text, variable))
 
 
 def new_key_entry(key_id: str) -> str:
@@ -120,21 +98,7 @@ def new_key_entry(key_id: str) -> str:
     return f"{key_id}:{base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()}"
 
 
-class KeyRingSettings(Protocol):
-    """The two settings a key ring is made from (`pipeline.settings.Settings` has them).
-
-    A protocol rather than `Settings`: the settings check `PIPELINE_SECRET_KEYS` with
-    `parse_key_ring`, so importing them here would make the two packages import each other.
-    """
-
-    @property
-    def secret_keys(self) -> SecretStr | None: ...
-
-    @property
-    def data_dir(self) -> Path: ...
-
-
-def key_ring_for(settings: KeyRingSettings) -> KeyRing:
+def key_ring_for(settings: Settings) -> KeyRing:
     """The key ring of a process: `PIPELINE_SECRET_KEYS`, else the data dir's generated key."""
     configured = settings.secret_keys.get_secret_value() if settings.secret_keys else None
     return load_key_ring(configured, settings.data_dir)
