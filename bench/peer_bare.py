@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.peer_stage import RunnerSpec, dedup_key, until_terminated
 from pipeline.events.catalog import Catalog
-from pipeline.events.normalize import normalize_webhook
+from pipeline.providers.normalize import normalize_webhook
 
 MAX_RECORDS = 500  # per batch, as the worker's BATCH_LIMIT
 

@@ -22,7 +22,7 @@ from quixstreams import Application, State
 
 from bench.peer_stage import RunnerSpec, dedup_key
 from pipeline.events.catalog import Catalog
-from pipeline.events.normalize import normalize_webhook
+from pipeline.providers.normalize import normalize_webhook
 
 
 def new_events(catalog: Catalog) -> Callable[[bytes, State[str, int]], list[dict[str, Any]]]:

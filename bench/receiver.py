@@ -7,15 +7,14 @@ with `GET /records?since=N` and sets the subscription's secret with `PUT /secret
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import sys
 import time
 from dataclasses import dataclass, field
 
 import orjson
 from aiohttp import web
+
+from pipeline.http.standard_webhooks import SecretFormatError, SignatureMismatchError, verify
 
 
 @dataclass
@@ -26,22 +25,22 @@ class DeliveryLog:
     webhook_ids: list[str] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)
     signed: list[bool] = field(default_factory=list)
-    key: bytes | None = None  # the subscription's signing key, once the session sets it
+    secret: str | None = None  # the subscription's signing secret, once the session sets it
 
 
 LOG = web.AppKey("log", DeliveryLog)
 
 
-def verifies(key: bytes | None, request: web.Request, body: bytes) -> bool:
-    """The `v1,` signature over `id.timestamp.body` matches `key` (False when no key is set)."""
-    if key is None:
+def verifies(secret: str | None, request: web.Request, body: bytes) -> bool:
+    """The Standard Webhooks signature verifies under `secret` (False when no secret is set)."""
+    if secret is None:
         return False
-    headers = request.headers
-    content = f"{headers.get('webhook-id', '')}.{headers.get('webhook-timestamp', '')}.".encode()
-    digest = hmac.new(key, content + body, hashlib.sha256).digest()
-    expected = "v1," + base64.b64encode(digest).decode()
-    given = headers.get("webhook-signature", "").split()
-    return any(hmac.compare_digest(expected, signature) for signature in given)
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    try:
+        verify([secret], headers, body, now=time.time())
+    except (SignatureMismatchError, SecretFormatError):
+        return False
+    return True
 
 
 async def hook(request: web.Request) -> web.Response:
@@ -55,7 +54,7 @@ async def hook(request: web.Request) -> web.Response:
     log.arrived.append(arrived)
     log.webhook_ids.append(request.headers.get("webhook-id", ""))
     log.event_ids.append(event_id)
-    log.signed.append(verifies(log.key, request, body))
+    log.signed.append(verifies(log.secret, request, body))
     return web.Response(status=200)
 
 
@@ -73,8 +72,7 @@ async def records(request: web.Request) -> web.Response:
 
 
 async def set_secret(request: web.Request) -> web.Response:
-    secret = (await request.text()).strip().removeprefix("whsec_")
-    request.app[LOG].key = base64.b64decode(secret + "=" * (-len(secret) % 4))
+    request.app[LOG].secret = (await request.text()).strip()
     return web.Response(status=204)
 
 

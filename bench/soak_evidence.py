@@ -1,7 +1,7 @@
 """A round's Kafka records → the facts `soak_accounting` judges, and the poller's accepted events.
 
 Raw records are mapped to CloudEvent ids with the pipeline's own pure normalizer
-(`pipeline.events.normalize`, the function the normalize agent runs), so an event on
+(`pipeline.providers.normalize`, the function the normalize agent runs), so an event on
 `webhooks.raw` or `polls.raw` is found there even if the worker never normalized it.
 """
 
@@ -17,7 +17,7 @@ from bench.soak_accounting import Answer, Evidence, Spot
 from pipeline.contract.topics import Topic, delivery_tier
 from pipeline.events.catalog import Catalog
 from pipeline.events.cloudevent import parse_time
-from pipeline.events.normalize import normalize_poll, normalize_webhook
+from pipeline.providers.normalize import normalize_poll, normalize_webhook
 
 Records = Mapping[str, list[ConsumerRecord]]  # manifest topic name → records
 

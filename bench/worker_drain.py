@@ -51,7 +51,7 @@ from bench.stack import (
     subscribe,
     worker_envs,
 )
-from pipeline.delivery.signing import generate_secret
+from pipeline.http.standard_webhooks import generate_secret
 
 CLIENTS = 32
 GAP_SECONDS = 0.5  # a pause in deliveries this long is listed

@@ -5,6 +5,8 @@ Components receive a `Settings` as an argument; nothing else in the package read
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +20,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|[smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+KEY_BYTES = 32  # AES-256 keys in PIPELINE_SECRET_KEYS
+_KEY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -99,12 +103,9 @@ class Settings(BaseSettings):
     @field_validator("secret_keys")
     @classmethod
     def _a_key_ring(cls, value: SecretStr | None) -> SecretStr | None:
-        # Imported here: the key ring module takes a Settings, so it imports this one.
-        from pipeline.config.keyring import parse_key_ring  # noqa: PLC0415
-
         if value is not None:
             try:
-                parse_key_ring(value.get_secret_value(), variable="entry")
+                secret_key_entries(value.get_secret_value(), variable="entry")
             except ConfigError as exc:
                 raise ValueError(str(exc).removeprefix("entry: ")) from None
         return value
@@ -133,6 +134,35 @@ class Settings(BaseSettings):
 
 def _split_tokens(value: str) -> tuple[str, ...]:
     return tuple(token.strip() for token in value.split(",") if token.strip())
+
+
+def secret_key_entries(
+    text: str, variable: str = "PIPELINE_SECRET_KEYS"
+) -> tuple[tuple[str, bytes], ...]:
+    """`id:base64key,…` → (key id, 32-byte key) pairs; a bad entry raises `ConfigError` unshown.
+
+    The variable's syntax lives here so that the settings check it without importing
+    `pipeline.config.keyring`, which builds the key ring from these pairs and imports this module.
+    """
+    keys: list[tuple[str, bytes]] = []
+    for number, entry in enumerate((part.strip() for part in text.split(",")), start=1):
+        if not entry:
+            continue
+        key_id, colon, encoded = entry.partition(":")
+        if not colon or not _KEY_ID.match(key_id):
+            raise ConfigError(f"{variable}: entry {number} is not id:base64key")
+        try:
+            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), altchars=b"-_")
+        except (binascii.Error, ValueError):
+            raise ConfigError(f"{variable}: key {key_id!r} is not base64") from None
+        if len(key) != KEY_BYTES:
+            raise ConfigError(f"{variable}: key {key_id!r} must be {KEY_BYTES} bytes (AES-256)")
+        if key_id in dict(keys):
+            raise ConfigError(f"{variable}: key id {key_id!r} appears twice")
+        keys.append((key_id, key))
+    if not keys:
+        raise ConfigError(f"{variable}: expected id:base64key,…")
+    return tuple(keys)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -30,8 +30,8 @@ from pipeline.agents.guard import internal_error, retrying
 from pipeline.agents.route import Output, Router
 from pipeline.events.catalog import Catalog
 from pipeline.events.cloudevent import parse_time
-from pipeline.events.normalize import Outcome, normalize_poll, normalize_webhook
 from pipeline.faust_fixes import as_current
+from pipeline.providers.normalize import Outcome, normalize_poll, normalize_webhook
 from pipeline.tables import Tables
 from pipeline.topics import Topics
 

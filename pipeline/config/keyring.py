@@ -17,7 +17,6 @@ import binascii
 import contextlib
 import logging
 import os
-import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,17 +24,15 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from pipeline.errors import ConfigError, PipelineError
-from pipeline.settings import Settings
+from pipeline.errors import PipelineError
+from pipeline.settings import Settings, secret_key_entries
 
 log = logging.getLogger(__name__)
 
 PREFIX = "enc:v1:"
-KEY_BYTES = 32
 NONCE_BYTES = 12
 KEY_FILE = "secret-keys"
 GENERATED_ID = "local"
-_KEY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 
 class SealedValueError(PipelineError, ValueError):
@@ -93,25 +90,7 @@ class KeyRing:
 
 def parse_key_ring(text: str, variable: str = "PIPELINE_SECRET_KEYS") -> KeyRing:
     """`id:base64key,…` → a key ring; a bad entry raises `ConfigError` without showing a key."""
-    keys: list[tuple[str, bytes]] = []
-    for number, entry in enumerate((part.strip() for part in text.split(",")), start=1):
-        if not entry:
-            continue
-        key_id, colon, encoded = entry.partition(":")
-        if not colon or not _KEY_ID.match(key_id):
-            raise ConfigError(f"{variable}: entry {number} is not id:base64key")
-        try:
-            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), altchars=b"-_")
-        except (binascii.Error, ValueError):
-            raise ConfigError(f"{variable}: key {key_id!r} is not base64") from None
-        if len(key) != KEY_BYTES:
-            raise ConfigError(f"{variable}: key {key_id!r} must be {KEY_BYTES} bytes (AES-256)")
-        if key_id in dict(keys):
-            raise ConfigError(f"{variable}: key id {key_id!r} appears twice")
-        keys.append((key_id, key))
-    if not keys:
-        raise ConfigError(f"{variable}: expected id:base64key,…")
-    return KeyRing(tuple(keys))
+    return KeyRing(secret_key_entries(text, variable))
 
 
 def new_key_entry(key_id: str) -> str:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from pipeline.errors import PipelineError
+from pipeline.http.urls import URLSyntaxError, callback_host
 
 
 class RequestError(PipelineError):
@@ -48,16 +48,16 @@ def boolean(body: dict[str, Any], key: str, *, default: bool) -> bool:
 
 
 def url(body: dict[str, Any], key: str, *, field_name: str | None = None) -> str | None:
-    """An absolute http(s) URL without credentials, or None."""
+    """An absolute http(s) URL without credentials, or None; read as aiohttp will connect to it."""
     value = body.get(key)
     if value is None:
         return None
     name = field_name or key
     if not isinstance(value, str):
         raise RequestError(name, "must be a URL string")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise RequestError(name, "must be an absolute http or https URL")
-    if parts.username or parts.password:
-        raise RequestError(name, "must not carry credentials")
+    try:
+        callback_host(value)
+    except URLSyntaxError as exc:
+        problem = "must not carry credentials" if exc.reason == "credentials_in_url" else None
+        raise RequestError(name, problem or "must be an absolute http or https URL") from exc
     return value

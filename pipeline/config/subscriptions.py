@@ -6,8 +6,6 @@ During a rotation's grace period both the new and the previous secret sign each 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import secrets as random
 from dataclasses import asdict, dataclass, field, replace
@@ -17,11 +15,10 @@ from typing import Any
 import orjson
 
 from pipeline.config.requests import RequestError, boolean, optional_text, text
-from pipeline.delivery.destinations import validate_url_syntax
-from pipeline.delivery.errors import DestinationRefusedError
-from pipeline.delivery.signing import generate_secret
 from pipeline.events.cloudevent import parse_time, rfc3339
 from pipeline.events.types import EVENT_TYPES
+from pipeline.http.standard_webhooks import SecretFormatError, generate_secret, secret_key
+from pipeline.http.urls import URLSyntaxError, callback_host
 
 ROTATION_GRACE = timedelta(hours=24)
 MIN_SECRET_BYTES = 24
@@ -170,10 +167,10 @@ def _secret(body: dict[str, Any]) -> str:
     if given is None:
         return generate_secret()
     try:
-        key = base64.b64decode(given.removeprefix("whsec_"), validate=True)
-    except binascii.Error:
+        key = secret_key(given)
+    except SecretFormatError:
         key = b""
-    if not given.startswith("whsec_") or len(key) < MIN_SECRET_BYTES:
+    if len(key) < MIN_SECRET_BYTES:
         raise RequestError("secret", f"must be whsec_ + base64 of {MIN_SECRET_BYTES}+ bytes")
     return given
 
@@ -181,8 +178,8 @@ def _secret(body: dict[str, Any]) -> str:
 def _url(body: dict[str, Any]) -> str:
     value = text(body, "url")
     try:
-        validate_url_syntax(value)
-    except DestinationRefusedError as exc:
+        callback_host(value)
+    except URLSyntaxError as exc:
         raise RequestError("url", str(exc)) from exc
     return value
 

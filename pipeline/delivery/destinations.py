@@ -1,12 +1,12 @@
 """deliver agent → subscriber: refuse callback URLs that would reach the pipeline's own network.
 
 A subscriber chooses its URL, so without this guard it could make the pipeline call loopback
-services, the private network or the cloud metadata endpoint (SSRF). `validate_url_syntax` runs
-when a subscription is created; `check_literal_destination` runs before each delivery (syntax, and
-a host written as an address); a host name is checked where it is connected to, by
-`guarded_resolver.GuardedResolver`, so the addresses checked are the addresses used — a second
-lookup (DNS rebinding) has nothing to swap. `check_destination` resolves and checks in one go.
-With `allow_private` on (local development, tests) only the URL's syntax is checked.
+services, the private network or the cloud metadata endpoint (SSRF). The URL's syntax is checked
+when a subscription is stored (by `pipeline.http.urls`, as here); `check_literal_destination` runs
+before each delivery (syntax, and a host written as an address); a host name is checked where it
+is connected to, by `guarded_resolver.GuardedResolver`, so the addresses checked are the addresses
+used — a second lookup (DNS rebinding) has nothing to swap. `check_destination` resolves and
+checks in one go. With `allow_private` on (local development, tests) only the syntax is checked.
 """
 
 from __future__ import annotations
@@ -17,15 +17,12 @@ import re
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 
-import yarl
-
 from pipeline.delivery.errors import DestinationRefusedError
+from pipeline.http.urls import URLSyntaxError, callback_host
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str], Awaitable[Sequence[str]]]
 """host → the IP addresses it resolves to (as strings)."""
-
-ALLOWED_SCHEMES = frozenset({"http", "https"})
 
 _METADATA = frozenset(
     {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
@@ -36,11 +33,6 @@ _SHARED = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 # What inet_aton may read as an IPv4 address: decimal, octal and hex parts, 1 to 4 of them.
 _LEGACY_IPV4 = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?$", re.IGNORECASE)
-
-
-def validate_url_syntax(url: str) -> None:
-    """Refuse a URL that is not absolute http(s) with a host, or that carries credentials."""
-    _parse(url)
 
 
 async def check_destination(
@@ -90,21 +82,11 @@ def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
 
 
 def _parse(url: str) -> str:
-    # yarl is the parser aiohttp uses, so the host checked here is the host that gets connected to.
-    # Messages name the host at most: paths and queries may carry subscriber tokens.
+    # The same reading as the admin API's, by yarl: the host checked is the host connected to.
     try:
-        parsed = yarl.URL(url)
-    except ValueError:
-        raise DestinationRefusedError("invalid_url", "the URL cannot be parsed") from None
-    if parsed.scheme not in ALLOWED_SCHEMES:
-        raise DestinationRefusedError("unsupported_scheme", "only http and https are delivered to")
-    if not parsed.host:
-        raise DestinationRefusedError("invalid_url", "the URL has no host")
-    if parsed.user is not None or parsed.password is not None:
-        raise DestinationRefusedError(
-            "credentials_in_url", "credentials belong in the signing secret, not the URL"
-        )
-    return parsed.host
+        return callback_host(url)
+    except URLSyntaxError as exc:
+        raise DestinationRefusedError(exc.reason, str(exc)) from None
 
 
 async def _addresses(host: str, resolver: Resolver) -> list[Address]:

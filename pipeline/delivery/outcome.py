@@ -8,11 +8,10 @@ else, transport errors and timeouts included, is retried on the retry schedule.
 from __future__ import annotations
 
 import enum
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC
-from email.utils import parsedate_to_datetime
+
+from pipeline.http.retry_after import parse_retry_after
 
 
 class OutcomeKind(enum.Enum):
@@ -56,22 +55,6 @@ def classify(
         seconds = None if value is None else parse_retry_after(value, now=now)
         retry_after = None if seconds is None else min(seconds, retry_after_cap)
     return Outcome(OutcomeKind.RETRY, status, retry_after, error)
-
-
-def parse_retry_after(value: str, *, now: float | None = None) -> float | None:
-    """`Retry-After` as seconds from now: delta-seconds or an HTTP-date; None if malformed."""
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    # HTTP-dates are GMT; `-0000` parses as a naive datetime, which must not be taken as local time.
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    reference = time.time() if now is None else now
-    return max(0.0, when.timestamp() - reference)
 
 
 def status_class(status: int | None) -> str:

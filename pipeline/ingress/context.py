@@ -14,9 +14,9 @@ from pipeline.config.subscriptions import Subscription
 from pipeline.config.view import CompactedView
 from pipeline.contract.topics import Topic
 from pipeline.health import KafkaProbe
+from pipeline.ingress.readmodels.attempt_log import AttemptLog
 from pipeline.oktopost.registry import is_managed
 from pipeline.producer import DurableProducer
-from pipeline.readmodels.attempt_log import AttemptLog
 from pipeline.settings import Settings
 
 

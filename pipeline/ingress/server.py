@@ -15,20 +15,20 @@ from collections.abc import AsyncIterator, Callable
 import orjson
 from aiohttp import web
 
-from pipeline.admin import catalog, instances, oauth, subscriptions
-from pipeline.admin.auth import require_admin_token
-from pipeline.admin.http import admin_errors
 from pipeline.config.keyring import key_ring_for
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.view import CompactedView
 from pipeline.contract.topics import Topic
 from pipeline.events.catalog import Catalog
 from pipeline.health import KafkaProbe
+from pipeline.ingress.admin import catalog, instances, oauth, subscriptions
+from pipeline.ingress.admin.auth import require_admin_token
+from pipeline.ingress.admin.http import admin_errors
 from pipeline.ingress.context import INGRESS, Ingress
+from pipeline.ingress.readmodels.attempt_log import AttemptLog
 from pipeline.ingress.webhooks import Webhooks
 from pipeline.metrics import render as render_metrics
 from pipeline.producer import DurableProducer
-from pipeline.readmodels.attempt_log import AttemptLog
 from pipeline.settings import Settings
 from pipeline.web import add_health_routes, json_errors, serve_until_signal
 

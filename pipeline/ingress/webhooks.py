@@ -153,7 +153,7 @@ class Webhooks:
             return await self._reject_unparseable(envelope, exc, headers)
         if not provider.has_events(payload):
             return web.Response(status=200, headers=headers)
-        return await self._write(envelope, headers, empty_body=route.name == "hootsuite")
+        return await self._write(envelope, headers, empty_body=provider.empty_acknowledgement)
 
     def _instance(self, key: str, provider: str) -> Instance | None:
         instance_id = _instance_id(key)
@@ -171,7 +171,7 @@ class Webhooks:
         except KafkaUnavailableError as exc:
             log.warning("503 for %s: %s", envelope["request_id"], exc)
             return error(503, exc.code, "Kafka is unavailable; retry later", headers)
-        if empty_body:  # Hootsuite asks for an empty 2xx body
+        if empty_body:
             return web.Response(status=202, headers=headers)
         return json_response({"request_id": envelope["request_id"]}, 202, headers)
 

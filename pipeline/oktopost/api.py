@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from pipeline.pollers.errors import AuthError, ProviderResponseError, ProviderUnavailableError
+from pipeline.providers.errors import AuthError, ProviderResponseError, ProviderUnavailableError
 
 DEFAULT_API_BASE_URL = "https://api.oktopost.com"
 PAGE_SIZE = 100

@@ -8,30 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 import orjson
 
-from pipeline.pollers.errors import (
+from pipeline.http.retry_after import parse_retry_after
+from pipeline.pollers.rate_limit import TokenBucket
+from pipeline.providers.errors import (
     AuthError,
     PollerError,
     ProviderResponseError,
     ProviderUnavailableError,
     RateLimitedError,
 )
-from pipeline.pollers.rate_limit import TokenBucket
+from pipeline.providers.hootsuite_rest import MAX_WINDOW
 
 logger = logging.getLogger(__name__)
 
-MAX_WINDOW = timedelta(weeks=4)
 MAX_PAGE_SIZE = 100
 TOKEN_RENEW_MARGIN = 60.0  # renew this many seconds before expiry, so no request races it
 BACKOFF_BASE = 0.5
@@ -313,12 +313,10 @@ class HootsuiteClient:
         return self._rng.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
 
     def _rate_limit_delay(self, reply: _Reply) -> float:
-        try:
-            retry_after = float(reply.headers.get("Retry-After", "nan"))
-        except ValueError:  # the HTTP-date form; rare enough to treat as absent
-            retry_after = math.nan
-        if math.isfinite(retry_after):
-            return min(max(retry_after, 0.0), self._retry_after_cap)
+        value = reply.headers.get("Retry-After")
+        retry_after = None if value is None else parse_retry_after(value, now=self._clock())
+        if retry_after is not None:
+            return min(retry_after, self._retry_after_cap)
         # Hootsuite sends no Retry-After; its quota is per second, so it is back once the
         # current second ends. Jitter keeps clients throttled together from returning together.
         return 1.0 - self._clock() % 1.0 + self._rng.uniform(0.0, WINDOW_JITTER)

@@ -17,8 +17,8 @@ import orjson
 from pipeline.config.view import CompactedView
 from pipeline.events.cloudevent import parse_time, rfc3339
 from pipeline.metrics import POLLER_INSTANCES as INSTANCES
-from pipeline.pollers.errors import PollerError
 from pipeline.pollers.writer import RecordWriter
+from pipeline.providers.errors import PollerError
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,6 @@ from pipeline.config.instances import Instance
 from pipeline.config.view import CompactedView
 from pipeline.errors import KafkaUnavailableError
 from pipeline.pollers.credentials import CredentialStore
-from pipeline.pollers.errors import AuthError, PollerError
 from pipeline.pollers.failure_policy import FailureLog, backoff_delay
 from pipeline.pollers.hootsuite_api import ClientStats, HootsuiteClient
 from pipeline.pollers.instance_health import HealthBoard, HealthTracker, reason_of
@@ -33,6 +32,7 @@ from pipeline.pollers.message_poller import MessagePoller
 from pipeline.pollers.polling_config import PROVIDER, PollingConfig, PollingConfigError
 from pipeline.pollers.state import PollerStateView
 from pipeline.pollers.writer import PollerTopics, RecordWriter
+from pipeline.providers.errors import AuthError, PollerError
 
 log = logging.getLogger(__name__)
 

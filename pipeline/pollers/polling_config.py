@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline.config.instances import Instance
-from pipeline.pollers.errors import PollerError
-from pipeline.pollers.hootsuite_api import MAX_WINDOW, HootsuiteCredentials
+from pipeline.pollers.hootsuite_api import HootsuiteCredentials
+from pipeline.providers.errors import PollerError
+from pipeline.providers.hootsuite_rest import MAX_WINDOW
 
 PROVIDER = "hootsuite"
 DEFAULT_API_BASE_URL = "https://platform.hootsuite.com"

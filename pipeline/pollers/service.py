@@ -27,10 +27,10 @@ from pipeline.config.view import CompactedView
 from pipeline.contract.topics import Topic
 from pipeline.errors import KafkaUnavailableError
 from pipeline.health import KafkaProbe
-from pipeline.oktopost.manager import managed_webhooks
 from pipeline.pollers.credentials import CredentialStore, credentials_decoder
 from pipeline.pollers.instance_health import HealthBoard, decode_health
 from pipeline.pollers.instance_loop import PollerContext, run_instance
+from pipeline.pollers.oktopost_webhooks import managed_webhooks
 from pipeline.pollers.polling_config import is_polled
 from pipeline.pollers.shards import ShardMembership
 from pipeline.pollers.state import PollerStateView

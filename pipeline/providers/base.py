@@ -103,6 +103,8 @@ class Provider(Protocol):
 
     name: str
     kept_headers: tuple[str, ...]
+    # True: an accepted webhook is answered with an empty 2xx body (the provider asks for it).
+    empty_acknowledgement: bool
 
     def new_secret(self) -> str | None:
         """A signing secret for a new instance that gave none (None: the provider has none)."""

@@ -21,6 +21,7 @@ from pipeline.providers.base import (
     is_missing,
     nests_deeper,
 )
+from pipeline.providers.hootsuite_rest import MESSAGE_STATE_TYPES
 from pipeline.providers.signatures import verify_hex
 
 PING = "com.hootsuite.ping.event.v1"
@@ -31,16 +32,8 @@ SHAPE = "a JSON array of {seq_no, type, data}"
 
 # webhook type → {state → normalized type}
 STATE_MAP: dict[str, dict[str, str]] = {
-    MESSAGES: {
-        "SCHEDULED": "post.scheduled",
-        "PENDING_APPROVAL": "post.approval_requested",
-        "APPROVED": "post.approved",
-        "SUBMITTED": "post.updated",
-        "SENT": "post.sent",
-        "SEND_FAILED_PERMANENTLY": "post.failed",
-        "DELETED": "post.deleted",
-        "REJECTED": "post.rejected",
-    },
+    # The REST states, and two that only webhooks report.
+    MESSAGES: {**MESSAGE_STATE_TYPES, "APPROVED": "post.approved", "DELETED": "post.deleted"},
     COMMENTS: dict.fromkeys(
         ("PENDING_APPROVAL", "EXPIRED_APPROVAL", "COMPLETED", "FAILED", "DELETED", "REJECTED"),
         "conversation.status_changed",
@@ -54,6 +47,7 @@ SUBJECT_OBJECT = {MESSAGES: "message", COMMENTS: "comment", APPS: "organization"
 class Hootsuite:
     name = "hootsuite"
     kept_headers: tuple[str, ...] = ()
+    empty_acknowledgement = True  # Hootsuite's App Directory asks for an empty 2xx body
 
     def new_secret(self) -> str | None:
         return None  # Hootsuite does not sign App Directory webhooks: nothing to hand it

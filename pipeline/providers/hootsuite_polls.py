@@ -11,15 +11,8 @@ from typing import Any
 
 from pipeline.events.cloudevent import Lineage, build_event, parse_time, snake_keys
 from pipeline.providers.base import Normalized, Rejected, brief, identifier, is_missing, unusable
+from pipeline.providers.hootsuite_rest import MESSAGE_STATE_TYPES
 
-STATE_TYPES = {
-    "SCHEDULED": "post.scheduled",
-    "PENDING_APPROVAL": "post.approval_requested",
-    "SUBMITTED": "post.updated",
-    "SENT": "post.sent",
-    "SEND_FAILED_PERMANENTLY": "post.failed",
-    "REJECTED": "post.rejected",
-}
 DELETED = "DELETED"
 
 
@@ -46,9 +39,9 @@ def _normalize(snapshot: dict[str, Any], lineage: Lineage) -> dict[str, Any] | R
         data: dict[str, Any] = {"state": DELETED}
     else:
         state = item.get("state", "") if isinstance(item, dict) else ""
-        if not isinstance(state, str) or state not in STATE_TYPES:
+        if not isinstance(state, str) or state not in MESSAGE_STATE_TYPES:
             return Rejected("unknown_state", f"message state {brief(state)}", item)
-        event_type = STATE_TYPES[state]
+        event_type = MESSAGE_STATE_TYPES[state]
         data = {**snake_keys(item), "state": state}
         data.pop("id", None)
     return build_event(

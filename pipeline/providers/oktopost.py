@@ -63,6 +63,7 @@ EVENT_MAP: dict[str, tuple[str, tuple[str, ...], str | None]] = {
 class Oktopost:
     name = "oktopost"
     kept_headers: tuple[str, ...] = ("x-oktopost-webhook", "x-oktopost-payload")
+    empty_acknowledgement = False
 
     def new_secret(self) -> str | None:
         return secrets.token_hex(32)

@@ -1,12 +1,23 @@
-"""The providers the ingress accepts, by the name in `/v1/webhooks/{provider}/…`."""
+"""The providers the ingress accepts, by the name in `/v1/webhooks/{provider}/…`, and the
+normalizers of what the pollers write to `polls.raw`, by (provider, resource)."""
 
 from __future__ import annotations
 
-from pipeline.providers.base import Provider
+from collections.abc import Callable
+from typing import Any
+
+from pipeline.events.cloudevent import Lineage
+from pipeline.providers.base import Normalized, Provider
 from pipeline.providers.hootsuite import Hootsuite
+from pipeline.providers.hootsuite_polls import normalize_message_snapshot
 from pipeline.providers.oktopost import Oktopost
 from pipeline.providers.standard import Standard
 
 PROVIDERS: dict[str, Provider] = {
     provider.name: provider for provider in (Oktopost(), Hootsuite(), Standard())
+}
+
+SnapshotNormalizer = Callable[[Any, Lineage], Normalized]
+SNAPSHOT_NORMALIZERS: dict[tuple[str, str], SnapshotNormalizer] = {
+    ("hootsuite", "message"): normalize_message_snapshot
 }

@@ -6,15 +6,17 @@ sender's identity of the occurrence, so its retries deduplicate.
 
 from __future__ import annotations
 
-import hmac
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from pipeline.delivery.errors import InvalidSecretError
-from pipeline.delivery.signing import generate_secret, sign
 from pipeline.events.cloudevent import Lineage, build_event, parse_time, snake_keys
 from pipeline.events.types import ID_FIELDS, entity_of, is_event_type
+from pipeline.http.standard_webhooks import (
+    SecretFormatError,
+    SignatureMismatchError,
+    generate_secret,
+    verify,
+)
 from pipeline.providers.base import (
     Normalized,
     Rejected,
@@ -26,14 +28,13 @@ from pipeline.providers.base import (
     unusable,
 )
 
-TOLERANCE_SECONDS = 300
 SHAPE = "a JSON object {type, timestamp, data}"
-_SECONDS = re.compile(r"[0-9]{1,12}")  # ASCII digits only: int() refuses `²`, and any length
 
 
 class Standard:
     name = "standard"
     kept_headers: tuple[str, ...] = ("webhook-id", "webhook-timestamp")
+    empty_acknowledgement = False
 
     def new_secret(self) -> str | None:
         return generate_secret()
@@ -41,27 +42,14 @@ class Standard:
     def verify(
         self, secret: str | None, headers: Mapping[str, str], body: bytes, now: float
     ) -> None:
-        msg_id = headers.get("webhook-id", "")
-        timestamp = headers.get("webhook-timestamp", "")
-        signatures = headers.get("webhook-signature", "")
-        if not (msg_id and timestamp and signatures):
-            raise SignatureError("missing webhook-id, webhook-timestamp or webhook-signature")
-        if not _SECONDS.fullmatch(timestamp) or abs(now - int(timestamp)) > TOLERANCE_SECONDS:
-            raise SignatureError("webhook-timestamp is not within 5 minutes of now")
         if not secret:
             raise SignatureError("the instance has no signing secret")
-        if not _encodable(msg_id):
-            raise SignatureError("webhook-id is not valid UTF-8")
         try:
-            expected = sign(secret, msg_id, int(timestamp), body).encode()
-        except InvalidSecretError as exc:
+            verify([secret], headers, body, now=now)
+        except SignatureMismatchError as exc:
+            raise SignatureError(str(exc)) from None
+        except SecretFormatError as exc:
             raise SignatureError("the instance's signing secret is not a whsec_ secret") from exc
-        matched = False
-        for candidate in signatures.split():
-            # surrogatepass: a header's undecodable bytes arrive as lone surrogates
-            matched |= hmac.compare_digest(candidate.encode("utf-8", "surrogatepass"), expected)
-        if not matched:
-            raise SignatureError("no webhook-signature matches the body")
 
     def parse(self, body: bytes) -> Any:
         return decode_json(body, dict, SHAPE)
@@ -77,14 +65,6 @@ class Standard:
         else:
             result.events.append(outcome)
         return result
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _normalize(

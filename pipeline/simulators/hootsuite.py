@@ -18,7 +18,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,15 +26,9 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-STATES = (
-    "SCHEDULED",
-    "SUBMITTED",
-    "PENDING_APPROVAL",
-    "SENT",
-    "SEND_FAILED_PERMANENTLY",
-    "REJECTED",
-)
-MAX_WINDOW = timedelta(weeks=4)
+from pipeline.providers.hootsuite_rest import MAX_WINDOW, MESSAGE_STATE_TYPES
+
+STATES = tuple(MESSAGE_STATE_TYPES)
 DAILY_QUOTA = 100_000
 REQUESTS_PER_SECOND = 20
 
@@ -57,7 +51,7 @@ class _Fault:
     status: int
     remaining: int
     endpoint: str | None
-    retry_after: float | None = None
+    retry_after: float | str | None = None  # seconds, or an HTTP-date sent as it is
 
 
 class _ApiError(Exception):
@@ -126,7 +120,11 @@ class SimulatorState:
         self.access_tokens = dict.fromkeys(self.access_tokens, now)
 
     def throttle_next(
-        self, count: int, *, endpoint: str | None = None, retry_after: float | None = None
+        self,
+        count: int,
+        *,
+        endpoint: str | None = None,
+        retry_after: float | str | None = None,
     ) -> None:
         """Answer the next `count` requests (to `endpoint`, or any) with 429, code 1003."""
         self._faults.append(_Fault(429, count, endpoint, retry_after))
@@ -232,7 +230,9 @@ def _error(status: int, code: int, message: str) -> web.Response:
 def _fault_response(fault: _Fault) -> web.Response:
     if fault.status == 429:
         response = _error(429, ERR_RATE_LIMITED, "rate limit exceeded")
-        if fault.retry_after is not None:
+        if isinstance(fault.retry_after, str):
+            response.headers["Retry-After"] = fault.retry_after
+        elif fault.retry_after is not None:
             response.headers["Retry-After"] = f"{fault.retry_after:g}"
         return response
     return _error(fault.status, ERR_UNAVAILABLE, "service unavailable")

@@ -24,8 +24,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from yarl import URL
 
-from pipeline.events.normalize import Outcome, normalize_poll, normalize_webhook
 from pipeline.health import partitions_of
+from pipeline.providers.normalize import Outcome, normalize_poll, normalize_webhook
 from tests.integration.conftest import Stack
 from tests.integration.test_delivery import subscribe
 from tests.integration.test_ingest import new_instance, path_of

@@ -21,7 +21,7 @@ import orjson
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from pipeline.delivery.signing import sign
+from pipeline.http.standard_webhooks import sign
 from tests.support.documents import (
     broken_hootsuite_elements,
     broken_oktopost_documents,

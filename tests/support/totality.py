@@ -17,8 +17,8 @@ from jsonschema import Draft202012Validator
 
 from pipeline.events.catalog import Catalog
 from pipeline.events.invalid import invalid_record
-from pipeline.events.normalize import Outcome
 from pipeline.providers.base import Normalized
+from pipeline.providers.normalize import Outcome
 from pipeline.settings import REPO_ROOT
 
 CATALOG = Catalog(REPO_ROOT / "topics")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,8 @@ from pipeline.config.subscriptions import (
     rotate_secret,
     type_matches,
 )
+from pipeline.delivery.signing import delivery_headers
+from pipeline.http.standard_webhooks import sign
 
 
 def make(**fields: object) -> Subscription:
@@ -109,3 +112,24 @@ def test_listing_filters_orders_and_pages() -> None:
 def test_round_trip_through_the_topic_format() -> None:
     subscription = make(instance_ids=["a"])
     assert Subscription.from_json(subscription.to_json()) == subscription
+
+
+def test_an_unpadded_secret_is_accepted_by_the_admin_api_and_signs() -> None:
+    # The admin API once decoded strictly padded base64 while the signer padded: it refused
+    # secrets the signer (and receivers' libraries) accept.
+    padded = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    assert padded.endswith("=")
+    unpadded = padded.rstrip("=")
+    body = {"name": "n", "url": "https://hook.example/", "event_types": ["post.sent"]}
+    subscription = create_subscription({**body, "secret": unpadded})
+    assert subscription.secret == unpadded
+    headers = delivery_headers(subscription.signing_secrets(datetime.now(UTC)), "m", 1, b"{}")
+    assert headers["webhook-signature"] == sign(padded, "m", 1, b"{}")
+
+
+@pytest.mark.parametrize("secret", ["whsec_" + "A" * 20, "whsec_not*base64!", "k" * 44])
+def test_a_short_or_malformed_secret_is_refused_by_the_admin_api(secret: str) -> None:
+    body = {"name": "n", "url": "https://hook.example/", "event_types": ["post.sent"]}
+    with pytest.raises(RequestError) as caught:
+        create_subscription({**body, "secret": secret})
+    assert caught.value.field == "secret"

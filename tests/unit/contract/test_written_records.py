@@ -31,10 +31,10 @@ from pipeline.delivery.outcome import Outcome, OutcomeKind, classify
 from pipeline.delivery.sender import Sender
 from pipeline.delivery.tasks import attempt_record, dead_letter, new_task, retry_task
 from pipeline.events.catalog import Catalog
-from pipeline.events.normalize import normalize_webhook
 from pipeline.ingress.context import Ingress
+from pipeline.ingress.readmodels.attempt_log import AttemptLog
 from pipeline.ingress.server import build_app
-from pipeline.readmodels.attempt_log import AttemptLog
+from pipeline.providers.normalize import normalize_webhook
 from pipeline.settings import REPO_ROOT, load_settings
 from tests.support.contract import SCHEMAS, assert_valid, is_valid
 from tests.support.payloads import hex_hmac, oktopost_body

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from pipeline.delivery.destinations import check_destination, validate_url_syntax
+from pipeline.delivery.destinations import check_destination, check_literal_destination
 from pipeline.delivery.errors import DeliveryError, DestinationRefusedError
 
 
@@ -135,7 +135,7 @@ async def test_default_resolver_sees_through_numeric_host_spellings() -> None:
 )
 def test_syntax_refusals(url: str, reason: str) -> None:
     with pytest.raises(DestinationRefusedError) as caught:
-        validate_url_syntax(url)
+        check_literal_destination(url, allow_private=True)
     assert caught.value.reason == reason
     assert isinstance(caught.value, DeliveryError)
     assert caught.value.retriable is False
@@ -143,6 +143,6 @@ def test_syntax_refusals(url: str, reason: str) -> None:
 
 
 def test_valid_urls_pass_syntax_check() -> None:
-    validate_url_syntax("https://hook.example/in?token=abc")
-    validate_url_syntax("HTTP://Hook.Example:8443/")
-    validate_url_syntax("http://[2606:4700::1111]/")
+    for url in ("https://hook.example/in?token=abc", "HTTP://Hook.Example:8443/"):
+        check_literal_destination(url, allow_private=False)
+    check_literal_destination("http://[2606:4700::1111]/", allow_private=False)

@@ -8,7 +8,6 @@ from pipeline.delivery.outcome import (
     Outcome,
     OutcomeKind,
     classify,
-    parse_retry_after,
     status_class,
 )
 
@@ -46,14 +45,6 @@ def test_retry_after_http_date() -> None:
     assert outcome.retry_after == 120.0
     capped = classify(503, headers, None, retry_after_cap=60, now=NOW)
     assert capped.retry_after == 60.0
-
-
-def test_retry_after_date_in_the_past_means_now() -> None:
-    assert parse_retry_after(formatdate(NOW - 50, usegmt=True), now=NOW) == 0.0
-
-
-def test_retry_after_date_without_zone_is_gmt() -> None:
-    assert parse_retry_after("Tue, 14 Nov 2023 22:15:00 -0000", now=NOW) == 100.0
 
 
 @pytest.mark.parametrize("value", ["", "soon", "-5", "1.5", "٣", "Mon, 99 Foo 2023"])

@@ -22,8 +22,8 @@ from pipeline.errors import KafkaUnavailableError
 from pipeline.events.cloudevent import rfc3339
 from pipeline.ingress import webhooks
 from pipeline.ingress.context import Ingress
+from pipeline.ingress.readmodels.attempt_log import AttemptLog
 from pipeline.ingress.server import build_app
-from pipeline.readmodels.attempt_log import AttemptLog
 from pipeline.settings import load_settings
 from tests.support.payloads import hootsuite_element
 

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestServer
 from pipeline.config.instances import create_instance
 from pipeline.oktopost.api import OktopostAccount, OktopostClient
 from pipeline.oktopost.sync import Registry, missed_payloads, remove_webhooks, sync_webhooks
-from pipeline.pollers.errors import AuthError
+from pipeline.providers.errors import AuthError
 from pipeline.simulators.oktopost import OktopostState, create_simulator
 
 URL = "https://pipeline.example.com/v1/webhooks/oktopost/b2s"

@@ -7,6 +7,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 from typing import Any
 
 import aiohttp
@@ -14,12 +15,6 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from pipeline.errors import KafkaUnavailableError
-from pipeline.pollers.errors import (
-    AuthError,
-    ProviderResponseError,
-    ProviderUnavailableError,
-    RateLimitedError,
-)
 from pipeline.pollers.hootsuite_api import (
     BACKOFF_BASE,
     WINDOW_JITTER,
@@ -27,6 +22,12 @@ from pipeline.pollers.hootsuite_api import (
     HootsuiteCredentials,
 )
 from pipeline.pollers.rate_limit import TokenBucket
+from pipeline.providers.errors import (
+    AuthError,
+    ProviderResponseError,
+    ProviderUnavailableError,
+    RateLimitedError,
+)
 from pipeline.simulators.hootsuite import SimulatorState, create_simulator
 
 CLIENT_ID, CLIENT_SECRET = "poller-app", "poller-secret-value"
@@ -243,6 +244,18 @@ async def test_429_with_retry_after_waits_that_long_capped(
     assert fake_time.delays == [3.0, 60.0]
     assert client.stats.rate_limit_waits == 2
     assert client.stats.retries == 2
+
+
+async def test_429_with_an_http_date_retry_after_waits_until_that_date(
+    make_client: Callable[..., HootsuiteClient], state: SimulatorState, fake_time: FakeTime
+) -> None:
+    # The client once read only delta-seconds and took an HTTP-date for no header at all.
+    message = state.add_message(T0)
+    state.throttle_next(1, endpoint="message", retry_after=formatdate(1_800_000_020, usegmt=True))
+    client = make_client(retry_after_cap=60.0)
+    assert await client.get_message(message["id"]) == message
+    [delay] = fake_time.delays
+    assert 18.0 < delay <= 19.75  # the date is whole seconds; the clock starts at …000.25
 
 
 async def test_429_without_retry_after_waits_for_the_next_second(

@@ -10,16 +10,16 @@ from prometheus_client import REGISTRY
 
 from pipeline.config.view import CompactedView
 from pipeline.errors import KafkaUnavailableError
-from pipeline.pollers.errors import (
-    AuthError,
-    ProviderResponseError,
-    ProviderUnavailableError,
-    RateLimitedError,
-)
 from pipeline.pollers.instance_health import (
     HealthBoard,
     HealthTracker,
     decode_health,
+)
+from pipeline.providers.errors import (
+    AuthError,
+    ProviderResponseError,
+    ProviderUnavailableError,
+    RateLimitedError,
 )
 from tests.unit.pollers.conftest import INSTANCE_ID, TOPICS, FakeWriter, assert_valid
 

@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from pipeline.delivery.signing import generate_secret
 from pipeline.events.catalog import Catalog
 from pipeline.events.cloudevent import Lineage
+from pipeline.http.standard_webhooks import generate_secret
 from pipeline.providers.base import SignatureError
 from pipeline.providers.standard import Standard
 from pipeline.settings import REPO_ROOT

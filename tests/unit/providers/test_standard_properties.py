@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.delivery.signing import generate_secret
 from pipeline.events.cloudevent import Lineage
+from pipeline.http.standard_webhooks import generate_secret
 from pipeline.providers.base import Normalized, PayloadError, SignatureError
 from pipeline.providers.standard import Standard
 from tests.support.documents import broken_standard_documents, standard_documents

@@ -10,7 +10,6 @@ from typing import Any
 
 from aiohttp import web
 
-from pipeline.admin.http import read_json
 from pipeline.config.requests import NotFoundError, RequestError
 from pipeline.config.subscriptions import (
     Subscription,
@@ -22,8 +21,9 @@ from pipeline.config.subscriptions import (
 from pipeline.contract.topics import Topic
 from pipeline.delivery.tasks import DeliveryTask, encode, new_task
 from pipeline.events.cloudevent import parse_time, rfc3339
+from pipeline.ingress.admin.http import read_json
 from pipeline.ingress.context import INGRESS, Ingress
-from pipeline.readmodels.retained import records_between
+from pipeline.ingress.readmodels.retained import records_between
 from pipeline.web import error, json_response
 
 

@@ -11,13 +11,13 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestServer
 
-from pipeline.admin.auth import fingerprint, match_token
 from pipeline.config.instances import Instance
 from pipeline.config.view import CompactedView
 from pipeline.errors import ConfigError
+from pipeline.ingress.admin.auth import fingerprint, match_token
 from pipeline.ingress.context import Ingress
+from pipeline.ingress.readmodels.attempt_log import AttemptLog
 from pipeline.ingress.server import build_app
-from pipeline.readmodels.attempt_log import AttemptLog
 from pipeline.settings import load_settings
 
 OLD = "old-admin-token-1f3a"

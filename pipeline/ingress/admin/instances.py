@@ -12,12 +12,12 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from pipeline.admin.callbacks import sync_callback
-from pipeline.admin.http import read_json
-from pipeline.admin.oauth import CodeRefusedError, api_base_url, exchange_code
 from pipeline.config.cloud_elements import AuthorizationCode, translate
 from pipeline.config.instances import Instance, create_instance, patch_instance
 from pipeline.config.requests import RequestError
+from pipeline.ingress.admin.callbacks import sync_callback
+from pipeline.ingress.admin.http import read_json
+from pipeline.ingress.admin.oauth import CodeRefusedError, api_base_url, exchange_code
 from pipeline.ingress.context import INGRESS
 from pipeline.web import error, json_response
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from pipeline.readmodels.attempt_log import KEPT_PER_SUBSCRIPTION, AttemptLog
+from pipeline.ingress.readmodels.attempt_log import KEPT_PER_SUBSCRIPTION, AttemptLog
 
 
 def _attempt(subscription: str, number: int) -> bytes:

@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 
 from pipeline.events.catalog import Catalog
-from pipeline.events.normalize import normalize_webhook
+from pipeline.providers.normalize import normalize_webhook
 from pipeline.settings import REPO_ROOT
 from tests.support.payloads import hootsuite_element, oktopost_body
 

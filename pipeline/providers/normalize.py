@@ -1,14 +1,14 @@
 """`webhooks.raw` | `polls.raw` record → CloudEvents and dead letters (normalize's pure half).
 
-Nothing here touches Kafka, so every provider mapping is unit-tested without a broker; the agent
-adds deduplication and the writes.
+The envelope names the provider (or, for `polls.raw`, the provider and resource) whose module
+reads the record: `registry` holds both tables. Nothing here touches Kafka, so every provider
+mapping is unit-tested without a broker; the agent adds deduplication and the writes.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,14 +25,7 @@ from pipeline.providers.base import (
     brief,
     nests_deeper,
 )
-from pipeline.providers.hootsuite_polls import normalize_message_snapshot
-from pipeline.providers.registry import PROVIDERS
-
-SnapshotNormalizer = Callable[[Any, Lineage], Normalized]
-# (provider, resource) → the normalizer of that poller's snapshots
-SNAPSHOT_NORMALIZERS: dict[tuple[str, str], SnapshotNormalizer] = {
-    ("hootsuite", "message"): normalize_message_snapshot
-}
+from pipeline.providers.registry import PROVIDERS, SNAPSHOT_NORMALIZERS, SnapshotNormalizer
 
 
 @dataclass

@@ -2,7 +2,7 @@
 webhooks API; missed pushes from the webhook log → `webhooks.raw`; outcomes → `instances.health`.
 
 Every managed instance has a task of its own: each `reconcile_interval_seconds` it syncs its
-webhooks (`sync.sync_webhooks`) and ingests what their logs recorded but the ingress never
+webhooks (`pipeline.oktopost.sync`) and ingests what their logs recorded but the ingress never
 acknowledged. The Secrets are kept on the instance (`oktopost_webhooks`, written only here), which
 is how every ingress verifies each push. Deleting or disabling the instance deletes its webhooks.
 Oktopost failing (bad credentials, down) is the instance's health; the ingress never waits on it.
@@ -34,9 +34,9 @@ from pipeline.events.cloudevent import rfc3339
 from pipeline.oktopost.api import DEFAULT_API_BASE_URL, OktopostAccount, OktopostClient
 from pipeline.oktopost.registry import CONTENT_IDENTITY, is_managed, reconcile_interval
 from pipeline.oktopost.sync import Registry, missed_payloads, remove_webhooks, sync_webhooks
-from pipeline.pollers.errors import PollerError
 from pipeline.pollers.instance_health import HealthBoard, HealthTracker, decode_health
 from pipeline.producer import DurableProducer
+from pipeline.providers.errors import PollerError
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,7 @@
-"""Errors the pollers raise when talking to providers; retry code reads `retriable`."""
+"""Errors of talking to a provider's API: the pollers' clients, Oktopost's webhooks API.
+
+Retry code reads `retriable`.
+"""
 
 from __future__ import annotations
 
