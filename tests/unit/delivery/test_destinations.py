@@ -142,7 +142,13 @@ def test_syntax_refusals(url: str, reason: str) -> None:
     assert "hunter2" not in str(caught.value)
 
 
-def test_valid_urls_pass_syntax_check() -> None:
-    validate_url_syntax("https://hook.example/in?token=abc")
-    validate_url_syntax("HTTP://Hook.Example:8443/")
-    validate_url_syntax("http://[2606:4700::1111]/")
+@pytest.mark.parametrize(
+    "url",
+    ["https://hook.example/in?token=abc", "HTTP://Hook.Example:8443/", "http://[2606:4700::1111]/"],
+)
+def test_valid_urls_pass_syntax_check(url: str) -> None:
+    assert validate_url_syntax(url) is None
+    scheme, rest = url.split("://", 1)
+    with pytest.raises(DestinationRefusedError) as caught:  # the same URL, with credentials
+        validate_url_syntax(f"{scheme}://user:pw@{rest}")
+    assert caught.value.reason == "credentials_in_url"
