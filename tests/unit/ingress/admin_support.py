@@ -72,7 +72,7 @@ class Admin:
             return response.status, orjson.loads(text) if text else None
 
 
-def make_ingress(producer: RecordingProducer) -> Ingress:
+def make_ingress(producer: RecordingProducer, probe: Any = None) -> Ingress:
     return Ingress(
         settings=load_settings(topic_prefix="unit.", admin_token=TOKEN, public_url=PUBLIC_URL),
         producer=producer,  # type: ignore[arg-type]  # the stand-in has the one method used
@@ -80,7 +80,7 @@ def make_ingress(producer: RecordingProducer) -> Ingress:
         health=loaded_view(orjson.loads),
         subscriptions=loaded_view(Subscription.from_json),
         attempt_log=AttemptLog("127.0.0.1:1", "unused"),
-        probe=ReadyProbe(),  # type: ignore[arg-type]
+        probe=probe or ReadyProbe(),
     )
 
 
