@@ -16,14 +16,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from pipeline.agents.deliver import Delivery, deliver_one, handle
+from pipeline.agents.deliver import Delivery, deliver_one
 from pipeline.config.keyring import KeyRing
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.subscriptions import Subscription
 from pipeline.config.view import CompactedView
 from pipeline.delivery.gates import SubscriberGates
 from pipeline.delivery.sender import Sender
-from pipeline.delivery.tasks import new_task
 from pipeline.events.cloudevent import parse_time
 from pipeline.settings import load_settings
 
@@ -156,13 +155,32 @@ async def stage() -> AsyncIterator[Stage]:
 
 
 def _task(**changes: Any) -> dict[str, Any]:
-    return {**new_task("s1", EVENT, reason="live"), **changes}
+    """A task as `deliveries` carries it (`topics/schemas/delivery-task.json`)."""
+    return {
+        "schema": "delivery-task/1",
+        "delivery_id": "d1",
+        "subscription_id": "s1",
+        "webhook_id": "msg_1",
+        "event": EVENT,
+        "attempt": 1,
+        "not_before": None,
+        "reason": "live",
+        "force": False,
+        "routed_at": "2025-11-20T12:00:00.000Z",
+        "last_error": None,
+        **changes,
+    }
+
+
+async def _deliver(stage: Stage, task: dict[str, Any]) -> None:
+    """The task read from its topic, as the agent reads it."""
+    await deliver_one(stage.delivery, orjson.dumps(task))
 
 
 async def test_a_2xx_is_logged_and_marked_delivered(stage: Stage) -> None:
     stage.subscribe(200)
     task = _task()
-    await handle(stage.delivery, task)
+    await _deliver(stage, task)
     [(path, body, webhook_id)] = stage.receiver.hits
     assert path == "/hook/200"
     assert orjson.loads(body) == EVENT
@@ -179,7 +197,7 @@ async def test_a_failure_moves_the_task_to_the_next_tier_not_before_its_delay(
 ) -> None:
     stage.subscribe(503)
     before = datetime.now(UTC).timestamp()
-    await handle(stage.delivery, _task())
+    await _deliver(stage, _task())
     [retry] = stage.producer.on("deliveries.retry.1")
     assert (retry["attempt"], retry["last_error"]) == (2, "HTTP 503")
     due = parse_time(retry["not_before"])
@@ -192,14 +210,14 @@ async def test_a_failure_moves_the_task_to_the_next_tier_not_before_its_delay(
 
 async def test_a_retried_task_goes_on_to_the_tier_of_its_attempt(stage: Stage) -> None:
     stage.subscribe(500)
-    await handle(stage.delivery, _task(attempt=3))
+    await _deliver(stage, _task(attempt=3))
     [retry] = stage.producer.on("deliveries.retry.3")
     assert retry["attempt"] == 4
 
 
 async def test_a_failure_after_the_last_tier_is_a_dead_letter(stage: Stage) -> None:
     stage.subscribe(500)
-    await handle(stage.delivery, _task(attempt=4))
+    await _deliver(stage, _task(attempt=4))
     [dead] = stage.producer.on("deliveries.dead")
     assert (dead["dead_reason"], dead["last_error"], dead["attempt"]) == (
         "exhausted",
@@ -211,7 +229,7 @@ async def test_a_failure_after_the_last_tier_is_a_dead_letter(stage: Stage) -> N
 
 async def test_410_kills_the_task_and_disables_the_subscription(stage: Stage) -> None:
     stage.subscribe(410)
-    await handle(stage.delivery, _task())
+    await _deliver(stage, _task())
     [dead] = stage.producer.on("deliveries.dead")
     assert dead["dead_reason"] == "gone"
     [(key, value)] = [(k, v) for t, k, v in stage.producer.writes if t == "config.subscriptions"]
@@ -222,7 +240,7 @@ async def test_410_kills_the_task_and_disables_the_subscription(stage: Stage) ->
     shown = stage.delivery.subscriptions.get("s1")
     assert shown is not None
     assert shown.enabled is False  # applied here at once: no further task calls it
-    await handle(stage.delivery, _task())
+    await _deliver(stage, _task())
     assert len(stage.receiver.hits) == 1
     assert [d["dead_reason"] for d in stage.producer.on("deliveries.dead")] == ["gone", "disabled"]
 
@@ -230,7 +248,7 @@ async def test_410_kills_the_task_and_disables_the_subscription(stage: Stage) ->
 async def test_a_private_destination_is_refused_without_a_request(stage: Stage) -> None:
     stage.delivery.settings = load_settings(allow_private_destinations=False)
     stage.subscribe(200)
-    await handle(stage.delivery, _task())
+    await _deliver(stage, _task())
     assert stage.receiver.hits == []
     [dead] = stage.producer.on("deliveries.dead")
     assert dead["dead_reason"] == "refused"
@@ -241,17 +259,17 @@ async def test_a_delivered_task_is_not_sent_again_unless_forced(stage: Stage) ->
     stage.subscribe(200)
     task = _task()
     stage.table.seen.add(task["webhook_id"])
-    await handle(stage.delivery, task)
+    await _deliver(stage, task)
     assert stage.receiver.hits == []
     assert stage.producer.writes == []
-    await handle(stage.delivery, {**task, "force": True, "reason": "replay"})
+    await _deliver(stage, {**task, "force": True, "reason": "replay"})
     assert len(stage.receiver.hits) == 1
     [logged] = stage.producer.on("deliveries.attempts")
     assert logged["reason"] == "replay"
 
 
 async def test_a_task_of_a_deleted_subscription_is_dropped(stage: Stage) -> None:
-    await handle(stage.delivery, _task())
+    await _deliver(stage, _task())
     assert stage.receiver.hits == []
     assert stage.producer.writes == []
 
