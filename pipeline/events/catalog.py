@@ -6,6 +6,7 @@ the catalog at `GET /v1/event-types`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +49,19 @@ class Catalog:
         if fast.is_valid(event):
             return None
         problem = next(iter(self._validators[event_type].iter_errors(event)), None)
-        if problem is None:
-            return None
-        where = "/".join(str(part) for part in problem.absolute_path) or "(event)"
-        return f"{where}: {problem.message}"
+        if problem is not None:
+            return _at(problem.absolute_path, problem.message)
+        # Without the optional rfc3339-validator the validator above checks no `date-time`; the
+        # compiled one always does, and its refusal stands: its own first error, then.
+        found = next(iter(fast.iter_errors(event)))
+        return _at(found.instance_path, found.message)
 
     def listing(self) -> list[dict[str, Any]]:
         return [
             {"type": event_type, "subject": f"{EVENT_TYPES[event_type]}/<id>", "schema": schema}
             for event_type, schema in self.schemas.items()
         ]
+
+
+def _at(path: Iterable[object], message: str) -> str:
+    return f"{'/'.join(str(part) for part in path) or '(event)'}: {message}"

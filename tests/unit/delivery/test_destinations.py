@@ -142,7 +142,13 @@ def test_syntax_refusals(url: str, reason: str) -> None:
     assert "hunter2" not in str(caught.value)
 
 
-def test_valid_urls_pass_syntax_check() -> None:
-    for url in ("https://hook.example/in?token=abc", "HTTP://Hook.Example:8443/"):
-        check_literal_destination(url, allow_private=False)
-    check_literal_destination("http://[2606:4700::1111]/", allow_private=False)
+@pytest.mark.parametrize(
+    "url",
+    ["https://hook.example/in?token=abc", "HTTP://Hook.Example:8443/", "http://[2606:4700::1111]/"],
+)
+def test_valid_urls_pass_syntax_check(url: str) -> None:
+    assert check_literal_destination(url, allow_private=False) is None
+    scheme, rest = url.split("://", 1)
+    with pytest.raises(DestinationRefusedError) as caught:  # the same URL, with credentials
+        check_literal_destination(f"{scheme}://user:pw@{rest}", allow_private=False)
+    assert caught.value.reason == "credentials_in_url"

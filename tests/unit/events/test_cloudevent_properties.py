@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.events.cloudevent import parse_time, rfc3339, snake_keys
+from pipeline.events.cloudevent import parse_time, rfc3339, snake_case, snake_keys
 from tests.support.malformed import HUGE_NUMBERS, NASTY_STRINGS, encode, json_values
 from tests.support.totality import PROPERTY, check_time
 
@@ -41,7 +41,23 @@ def test_snake_keys_keeps_any_json_value_writable(value: Any) -> None:
         decoded = orjson.loads(encode(value))
     except orjson.JSONDecodeError:
         return
-    orjson.dumps(snake_keys(decoded))
+    converted = snake_keys(decoded)
+    assert orjson.loads(orjson.dumps(converted)) == converted
+    assert all(snake_case(key) == key for key in _keys(converted))
+    if isinstance(decoded, dict):  # renamed in place; keys that meet in snake_case merge
+        assert list(converted) == list(dict.fromkeys(snake_case(key) for key in decoded))
+    elif isinstance(decoded, list):
+        assert len(converted) == len(decoded)
+    else:
+        assert converted == decoded
+
+
+def _keys(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [*value, *(key for item in value.values() for key in _keys(item))]
+    if isinstance(value, list):
+        return [key for item in value for key in _keys(item)]
+    return []
 
 
 @pytest.mark.parametrize(

@@ -85,15 +85,21 @@ def test_what_cannot_be_normalized_is_rejected_with_a_reason(
 def test_signature_over_the_raw_body(digest: str) -> None:
     body = b'{"event": "postSent", "timestamp": 1, "webhookId": "w", "data": {}}'
     signature = hex_hmac("s3cret", body, digest)
-    OKTOPOST.verify("s3cret", {"x-oktopost-signature": signature}, body, 0)
-    OKTOPOST.verify("s3cret", {"x-oktopost-signature": f"{digest}={signature}"}, body, 0)
+    for header in (signature, f"{digest}={signature}"):
+        assert OKTOPOST.verify("s3cret", {"x-oktopost-signature": header}, body, 0) is None
+        with pytest.raises(SignatureError, match="does not match"):  # the same, another body
+            OKTOPOST.verify("s3cret", {"x-oktopost-signature": header}, body + b" ", 0)
 
 
 def test_signature_over_the_compact_json_the_docs_compute() -> None:
     body = b'{ "event": "postSent",\n  "timestamp": 1, "webhookId": "w", "data": {} }'
     compact = b'{"event":"postSent","timestamp":1,"webhookId":"w","data":{}}'
     signature = hex_hmac("s3cret", compact)
-    OKTOPOST.verify("s3cret", {"x-oktopost-signature": signature}, body, 0)
+    assert OKTOPOST.verify("s3cret", {"x-oktopost-signature": signature}, body, 0) is None
+    assert OKTOPOST.verify("s3cret", {"x-oktopost-signature": signature}, compact, 0) is None
+    other = b'{"event": "postSent", "timestamp": 2, "webhookId": "w", "data": {}}'
+    with pytest.raises(SignatureError, match="does not match"):  # another payload, compacted
+        OKTOPOST.verify("s3cret", {"x-oktopost-signature": signature}, other, 0)
 
 
 @pytest.mark.parametrize(

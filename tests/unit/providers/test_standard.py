@@ -20,14 +20,19 @@ LINEAGE = Lineage("standard", "std1", "2025-11-20T08:00:01.000Z")
 
 def test_the_reference_library_signature_verifies() -> None:
     body, headers = standard_request(SECRET, "msg_1", PAYLOAD)
-    STANDARD.verify(SECRET, headers, body, time.time())
+    assert STANDARD.verify(SECRET, headers, body, time.time()) is None
+    with pytest.raises(SignatureError, match="no webhook-signature matches"):
+        STANDARD.verify(generate_secret(), headers, body, time.time())  # another secret
 
 
 def test_any_of_several_signatures_may_match_during_rotation() -> None:
     body, headers = standard_request(SECRET, "msg_1", PAYLOAD)
     _, old = standard_request(generate_secret(), "msg_1", PAYLOAD)
     headers["webhook-signature"] = f"{old['webhook-signature']} {headers['webhook-signature']}"
-    STANDARD.verify(SECRET, headers, body, time.time())
+    assert STANDARD.verify(SECRET, headers, body, time.time()) is None
+    headers["webhook-signature"] = old["webhook-signature"]  # the other secret's alone
+    with pytest.raises(SignatureError, match="no webhook-signature matches"):
+        STANDARD.verify(SECRET, headers, body, time.time())
 
 
 @pytest.mark.parametrize("skew", [-301, 301])

@@ -1,0 +1,283 @@
+"""pipeline.agents.deliver: what one delivery task becomes — a logged attempt, a mark, a retry,
+a dead letter, a disabled subscription — against a real HTTP receiver on 127.0.0.1. faust's
+topics, table and producer are stood in for."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from pipeline.agents.deliver import Delivery, deliver_one
+from pipeline.config.keyring import KeyRing
+from pipeline.config.sealing import ConfigCodec
+from pipeline.config.subscriptions import Subscription
+from pipeline.config.view import CompactedView
+from pipeline.delivery.gates import SubscriberGates
+from pipeline.delivery.sender import Sender
+from pipeline.events.cloudevent import parse_time
+from pipeline.settings import load_settings
+
+EVENT = {
+    "specversion": "1.0",
+    "id": "e1",
+    "source": "/instances/i1",
+    "type": "post.sent",
+    "subject": "posts/1",
+    "instanceid": "i1",
+    "provider": "oktopost",
+    "receivedat": "2025-11-20T12:00:00.000Z",
+    "data": {"post_id": "1"},
+}
+
+
+@dataclass
+class Receiver:
+    """Answers `/hook/<status>`; remembers each request's path, body and webhook-id."""
+
+    hits: list[tuple[str, bytes, str]] = field(default_factory=list)
+
+    async def hook(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.hits.append((request.path, body, request.headers.get("webhook-id", "")))
+        return web.Response(status=int(request.match_info["status"]))
+
+
+class Acked:
+    """A record Kafka acknowledged at `offset`."""
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+
+class Producer:
+    """Every write acked at once, at the next offset; kept per topic."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[str, bytes, bytes]] = []
+
+    async def send(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[Acked]:
+        self.writes.append((topic, key, value))
+        ack: asyncio.Future[Acked] = asyncio.get_running_loop().create_future()
+        ack.set_result(Acked(len(self.writes) - 1))
+        return ack
+
+    def on(self, topic: str) -> list[dict[str, Any]]:
+        return [orjson.loads(value) for t, _, value in self.writes if t == topic]
+
+
+class FaustTopic:
+    """A faust topic as the agent uses it: its name, and `send` for the writes made through it."""
+
+    def __init__(self, name: str, producer: Producer) -> None:
+        self.name, self._producer = name, producer
+
+    def get_topic_name(self) -> str:
+        return self.name
+
+    async def send(self, *, key: bytes, value: bytes) -> asyncio.Future[Acked]:
+        return await self._producer.send(self.name, key, value)
+
+
+class DeliveredTable:
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.marked: list[str] = []
+
+    def __getitem__(self, key: str) -> Any:
+        return SimpleNamespace(current=lambda: key in self.seen, delta=lambda window: False)
+
+    def __setitem__(self, key: str, value: int) -> None:
+        self.marked.append(key)
+
+
+@dataclass
+class Stage:
+    delivery: Delivery
+    producer: Producer
+    receiver: Receiver
+    base: str
+    table: DeliveredTable
+
+    def subscribe(self, status: int = 200, *, enabled: bool = True, **fields: Any) -> Subscription:
+        subscription = Subscription(
+            "s1", "s1", f"{self.base}/hook/{status}", ["*"], enabled, "whsec_c2VjcmV0c2VjcmV0",
+            "2025-11-20T00:00:00.000Z", "2025-11-20T00:00:00.000Z", **fields,
+        )  # fmt: skip
+        self.delivery.subscriptions.apply("s1", subscription, 0)
+        return subscription
+
+
+@pytest.fixture
+async def stage() -> AsyncIterator[Stage]:
+    receiver = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook/{status}", receiver.hook)
+    producer, table = Producer(), DeliveredTable()
+    names = ["deliveries", "deliveries.retry.1", "deliveries.retry.2", "deliveries.retry.3"]
+    topics = SimpleNamespace(
+        delivery_tiers=[FaustTopic(name, producer) for name in names],
+        deliveries_attempts=FaustTopic("deliveries.attempts", producer),
+        deliveries_dead=FaustTopic("deliveries.dead", producer),
+        events_invalid=FaustTopic("events.invalid", producer),
+        config_subscriptions=FaustTopic("config.subscriptions", producer),
+    )
+    subscriptions: CompactedView[Subscription] = CompactedView(
+        "127.0.0.1:1", "unused", Subscription.from_json
+    )
+    subscriptions.caught_up.set()
+    sender = Sender(allow_private=True)
+    await sender.start()
+    delivery = Delivery(
+        settings=load_settings(allow_private_destinations=True, retry_schedule=(5.0, 25.0, 125.0)),
+        topics=topics,  # type: ignore[arg-type]  # the stand-ins have what is used
+        tables=SimpleNamespace(delivered=table),  # type: ignore[arg-type]
+        subscriptions=subscriptions,
+        sender=sender,
+        gates=SubscriberGates(8),
+        writer=producer,  # type: ignore[arg-type]
+        codec=ConfigCodec(KeyRing.ephemeral()),
+    )
+    try:
+        async with TestServer(app, host="127.0.0.1") as server:
+            base = str(server.make_url("")).rstrip("/")
+            yield Stage(delivery, producer, receiver, base, table)
+    finally:
+        await sender.close()
+
+
+def _task(**changes: Any) -> dict[str, Any]:
+    """A task as `deliveries` carries it (`topics/schemas/delivery-task.json`)."""
+    return {
+        "schema": "delivery-task/1",
+        "delivery_id": "d1",
+        "subscription_id": "s1",
+        "webhook_id": "msg_1",
+        "event": EVENT,
+        "attempt": 1,
+        "not_before": None,
+        "reason": "live",
+        "force": False,
+        "routed_at": "2025-11-20T12:00:00.000Z",
+        "last_error": None,
+        **changes,
+    }
+
+
+async def _deliver(stage: Stage, task: dict[str, Any]) -> None:
+    """The task read from its topic, as the agent reads it."""
+    await deliver_one(stage.delivery, orjson.dumps(task))
+
+
+async def test_a_2xx_is_logged_and_marked_delivered(stage: Stage) -> None:
+    stage.subscribe(200)
+    task = _task()
+    await _deliver(stage, task)
+    [(path, body, webhook_id)] = stage.receiver.hits
+    assert path == "/hook/200"
+    assert orjson.loads(body) == EVENT
+    assert webhook_id == task["webhook_id"]
+    [logged] = stage.producer.on("deliveries.attempts")
+    assert (logged["outcome"], logged["response_code"], logged["attempt"]) == ("delivered", 200, 1)
+    assert logged["webhook_id"] == task["webhook_id"]
+    assert stage.table.marked == [task["webhook_id"]]
+    assert [topic for topic, _, _ in stage.producer.writes] == ["deliveries.attempts"]
+
+
+async def test_a_failure_moves_the_task_to_the_next_tier_not_before_its_delay(
+    stage: Stage,
+) -> None:
+    stage.subscribe(503)
+    before = datetime.now(UTC).timestamp()
+    await _deliver(stage, _task())
+    [retry] = stage.producer.on("deliveries.retry.1")
+    assert (retry["attempt"], retry["last_error"]) == (2, "HTTP 503")
+    due = parse_time(retry["not_before"])
+    assert due is not None
+    assert before + 5.0 - 0.01 <= due.timestamp() <= datetime.now(UTC).timestamp() + 5.0
+    [logged] = stage.producer.on("deliveries.attempts")
+    assert (logged["outcome"], logged["response_code"]) == ("retry", 503)
+    assert stage.table.marked == []
+
+
+async def test_a_retried_task_goes_on_to_the_tier_of_its_attempt(stage: Stage) -> None:
+    stage.subscribe(500)
+    await _deliver(stage, _task(attempt=3))
+    [retry] = stage.producer.on("deliveries.retry.3")
+    assert retry["attempt"] == 4
+
+
+async def test_a_failure_after_the_last_tier_is_a_dead_letter(stage: Stage) -> None:
+    stage.subscribe(500)
+    await _deliver(stage, _task(attempt=4))
+    [dead] = stage.producer.on("deliveries.dead")
+    assert (dead["dead_reason"], dead["last_error"], dead["attempt"]) == (
+        "exhausted",
+        "HTTP 500",
+        4,
+    )
+    assert all(not t.startswith("deliveries.retry") for t, _, _ in stage.producer.writes)
+
+
+async def test_410_kills_the_task_and_disables_the_subscription(stage: Stage) -> None:
+    stage.subscribe(410)
+    await _deliver(stage, _task())
+    [dead] = stage.producer.on("deliveries.dead")
+    assert dead["dead_reason"] == "gone"
+    [(key, value)] = [(k, v) for t, k, v in stage.producer.writes if t == "config.subscriptions"]
+    assert key == b"s1"
+    written = stage.delivery.codec.subscription_from_json(value)
+    assert written.enabled is False
+    assert written.disabled_reason == "the endpoint answered 410 Gone"
+    shown = stage.delivery.subscriptions.get("s1")
+    assert shown is not None
+    assert shown.enabled is False  # applied here at once: no further task calls it
+    await _deliver(stage, _task())
+    assert len(stage.receiver.hits) == 1
+    assert [d["dead_reason"] for d in stage.producer.on("deliveries.dead")] == ["gone", "disabled"]
+
+
+async def test_a_private_destination_is_refused_without_a_request(stage: Stage) -> None:
+    stage.delivery.settings = load_settings(allow_private_destinations=False)
+    stage.subscribe(200)
+    await _deliver(stage, _task())
+    assert stage.receiver.hits == []
+    [dead] = stage.producer.on("deliveries.dead")
+    assert dead["dead_reason"] == "refused"
+    assert dead["last_error"].startswith("destination refused: ")
+
+
+async def test_a_delivered_task_is_not_sent_again_unless_forced(stage: Stage) -> None:
+    stage.subscribe(200)
+    task = _task()
+    stage.table.seen.add(task["webhook_id"])
+    await _deliver(stage, task)
+    assert stage.receiver.hits == []
+    assert stage.producer.writes == []
+    await _deliver(stage, {**task, "force": True, "reason": "replay"})
+    assert len(stage.receiver.hits) == 1
+    [logged] = stage.producer.on("deliveries.attempts")
+    assert logged["reason"] == "replay"
+
+
+async def test_a_task_of_a_deleted_subscription_is_dropped(stage: Stage) -> None:
+    await _deliver(stage, _task())
+    assert stage.receiver.hits == []
+    assert stage.producer.writes == []
+
+
+async def test_a_record_that_is_not_json_is_a_dead_letter_on_events_invalid(
+    stage: Stage,
+) -> None:
+    await deliver_one(stage.delivery, b"\x00 not a task")
+    [letter] = stage.producer.on("events.invalid")
+    assert (letter["stage"], letter["reason"]) == ("deliver", "unreadable_record")
+    assert stage.receiver.hits == []

@@ -1,0 +1,122 @@
+"""pipeline.config.view: the latest value per key of a followed topic, fed record by record.
+
+The topic follower (the Kafka consumer) is replaced by a stand-in that hands the view the records
+a test gives it, as the real one does after reading them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+import pytest
+
+from pipeline.config import view as view_module
+from pipeline.config.view import CompactedView
+
+
+class FakeFollower:
+    """Stands in for TopicFollower: `deliver` is a record read from the topic."""
+
+    made: list[FakeFollower] = []  # noqa: RUF012 - every instance, in order
+
+    def __init__(self, bootstrap: str, topic: str, on_record: Any) -> None:
+        self.bootstrap, self.topic, self._on_record = bootstrap, topic, on_record
+        self.caught_up = asyncio.Event()
+        self.calls: list[str] = []
+        FakeFollower.made.append(self)
+
+    def deliver(self, key: bytes | None, value: bytes | None, offset: int) -> None:
+        self._on_record(key, value, offset)
+
+    def start(self) -> None:
+        self.calls.append("start")
+
+    async def synced(self) -> None:
+        self.calls.append("synced")
+
+    async def stop(self) -> None:
+        self.calls.append("stop")
+
+
+@pytest.fixture(autouse=True)
+def fake_follower(monkeypatch: pytest.MonkeyPatch) -> None:
+    FakeFollower.made = []
+    monkeypatch.setattr(view_module, "TopicFollower", FakeFollower)
+
+
+def _view() -> tuple[CompactedView[dict[str, Any]], FakeFollower]:
+    view: CompactedView[dict[str, Any]] = CompactedView("kafka:9092", "unit.config", orjson.loads)
+    [follower] = FakeFollower.made
+    return view, follower
+
+
+def test_it_follows_the_topic_it_was_given() -> None:
+    _, follower = _view()
+    assert (follower.bootstrap, follower.topic) == ("kafka:9092", "unit.config")
+
+
+def test_the_latest_value_per_key_wins() -> None:
+    view, follower = _view()
+    follower.deliver(b"a", b'{"v": 1}', 0)
+    follower.deliver(b"b", b'{"v": 2}', 1)
+    follower.deliver(b"a", b'{"v": 3}', 2)
+    assert view.get("a") == {"v": 3}
+    assert view.get("b") == {"v": 2}
+    assert view.get("c") is None
+    assert view.items() == [("a", {"v": 3}), ("b", {"v": 2})]
+    assert list(view.values()) == [{"v": 3}, {"v": 2}]
+
+
+def test_a_tombstone_removes_the_key() -> None:
+    view, follower = _view()
+    follower.deliver(b"a", b'{"v": 1}', 0)
+    follower.deliver(b"a", None, 1)
+    assert view.get("a") is None
+    assert view.items() == []
+    follower.deliver(b"a", b'{"v": 2}', 2)  # written again after its deletion
+    assert view.get("a") == {"v": 2}
+
+
+def test_an_older_offset_for_a_key_is_a_stale_replay_and_ignored() -> None:
+    view, follower = _view()
+    view.apply("a", {"v": "written here"}, 5)  # the ingress applies its own write at once
+    follower.deliver(b"a", b'{"v": "older"}', 4)
+    assert view.get("a") == {"v": "written here"}
+    follower.deliver(b"a", b'{"v": "same record read back"}', 5)
+    assert view.get("a") == {"v": "same record read back"}
+
+
+def test_a_stale_value_does_not_bring_a_deleted_key_back() -> None:
+    view, follower = _view()
+    view.apply("a", None, 7)
+    follower.deliver(b"a", b'{"v": "before the delete"}', 6)
+    assert view.get("a") is None
+    follower.deliver(b"a", b'{"v": "after"}', 8)
+    assert view.get("a") == {"v": "after"}
+
+
+def test_an_unreadable_record_is_skipped_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    view, follower = _view()
+    follower.deliver(b"a", b'{"v": 1}', 0)
+    with caplog.at_level(logging.ERROR, logger=view_module.__name__):
+        follower.deliver(b"a", b"{not json", 1)
+    assert view.get("a") == {"v": 1}  # the last readable value stays
+    assert "skipping unreadable unit.config record at offset 1" in caplog.text
+
+
+def test_a_record_without_a_key_is_ignored() -> None:
+    view, follower = _view()
+    follower.deliver(None, b'{"v": 1}', 0)
+    assert view.items() == []
+
+
+async def test_start_synced_stop_and_caught_up_are_the_followers() -> None:
+    view, follower = _view()
+    assert view.caught_up is follower.caught_up
+    view.start()
+    await view.synced()
+    await view.stop()
+    assert follower.calls == ["start", "synced", "stop"]
