@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
+import msgspec
 import orjson
 
-from pipeline.config.instances import create_instance
+from pipeline.config.instances import create_instance, encode_instance
 from pipeline.config.keyring import new_key_entry, parse_key_ring
 from pipeline.config.sealing import (
     needs_resealing,
@@ -52,7 +51,7 @@ def test_subscription_secrets_including_the_previous_one_are_sealed() -> None:
 
 def test_a_plain_record_from_before_opens_and_is_due_for_sealing() -> None:
     instance, _ = create_instance({"provider": "oktopost", "signing_secret": "legacy"})
-    plain = instance.to_json()
+    plain = encode_instance(instance)
     assert open_instance(RING, plain) == instance
     assert needs_resealing(RING, "config.instances", plain)
     newer = parse_key_ring(f"{new_key_entry('k2')},{new_key_entry('k1')}")
@@ -63,7 +62,7 @@ def test_the_onboarding_secrets_are_sealed_too() -> None:
     """Cloud Elements' callback signature key, the Secrets of managed Oktopost webhooks and a
     subscription's own signature key (issue 14's fields) never reach Kafka in the clear."""
     instance, _ = create_instance({"provider": "oktopost", "id": "o1", "signing_secret": "s"})
-    instance = replace(
+    instance = msgspec.structs.replace(
         instance,
         callback_signature_key="ce-signature-key",
         oktopost_webhooks={"wh1": {"event": "postSent", "secret": "okto-webhook-secret"}},
