@@ -55,6 +55,13 @@ def instance_id_from_key(key: str) -> str | None:
     return decoded if decoded and instance_key(decoded) == key else None
 
 
+class OktopostWebhook(msgspec.Struct, frozen=True, kw_only=True):
+    """A webhook the Oktopost webhook manager registered: its event type and its Secret."""
+
+    event: str
+    secret: str
+
+
 class Instance(msgspec.Struct, frozen=True, kw_only=True):
     """One value of `config.instances` (schema `topics/schemas/instance.json`)."""
 
@@ -77,8 +84,8 @@ class Instance(msgspec.Struct, frozen=True, kw_only=True):
     callback_signature_key: str | None = None  # Cloud Elements' event.notification.signature.key
     oktopost_events: list[str] | None = None  # managed webhooks' events (None: all)
     reconcile_interval_seconds: float | None = None  # None: DEFAULT_RECONCILE_SECONDS
-    # Written by the Oktopost webhook manager only: webhook id → {"event", "secret"}.
-    oktopost_webhooks: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
+    # Written by the Oktopost webhook manager only, by Oktopost's webhook id.
+    oktopost_webhooks: dict[str, OktopostWebhook] = msgspec.field(default_factory=dict)
 
     def public(self, public_url: str) -> dict[str, Any]:
         """What the admin API shows: no secret or credential value, ever."""
@@ -89,7 +96,7 @@ class Instance(msgspec.Struct, frozen=True, kw_only=True):
         del shown["callback_signature_key"]
         shown["has_callback_signature_key"] = bool(self.callback_signature_key)
         shown["oktopost_webhooks"] = sorted(
-            ({"id": key, "event": value["event"]} for key, value in self.oktopost_webhooks.items()),
+            ({"id": key, "event": value.event} for key, value in self.oktopost_webhooks.items()),
             key=lambda webhook: webhook["event"],
         )
         shown["webhook_url"] = (

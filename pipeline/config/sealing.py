@@ -50,13 +50,11 @@ def _instance_fields(instance: Instance, change: Transform) -> Instance:
             for name, value in instance.credentials.items()
         },
         oktopost_webhooks={
-            webhook: {
-                **fields,
-                "secret": change(fields["secret"], f"{where}/oktopost_webhooks/{webhook}"),
-            }
-            if "secret" in fields
-            else fields
-            for webhook, fields in instance.oktopost_webhooks.items()
+            webhook: msgspec.structs.replace(
+                registered,
+                secret=change(registered.secret, f"{where}/oktopost_webhooks/{webhook}"),
+            )
+            for webhook, registered in instance.oktopost_webhooks.items()
         },
     )
 

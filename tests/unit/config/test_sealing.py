@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import orjson
 
-from pipeline.config.instances import create_instance, encode_instance
+from pipeline.config.instances import OktopostWebhook, create_instance, encode_instance
 from pipeline.config.keyring import new_key_entry, parse_key_ring
 from pipeline.config.sealing import (
     needs_resealing,
@@ -65,7 +65,7 @@ def test_the_onboarding_secrets_are_sealed_too() -> None:
     instance = msgspec.structs.replace(
         instance,
         callback_signature_key="ce-signature-key",
-        oktopost_webhooks={"wh1": {"event": "postSent", "secret": "okto-webhook-secret"}},
+        oktopost_webhooks={"wh1": OktopostWebhook(event="postSent", secret="okto-webhook-secret")},
     )
     raw = seal_instance(RING, instance)
     assert b"ce-signature-key" not in raw

@@ -51,10 +51,10 @@ async def test_fewer_events_delete_the_rest_and_an_unknown_secret_is_replaced(
     registry: Registry = {}
     await sync_webhooks(client, INSTANCE, URL, registry)
     fewer = msgspec.structs.replace(INSTANCE, oktopost_events=["postSent", "newLead"])
-    forgotten = {i: w for i, w in registry.items() if w["event"] == "newLead"}
+    forgotten = {i: w for i, w in registry.items() if w.event == "newLead"}
     await sync_webhooks(client, fewer, URL, forgotten)  # postSent's Secret is unknown
     assert sorted(w["Event"] for w in state.webhooks.values()) == ["newLead", "postSent"]
-    assert sorted(w["event"] for w in forgotten.values()) == ["newLead", "postSent"]
+    assert sorted(w.event for w in forgotten.values()) == ["newLead", "postSent"]
     assert state.created == 20
     await remove_webhooks(client, URL)
     assert state.webhooks == {}
