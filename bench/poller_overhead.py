@@ -35,7 +35,7 @@ import aiohttp
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
-from pipeline.config.instances import create_instance
+from pipeline.config.instances import create_instance, encode_instance
 from pipeline.contract.topics import Topic, load_manifest
 from pipeline.health import broker_ready
 from pipeline.ops import local_kafka
@@ -88,7 +88,7 @@ async def write_instances(settings: Settings, url: str, count: int, interval: fl
                 }
             )
             topic = settings.topic(Topic.CONFIG_INSTANCES)
-            await producer.send(topic, instance.to_json(), key=instance.id.encode())
+            await producer.send(topic, encode_instance(instance), key=instance.id.encode())
         await producer.flush()
     finally:
         await producer.stop()

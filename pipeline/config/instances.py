@@ -2,6 +2,8 @@
 
 Stored whole (secrets included, so every ingress can verify signatures) on `config.instances`;
 shown without secrets by the admin API. The webhook URL carries the base64url instance id.
+A frozen msgspec Struct, decoded once where the topic is read (`pipeline.config.sealing`, which
+also opens its sealed secrets); a record written before a field existed takes the field's default.
 """
 
 from __future__ import annotations
@@ -10,11 +12,10 @@ import base64
 import binascii
 import math
 import secrets
-from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
+import msgspec
 
 from pipeline.config.cloud_elements import translate
 from pipeline.config.ingress_limit import limit_fields
@@ -54,8 +55,16 @@ def instance_id_from_key(key: str) -> str | None:
     return decoded if decoded and instance_key(decoded) == key else None
 
 
-@dataclass(frozen=True)
-class Instance:
+class OktopostWebhook(msgspec.Struct, frozen=True, kw_only=True):
+    """A webhook the Oktopost webhook manager registered: its event type and its Secret."""
+
+    event: str
+    secret: str
+
+
+class Instance(msgspec.Struct, frozen=True, kw_only=True):
+    """One value of `config.instances` (schema `topics/schemas/instance.json`)."""
+
     id: str
     provider: str
     name: str
@@ -65,42 +74,48 @@ class Instance:
     signing_secret: str | None = None
     callback_url: str | None = None
     include_raw: bool = True
-    polling: dict[str, Any] = field(default_factory=dict)
-    credentials: dict[str, str | None] = field(default_factory=dict)
+    polling: dict[str, Any] = msgspec.field(default_factory=dict)  # keys: POLLING_KEYS
+    credentials: dict[str, str | None] = msgspec.field(default_factory=dict)
     max_requests_per_second: float | None = None  # webhooks in, per ingress process
     burst: int | None = None
     api_base_url: str | None = None  # the provider's API (None: the real one)
-    tags: list[str] = field(default_factory=list)
+    tags: list[str] = msgspec.field(default_factory=list)
     callback_format: str = "cloudevents"  # of the `cb-<id>` subscription
     callback_signature_key: str | None = None  # Cloud Elements' event.notification.signature.key
     oktopost_events: list[str] | None = None  # managed webhooks' events (None: all)
     reconcile_interval_seconds: float | None = None  # None: DEFAULT_RECONCILE_SECONDS
-    # Written by the Oktopost webhook manager only: webhook id → {"event", "secret"}.
-    oktopost_webhooks: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    def to_json(self) -> bytes:
-        return orjson.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, raw: bytes) -> Instance:
-        return cls(**orjson.loads(raw))
+    # Written by the Oktopost webhook manager only, by Oktopost's webhook id.
+    oktopost_webhooks: dict[str, OktopostWebhook] = msgspec.field(default_factory=dict)
 
     def public(self, public_url: str) -> dict[str, Any]:
         """What the admin API shows: no secret or credential value, ever."""
-        shown = asdict(self)
+        shown = msgspec.structs.asdict(self)
         del shown["signing_secret"]
         shown["has_signing_secret"] = bool(self.signing_secret)
         shown["credentials"] = sorted(key for key, value in self.credentials.items() if value)
         del shown["callback_signature_key"]
         shown["has_callback_signature_key"] = bool(self.callback_signature_key)
         shown["oktopost_webhooks"] = sorted(
-            ({"id": key, "event": value["event"]} for key, value in self.oktopost_webhooks.items()),
+            ({"id": key, "event": value.event} for key, value in self.oktopost_webhooks.items()),
             key=lambda webhook: webhook["event"],
         )
         shown["webhook_url"] = (
             f"{public_url.rstrip('/')}/v1/webhooks/{self.provider}/{instance_key(self.id)}"
         )
         return shown
+
+
+_DECODER = msgspec.json.Decoder(Instance)
+_ENCODER = msgspec.json.Encoder()
+
+
+def decode_instance(raw: bytes) -> Instance:
+    """Raises `msgspec.DecodeError` (not JSON) or `msgspec.ValidationError` (not an instance)."""
+    return _DECODER.decode(raw)
+
+
+def encode_instance(instance: Instance) -> bytes:
+    return _ENCODER.encode(instance)
 
 
 def _now() -> str:
@@ -163,7 +178,7 @@ def patch_instance(instance: Instance, body: dict[str, Any]) -> Instance:
     if "credentials" in body:
         changes["credentials"] = {**instance.credentials, **_credentials(body["credentials"])}
     changes.update(_connection_fields(body, only_given=True))
-    return replace(instance, **changes)
+    return msgspec.structs.replace(instance, **changes)
 
 
 def _connection_fields(body: dict[str, Any], *, only_given: bool = False) -> dict[str, Any]:

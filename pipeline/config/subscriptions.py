@@ -2,17 +2,18 @@
 
 Stored whole on `config.subscriptions`; the `secret` is shown once, on create and on rotate.
 During a rotation's grace period both the new and the previous secret sign each delivery.
+A frozen msgspec Struct, decoded once where the topic is read (`pipeline.config.sealing`, which
+also opens its sealed secrets); a record written before a field existed takes the field's default.
 """
 
 from __future__ import annotations
 
 import re
 import secrets as random
-from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
+import msgspec
 
 from pipeline.config.requests import RequestError, boolean, optional_text, text
 from pipeline.events.cloudevent import parse_time, rfc3339
@@ -28,8 +29,9 @@ PAGE_SIZES = (20, 25, 50, 100)
 FORMATS = ("cloudevents", "cloud-elements")
 
 
-@dataclass(frozen=True)
-class Subscription:
+class Subscription(msgspec.Struct, frozen=True, kw_only=True):
+    """One value of `config.subscriptions` (schema `topics/schemas/subscription.json`)."""
+
     id: str
     name: str
     url: str
@@ -42,21 +44,14 @@ class Subscription:
     instance_ids: list[str] | None = None
     previous_secret: str | None = None
     previous_secret_expires: str | None = None
-    disabled_reason: str | None = field(default=None)
+    disabled_reason: str | None = None
     format: str = "cloudevents"  # the body delivered: see `pipeline.delivery.formats`
     # Signs `Elements-Webhook-Signature` in the cloud-elements format (None: the `secret`).
     signature_key: str | None = None
 
-    def to_json(self) -> bytes:
-        return orjson.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, raw: bytes) -> Subscription:
-        return cls(**orjson.loads(raw))
-
     def public(self) -> dict[str, Any]:
         """What the admin API shows after creation: never a secret."""
-        shown = asdict(self)
+        shown = msgspec.structs.asdict(self)
         for secret in ("secret", "previous_secret", "signature_key"):
             del shown[secret]
         shown["has_signature_key"] = bool(self.signature_key)
@@ -76,6 +71,19 @@ class Subscription:
         if self.previous_secret and expires and expires > now:
             return [self.secret, self.previous_secret]
         return [self.secret]
+
+
+_DECODER = msgspec.json.Decoder(Subscription)
+_ENCODER = msgspec.json.Encoder()
+
+
+def decode_subscription(raw: bytes) -> Subscription:
+    """Raises `msgspec.DecodeError` (not JSON) or `msgspec.ValidationError` (not a subscription)."""
+    return _DECODER.decode(raw)
+
+
+def encode_subscription(subscription: Subscription) -> bytes:
+    return _ENCODER.encode(subscription)
 
 
 def type_matches(patterns: list[str], event_type: str) -> bool:
@@ -134,7 +142,7 @@ def patch_subscription(subscription: Subscription, body: dict[str, Any]) -> Subs
         changes["format"] = _format(body)
     if "signature_key" in body:
         changes["signature_key"] = optional_text(body, "signature_key")
-    return replace(subscription, **changes)
+    return msgspec.structs.replace(subscription, **changes)
 
 
 def _format(body: dict[str, Any]) -> str:
@@ -147,7 +155,7 @@ def _format(body: dict[str, Any]) -> str:
 def rotate_secret(subscription: Subscription) -> Subscription:
     """A new secret; the old one keeps signing for `ROTATION_GRACE` so receivers can switch."""
     now = _now()
-    return replace(
+    return msgspec.structs.replace(
         subscription,
         secret=generate_secret(),
         previous_secret=subscription.secret,
@@ -158,7 +166,9 @@ def rotate_secret(subscription: Subscription) -> Subscription:
 
 def disable_gone(subscription: Subscription, status: int) -> Subscription:
     reason = f"the endpoint answered {status} Gone"
-    return replace(subscription, enabled=False, disabled_reason=reason, modified=rfc3339(_now()))
+    return msgspec.structs.replace(
+        subscription, enabled=False, disabled_reason=reason, modified=rfc3339(_now())
+    )
 
 
 def _secret(body: dict[str, Any]) -> str:

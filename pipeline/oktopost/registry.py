@@ -51,4 +51,4 @@ def webhook_secret(instance: Instance, headers: Mapping[str, str], body: bytes) 
     if not isinstance(webhook_id, str):
         webhook_id = headers.get(WEBHOOK_HEADER)
     registered = instance.oktopost_webhooks.get(webhook_id) if isinstance(webhook_id, str) else None
-    return registered["secret"] if registered else None
+    return registered.secret if registered else None

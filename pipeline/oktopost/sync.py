@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from pipeline.config.instances import Instance
+from pipeline.config.instances import Instance, OktopostWebhook
 from pipeline.oktopost.api import OktopostClient
 from pipeline.oktopost.registry import wanted_events
 
-Registry = dict[str, dict[str, str]]  # webhook id → {"event", "secret"}
+Registry = dict[str, OktopostWebhook]  # by Oktopost's webhook id
 DESCRIPTION = "managed by the social events pipeline; do not edit"
 
 
@@ -49,7 +49,9 @@ async def sync_webhooks(
     for event in wanted:
         if event not in kept:
             created = await client.create(event, webhook_name(instance, event), url, DESCRIPTION)
-            registry[str(created["Id"])] = {"event": event, "secret": str(created["Secret"])}
+            registry[str(created["Id"])] = OktopostWebhook(
+                event=event, secret=str(created["Secret"])
+            )
 
 
 async def remove_webhooks(client: OktopostClient, url: str) -> None:

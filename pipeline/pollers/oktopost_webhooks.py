@@ -16,11 +16,12 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+import msgspec
 import orjson
 from aiohttp import web
 
@@ -205,7 +206,7 @@ class OktopostManager:
         latest = self._instances.get(running.instance.id)
         if latest is None or latest.oktopost_webhooks == running.registry:
             return
-        await self._write(replace(latest, oktopost_webhooks=dict(running.registry)))
+        await self._write(msgspec.structs.replace(latest, oktopost_webhooks=dict(running.registry)))
 
     async def _write(self, instance: Instance) -> None:
         topic = self._settings.topic(Topic.CONFIG_INSTANCES)
@@ -244,7 +245,7 @@ class OktopostManager:
         del self._retiring[instance_id]
         latest = self._instances.get(instance_id)
         if latest is not None and latest.oktopost_webhooks:
-            await self._quietly(self._write(replace(latest, oktopost_webhooks={})))
+            await self._quietly(self._write(msgspec.structs.replace(latest, oktopost_webhooks={})))
         log.info("deleted the Oktopost webhooks of instance %s", instance_id)
 
     async def _quietly(self, write: Any) -> None:

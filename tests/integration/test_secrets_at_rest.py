@@ -20,10 +20,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from pipeline.config.instances import create_instance
+from pipeline.config.instances import create_instance, encode_instance
 from pipeline.config.keyring import new_key_entry, parse_key_ring
 from pipeline.config.sealing import open_instance, open_subscription, seal_instance
-from pipeline.config.subscriptions import create_subscription
+from pipeline.config.subscriptions import create_subscription, encode_subscription
 from pipeline.health import partitions_of
 from pipeline.settings import REPO_ROOT
 from tests.integration.conftest import Stack, stack_settings
@@ -160,9 +160,11 @@ async def test_rotate_reseals_plain_and_old_key_records_under_the_first_key(
         settings.topic("config.instances"),
         settings.topic("config.subscriptions"),
     )
-    await write(kafka_bootstrap, instances, b"legacy", legacy.to_json())
+    await write(kafka_bootstrap, instances, b"legacy", encode_instance(legacy))
     await write(kafka_bootstrap, instances, b"sealed", seal_instance(old, sealed))
-    await write(kafka_bootstrap, subscriptions, subscription.id.encode(), subscription.to_json())
+    await write(
+        kafka_bootstrap, subscriptions, subscription.id.encode(), encode_subscription(subscription)
+    )
 
     env = pipeline_env(settings, PIPELINE_SECRET_KEYS=f"{new_entry},{old_entry}")
     assert _rotate(env, REPO_ROOT) == [

@@ -8,8 +8,8 @@ instance is written, and a code the provider refuses stores nothing (422 with it
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 
+import msgspec
 from aiohttp import web
 
 from pipeline.config.cloud_elements import AuthorizationCode, translate
@@ -59,7 +59,7 @@ async def _with_tokens(instance: Instance, code: AuthorizationCode) -> Instance:
         raise RequestError("configuration", "a code needs oauth.api.key and oauth.api.secret")
     base_url = api_base_url(instance.api_base_url, instance.polling)
     tokens = await exchange_code(base_url, client_id, client_secret, code)
-    return replace(instance, credentials={**instance.credentials, **tokens})
+    return msgspec.structs.replace(instance, credentials={**instance.credentials, **tokens})
 
 
 def _refused(exc: CodeRefusedError) -> web.Response:

@@ -46,7 +46,16 @@ async def test_a_2xx_is_marked_before_its_log_record_is_acked() -> None:
     """A worker killed between the log record's ack and the mark would send the task again
     after its restart (its offset is committed only once `_conclude` returns)."""
     writer, delivered = HeldWriter(), {}
-    subscription = Subscription("sub_1", "s", "https://example.com/", ["*"], True, "x", "", "")
+    subscription = Subscription(
+        id="sub_1",
+        name="s",
+        url="https://example.com/",
+        event_types=["*"],
+        enabled=True,
+        secret="x",
+        created="",
+        modified="",
+    )
     task = msgspec.structs.replace(
         new_task("sub_1", {"id": "e1", "source": "/i", "provider": "oktopost"}, reason="live"),
         webhook_id="msg_1",

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestServer
 from pipeline.agents.deliver import Delivery, deliver_one
 from pipeline.config.keyring import KeyRing
 from pipeline.config.sealing import ConfigCodec
-from pipeline.config.subscriptions import Subscription
+from pipeline.config.subscriptions import Subscription, decode_subscription
 from pipeline.config.view import CompactedView
 from pipeline.delivery.gates import SubscriberGates
 from pipeline.delivery.sender import Sender
@@ -109,9 +109,16 @@ class Stage:
 
     def subscribe(self, status: int = 200, *, enabled: bool = True, **fields: Any) -> Subscription:
         subscription = Subscription(
-            "s1", "s1", f"{self.base}/hook/{status}", ["*"], enabled, "whsec_c2VjcmV0c2VjcmV0",
-            "2025-11-20T00:00:00.000Z", "2025-11-20T00:00:00.000Z", **fields,
-        )  # fmt: skip
+            id="s1",
+            name="s1",
+            url=f"{self.base}/hook/{status}",
+            event_types=["*"],
+            enabled=enabled,
+            secret="whsec_c2VjcmV0c2VjcmV0",
+            created="2025-11-20T00:00:00.000Z",
+            modified="2025-11-20T00:00:00.000Z",
+            **fields,
+        )
         self.delivery.subscriptions.apply("s1", subscription, 0)
         return subscription
 
@@ -131,7 +138,7 @@ async def stage() -> AsyncIterator[Stage]:
         config_subscriptions=FaustTopic("config.subscriptions", producer),
     )
     subscriptions: CompactedView[Subscription] = CompactedView(
-        "127.0.0.1:1", "unused", Subscription.from_json
+        "127.0.0.1:1", "unused", decode_subscription
     )
     subscriptions.caught_up.set()
     sender = Sender(allow_private=True)

@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.agents.normalize import Normalizer, dedup_key
 from pipeline.agents.route import Router
-from pipeline.config.subscriptions import Subscription
+from pipeline.config.subscriptions import Subscription, decode_subscription
 from pipeline.config.view import CompactedView
 from pipeline.events.catalog import Catalog
 from pipeline.settings import REPO_ROOT
@@ -84,14 +84,23 @@ def _topic(name: str) -> SimpleNamespace:
 
 
 def _subscriptions(*subscriptions: Subscription) -> CompactedView[Subscription]:
-    view: CompactedView[Subscription] = CompactedView("127.0.0.1:1", "subs", Subscription.from_json)
+    view: CompactedView[Subscription] = CompactedView("127.0.0.1:1", "subs", decode_subscription)
     for offset, subscription in enumerate(subscriptions):
         view.apply(subscription.id, subscription, offset)
     view.caught_up.set()
     return view
 
 
-EVERYTHING = Subscription("all", "all", "https://r.example/", ["*"], True, "whsec_eA", "", "")
+EVERYTHING = Subscription(
+    id="all",
+    name="all",
+    url="https://r.example/",
+    event_types=["*"],
+    enabled=True,
+    secret="whsec_eA",
+    created="",
+    modified="",
+)
 
 
 def normalizer(view: CompactedView[Subscription] | None = None) -> tuple[Normalizer, Writer]:
@@ -241,7 +250,16 @@ async def test_nothing_is_routed_before_the_subscriptions_are_loaded() -> None:
 
 
 async def test_an_event_no_subscription_wants_is_written_without_a_task() -> None:
-    leads = Subscription("leads", "l", "https://r.example/", ["lead.*"], True, "whsec_eA", "", "")
+    leads = Subscription(
+        id="leads",
+        name="l",
+        url="https://r.example/",
+        event_types=["lead.*"],
+        enabled=True,
+        secret="whsec_eA",
+        created="",
+        modified="",
+    )
     built, writer = normalizer(_subscriptions(leads))
     await built.handle([Record(SENT)])  # type: ignore[list-item]
     assert len(writer.on("events.normalized")) == 1

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import msgspec
 import orjson
 
 from pipeline.agents.route import Router
-from pipeline.config.subscriptions import Subscription
+from pipeline.config.subscriptions import Subscription, decode_subscription
 from pipeline.config.view import CompactedView
 from pipeline.delivery.signing import webhook_id
 
@@ -33,7 +34,7 @@ def subscription(id_: str, event_types: list[str], instance_ids: list[str] | Non
 
 
 def router(*subscriptions: Subscription) -> Router:
-    view: CompactedView[Subscription] = CompactedView("127.0.0.1:1", "subs", Subscription.from_json)
+    view: CompactedView[Subscription] = CompactedView("127.0.0.1:1", "subs", decode_subscription)
     for offset, sub in enumerate(subscriptions):
         view.apply(sub.id, sub, offset)
     return Router(view, deliveries="deliveries", invalid="invalid")
@@ -65,7 +66,7 @@ def test_a_failure_while_routing_is_the_events_dead_letter() -> None:
         def matches(self, event_type: str, instance_id: str | None) -> bool:
             raise KeyError("boom")
 
-    broken = Broken(**subscription("x", ["*"], None).__dict__)
+    broken = Broken(**msgspec.structs.asdict(subscription("x", ["*"], None)))
     value = orjson.dumps(EVENT)
     [(topic, key, letter)] = router(broken).outputs(EVENT, value)
     dead = orjson.loads(letter)

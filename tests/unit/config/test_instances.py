@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 
 from pipeline.config.instances import (
-    Instance,
     create_instance,
+    decode_instance,
+    encode_instance,
     instance_id_from_key,
     instance_key,
     patch_instance,
@@ -55,7 +56,7 @@ def test_credentials_are_write_only() -> None:
 
 def test_round_trip_through_the_topic_format() -> None:
     instance, _ = create_instance({"provider": "oktopost", "id": "okto-1", "name": "n"})
-    assert Instance.from_json(instance.to_json()) == instance
+    assert decode_instance(encode_instance(instance)) == instance
 
 
 def test_cloud_elements_configuration_keys() -> None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import re
+from datetime import UTC, datetime
 
+import msgspec
 import orjson
+import pytest
 
-from pipeline.config.instances import create_instance
+from pipeline.config.instances import OktopostWebhook, create_instance, encode_instance
 from pipeline.config.keyring import new_key_entry, parse_key_ring
 from pipeline.config.sealing import (
+    ConfigCodec,
+    UnreadableConfigError,
     needs_resealing,
     open_instance,
     open_subscription,
@@ -16,8 +21,10 @@ from pipeline.config.sealing import (
     seal_subscription,
 )
 from pipeline.config.subscriptions import create_subscription, rotate_secret
+from tests.support.contract import assert_valid, validator
 
 RING = parse_key_ring(new_key_entry("k1"))
+SUBSCRIBE = {"name": "n", "url": "https://example.com/h", "signature_key": "k"}
 
 
 def test_instance_secrets_and_credentials_are_sealed_and_round_trip() -> None:
@@ -52,7 +59,7 @@ def test_subscription_secrets_including_the_previous_one_are_sealed() -> None:
 
 def test_a_plain_record_from_before_opens_and_is_due_for_sealing() -> None:
     instance, _ = create_instance({"provider": "oktopost", "signing_secret": "legacy"})
-    plain = instance.to_json()
+    plain = encode_instance(instance)
     assert open_instance(RING, plain) == instance
     assert needs_resealing(RING, "config.instances", plain)
     newer = parse_key_ring(f"{new_key_entry('k2')},{new_key_entry('k1')}")
@@ -63,10 +70,10 @@ def test_the_onboarding_secrets_are_sealed_too() -> None:
     """Cloud Elements' callback signature key, the Secrets of managed Oktopost webhooks and a
     subscription's own signature key (issue 14's fields) never reach Kafka in the clear."""
     instance, _ = create_instance({"provider": "oktopost", "id": "o1", "signing_secret": "s"})
-    instance = replace(
+    instance = msgspec.structs.replace(
         instance,
         callback_signature_key="ce-signature-key",
-        oktopost_webhooks={"wh1": {"event": "postSent", "secret": "okto-webhook-secret"}},
+        oktopost_webhooks={"wh1": OktopostWebhook(event="postSent", secret="okto-webhook-secret")},
     )
     raw = seal_instance(RING, instance)
     assert b"ce-signature-key" not in raw
@@ -79,3 +86,76 @@ def test_the_onboarding_secrets_are_sealed_too() -> None:
     raw = seal_subscription(RING, subscription)
     assert b"sub-signature-key" not in raw
     assert open_subscription(RING, raw) == subscription
+
+
+def test_a_record_from_before_the_newer_fields_opens_with_their_defaults() -> None:
+    """Records already on the topics: only the required fields, secrets still plain."""
+    instance = open_instance(
+        RING,
+        b'{"id": "i1", "provider": "standard", "name": "n", "enabled": true,'
+        b' "created": "2025-01-01T00:00:00Z", "modified": "2025-01-01T00:00:00Z",'
+        b' "signing_secret": "plain"}',
+    )
+    assert (instance.signing_secret, instance.include_raw) == ("plain", True)
+    assert (instance.polling, instance.credentials, instance.oktopost_webhooks) == ({}, {}, {})
+    assert (instance.callback_format, instance.tags, instance.oktopost_events) == (
+        "cloudevents",
+        [],
+        None,
+    )
+    subscription = open_subscription(
+        RING,
+        b'{"id": "s1", "name": "n", "url": "https://example.com/h", "event_types": ["*"],'
+        b' "enabled": true, "secret": "whsec_plain", "created": "", "modified": ""}',
+    )
+    assert (subscription.secret, subscription.format, subscription.signature_key) == (
+        "whsec_plain",
+        "cloudevents",
+        None,
+    )
+    assert subscription.signing_secrets(datetime.now(UTC)) == ["whsec_plain"]
+
+
+def test_the_sealed_records_hold_exactly_the_schemas_fields() -> None:
+    instance, _ = create_instance({"provider": "oktopost", "id": "o1", "signing_secret": "s"})
+    instance = msgspec.structs.replace(
+        instance, oktopost_webhooks={"wh1": OktopostWebhook(event="postSent", secret="x")}
+    )
+    for schema_file, raw in (
+        ("instance.json", seal_instance(RING, instance)),
+        ("subscription.json", seal_subscription(RING, create_subscription(SUBSCRIBE))),
+    ):
+        assert_valid(schema_file, raw)
+        assert set(orjson.loads(raw)) == set(validator(schema_file).schema["properties"])
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        (b"{not json", "config.instances record: JSON is malformed"),
+        (b'{"id": "i1"}', "Object missing required field `provider`"),
+        (
+            b'{"id": "i1", "provider": "standard", "name": "n", "enabled": "yes",'
+            b' "created": "", "modified": ""}',
+            "Expected `bool`, got `str` - at `$.enabled`",
+        ),
+        (
+            b'{"id": "i1", "provider": "oktopost", "name": "n", "enabled": true,'
+            b' "created": "", "modified": "", "oktopost_webhooks": {"wh1": {"event": "postSent"}}}',
+            "missing required field `secret` - at `$.oktopost_webhooks[...]`",
+        ),
+    ],
+)
+def test_an_instance_record_that_does_not_decode_says_why(raw: bytes, said: str) -> None:
+    with pytest.raises(UnreadableConfigError, match=re.escape(said)) as caught:
+        ConfigCodec(RING).instance_from_json(raw)
+    assert isinstance(caught.value, ValueError)  # what views skip and log
+    with pytest.raises(UnreadableConfigError, match=re.escape(said)):
+        needs_resealing(RING, "config.instances", raw)
+
+
+def test_a_subscription_record_of_the_wrong_shape_says_why() -> None:
+    raw = b'{"id": "s1", "name": "n", "url": "u", "event_types": "*", "enabled": true,'
+    raw += b' "secret": "whsec_x", "created": "", "modified": ""}'
+    with pytest.raises(UnreadableConfigError, match=re.escape("config.subscriptions record:")):
+        ConfigCodec(RING).subscription_from_json(raw)

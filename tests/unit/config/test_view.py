@@ -14,6 +14,9 @@ import orjson
 import pytest
 
 from pipeline.config import view as view_module
+from pipeline.config.keyring import KeyRing
+from pipeline.config.sealing import ConfigCodec
+from pipeline.config.subscriptions import Subscription, create_subscription
 from pipeline.config.view import CompactedView
 
 
@@ -120,3 +123,19 @@ async def test_start_synced_stop_and_caught_up_are_the_followers() -> None:
     await view.synced()
     await view.stop()
     assert follower.calls == ["start", "synced", "stop"]
+
+
+def test_a_config_record_of_the_wrong_shape_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
+    """The typed decoder's refusal (JSON, but not a subscription) is an unreadable record."""
+    codec = ConfigCodec(KeyRing.ephemeral())
+    view: CompactedView[Subscription] = CompactedView(
+        "kafka:9092", "unit.config", codec.subscription_from_json
+    )
+    [follower] = FakeFollower.made
+    good = create_subscription({"id": "s1", "name": "n", "url": "https://example.com/h"})
+    follower.deliver(b"s1", codec.subscription_to_json(good), 0)
+    with caplog.at_level(logging.ERROR, logger=view_module.__name__):
+        follower.deliver(b"s1", b'{"id": "s1", "enabled": "no"}', 1)
+    assert view.get("s1") == good
+    assert "skipping unreadable unit.config record at offset 1" in caplog.text
+    assert "Expected `bool`, got `str` - at `$.enabled`" in caplog.text

@@ -20,10 +20,15 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from pipeline.agents.route import Router
-from pipeline.config.instances import Instance, instance_key
+from pipeline.config.instances import decode_instance, instance_key
 from pipeline.config.keyring import KeyRing
 from pipeline.config.sealing import seal_subscription
-from pipeline.config.subscriptions import Subscription, create_subscription, disable_gone
+from pipeline.config.subscriptions import (
+    Subscription,
+    create_subscription,
+    decode_subscription,
+    disable_gone,
+)
 from pipeline.config.view import CompactedView
 from pipeline.contract.topics import load_manifest
 from pipeline.delivery.attempt import attempt
@@ -84,9 +89,9 @@ async def ingress_url(producer: ListProducer) -> AsyncIterator[str]:
     ingress = Ingress(
         settings=load_settings(topic_prefix="unit.", admin_token=TOKEN),
         producer=producer,  # type: ignore[arg-type]  # the one method the handlers use
-        instances=_view(Instance.from_json),
+        instances=_view(decode_instance),
         health=_view(orjson.loads),
-        subscriptions=_view(Subscription.from_json),
+        subscriptions=_view(decode_subscription),
         attempt_log=AttemptLog("127.0.0.1:1", "unused"),
         probe=ReadyProbe(),  # type: ignore[arg-type]
     )
@@ -202,7 +207,7 @@ def _subscription(url: str = "https://example.com/h") -> Subscription:
 
 
 def test_routing_writes_delivery_tasks_as_their_schema_says() -> None:
-    subscriptions: CompactedView[Subscription] = _view(Subscription.from_json)
+    subscriptions: CompactedView[Subscription] = _view(decode_subscription)
     subscriptions.apply("sub1", _subscription(), 0)
     router = Router(subscriptions, deliveries="deliveries", invalid="events.invalid")
     event = _event()

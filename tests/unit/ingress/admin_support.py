@@ -13,8 +13,8 @@ import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from pipeline.config.instances import Instance
-from pipeline.config.subscriptions import Subscription
+from pipeline.config.instances import decode_instance
+from pipeline.config.subscriptions import decode_subscription
 from pipeline.config.view import CompactedView
 from pipeline.errors import KafkaUnavailableError
 from pipeline.ingress.context import Ingress
@@ -76,9 +76,9 @@ def make_ingress(producer: RecordingProducer, probe: Any = None) -> Ingress:
     return Ingress(
         settings=load_settings(topic_prefix="unit.", admin_token=TOKEN, public_url=PUBLIC_URL),
         producer=producer,  # type: ignore[arg-type]  # the stand-in has the one method used
-        instances=loaded_view(Instance.from_json),
+        instances=loaded_view(decode_instance),
         health=loaded_view(orjson.loads),
-        subscriptions=loaded_view(Subscription.from_json),
+        subscriptions=loaded_view(decode_subscription),
         attempt_log=AttemptLog("127.0.0.1:1", "unused"),
         probe=probe or ReadyProbe(),
     )

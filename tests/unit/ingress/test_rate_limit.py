@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.config.instances import Instance, create_instance, patch_instance
+from pipeline.config.instances import (
+    Instance,
+    create_instance,
+    decode_instance,
+    encode_instance,
+    patch_instance,
+)
 from pipeline.config.requests import RequestError
 from pipeline.ingress.rate_limit import RateLimiter, retry_after
 
@@ -19,7 +25,14 @@ class Clock:
 
 def _instance(rate: float | None, burst: int | None = None, name: str = "i") -> Instance:
     return Instance(
-        name, "hootsuite", name, True, "t", "t", max_requests_per_second=rate, burst=burst
+        id=name,
+        provider="hootsuite",
+        name=name,
+        enabled=True,
+        created="t",
+        modified="t",
+        max_requests_per_second=rate,
+        burst=burst,
     )
 
 
@@ -61,7 +74,7 @@ def test_the_limit_is_set_validated_and_removed_through_the_api() -> None:
         {"provider": "hootsuite", "max_requests_per_second": 50, "burst": 100}
     )
     assert (instance.max_requests_per_second, instance.burst) == (50.0, 100)
-    assert Instance.from_json(instance.to_json()) == instance
+    assert decode_instance(encode_instance(instance)) == instance
     patched = patch_instance(instance, {"max_requests_per_second": None})
     assert (patched.max_requests_per_second, patched.burst) == (None, 100)
     assert patch_instance(instance, {"name": "n"}).max_requests_per_second == 50.0

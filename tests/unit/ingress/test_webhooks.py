@@ -16,7 +16,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from prometheus_client import REGISTRY
 
-from pipeline.config.instances import Instance, instance_key
+from pipeline.config.instances import Instance, decode_instance, instance_key
 from pipeline.config.view import CompactedView
 from pipeline.errors import KafkaUnavailableError
 from pipeline.events.cloudevent import rfc3339
@@ -63,8 +63,15 @@ def producer() -> FakeProducer:
 @pytest.fixture
 def ingress(producer: FakeProducer) -> Ingress:
     settings = load_settings(topic_prefix="unit.", admin_token=TOKEN, max_body_bytes=2048)
-    instances = _view(Instance.from_json)
-    hootsuite = Instance("hoot1", "hootsuite", "h", True, "2026-01-01", "2026-01-01")
+    instances = _view(decode_instance)
+    hootsuite = Instance(
+        id="hoot1",
+        provider="hootsuite",
+        name="h",
+        enabled=True,
+        created="2026-01-01",
+        modified="2026-01-01",
+    )
     instances.apply(hootsuite.id, hootsuite, 0)
     return Ingress(
         settings=settings,

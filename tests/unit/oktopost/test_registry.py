@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from dataclasses import replace
-
+import msgspec
 import orjson
 
-from pipeline.config.instances import create_instance
+from pipeline.config.instances import OktopostWebhook, create_instance
 from pipeline.events.cloudevent import Lineage
 from pipeline.oktopost.registry import is_managed, wanted_events, webhook_secret
 from pipeline.providers.oktopost import Oktopost
@@ -38,7 +37,9 @@ def test_the_secret_is_the_one_of_the_webhook_the_request_names() -> None:
     )
     assert is_managed(instance)
     assert len(wanted_events(instance)) == 19
-    instance = replace(instance, oktopost_webhooks={"0WH1": {"event": "postSent", "secret": "s1"}})
+    instance = msgspec.structs.replace(
+        instance, oktopost_webhooks={"0WH1": OktopostWebhook(event="postSent", secret="s1")}
+    )
     assert webhook_secret(instance, {}, orjson.dumps(PUSHED)) == "s1"
     assert webhook_secret(instance, {}, orjson.dumps({**PUSHED, "webhookId": "0WH2"})) is None
     assert webhook_secret(instance, {"x-oktopost-webhook": "0WH1"}, b"not json") == "s1"

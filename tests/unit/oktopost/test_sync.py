@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 
 import aiohttp
+import msgspec
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -50,11 +50,11 @@ async def test_fewer_events_delete_the_rest_and_an_unknown_secret_is_replaced(
 ) -> None:
     registry: Registry = {}
     await sync_webhooks(client, INSTANCE, URL, registry)
-    fewer = replace(INSTANCE, oktopost_events=["postSent", "newLead"])
-    forgotten = {i: w for i, w in registry.items() if w["event"] == "newLead"}
+    fewer = msgspec.structs.replace(INSTANCE, oktopost_events=["postSent", "newLead"])
+    forgotten = {i: w for i, w in registry.items() if w.event == "newLead"}
     await sync_webhooks(client, fewer, URL, forgotten)  # postSent's Secret is unknown
     assert sorted(w["Event"] for w in state.webhooks.values()) == ["newLead", "postSent"]
-    assert sorted(w["event"] for w in forgotten.values()) == ["newLead", "postSent"]
+    assert sorted(w.event for w in forgotten.values()) == ["newLead", "postSent"]
     assert state.created == 20
     await remove_webhooks(client, URL)
     assert state.webhooks == {}
@@ -64,7 +64,9 @@ async def test_only_pushes_never_answered_2xx_are_missed(
     client: OktopostClient, state: OktopostState
 ) -> None:
     registry: Registry = {}
-    await sync_webhooks(client, replace(INSTANCE, oktopost_events=["postSent"]), URL, registry)
+    await sync_webhooks(
+        client, msgspec.structs.replace(INSTANCE, oktopost_events=["postSent"]), URL, registry
+    )
     [webhook_id] = registry
     state.logs[webhook_id] += [
         {
@@ -101,7 +103,9 @@ async def test_a_long_log_is_read_page_by_page(
     client: OktopostClient, state: OktopostState
 ) -> None:
     registry: Registry = {}
-    await sync_webhooks(client, replace(INSTANCE, oktopost_events=["newLead"]), URL, registry)
+    await sync_webhooks(
+        client, msgspec.structs.replace(INSTANCE, oktopost_events=["newLead"]), URL, registry
+    )
     [webhook_id] = registry
     state.logs[webhook_id] += [
         {"Id": str(n), "WebhookPayloadId": f"p{n}", "ResponseCode": 0, "Payload": {"n": n}}

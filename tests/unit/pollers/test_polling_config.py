@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 
 from pipeline.pollers.polling_config import (
@@ -68,7 +68,7 @@ def test_credentials_need_a_client_id_and_secret() -> None:
 def test_only_enabled_hootsuite_instances_with_polling_on_are_polled() -> None:
     instance = make_instance()
     assert is_polled(instance)
-    assert not is_polled(dataclasses.replace(instance, enabled=False))
-    assert not is_polled(dataclasses.replace(instance, provider="oktopost"))
-    assert not is_polled(dataclasses.replace(instance, polling={"enabled": False}))
-    assert not is_polled(dataclasses.replace(instance, polling={}))
+    assert not is_polled(msgspec.structs.replace(instance, enabled=False))
+    assert not is_polled(msgspec.structs.replace(instance, provider="oktopost"))
+    assert not is_polled(msgspec.structs.replace(instance, polling={"enabled": False}))
+    assert not is_polled(msgspec.structs.replace(instance, polling={}))

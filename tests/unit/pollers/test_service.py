@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from pipeline.config.instances import Instance
@@ -99,7 +100,7 @@ async def test_instances_are_started_restarted_on_change_and_stopped(
 ) -> None:
     configure(service, make_instance("inst_a", interval_seconds=5))
     configure(service, make_instance("inst_b"))
-    configure(service, dataclasses.replace(make_instance("inst_c"), provider="oktopost"))
+    configure(service, msgspec.structs.replace(make_instance("inst_c"), provider="oktopost"))
     await reconciled(service)
     assert sorted(run.instance.id for run in started) == ["inst_a", "inst_b"]
 
@@ -110,7 +111,7 @@ async def test_instances_are_started_restarted_on_change_and_stopped(
     ] == [5, 30]
     assert [run.cancelled for run in started] == [True, False, False]
 
-    configure(service, dataclasses.replace(make_instance("inst_b"), enabled=False))
+    configure(service, msgspec.structs.replace(make_instance("inst_b"), enabled=False))
     await reconciled(service)
     assert [run.cancelled for run in started] == [True, True, False]
     await reconciled(service)

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestServer
 
-from pipeline.config.instances import Instance
+from pipeline.config.instances import decode_instance
 from pipeline.config.view import CompactedView
 from pipeline.errors import ConfigError
 from pipeline.ingress.admin.auth import fingerprint, match_token
@@ -39,7 +39,7 @@ def _ingress(admin_token: str | None) -> Ingress:
     return Ingress(
         settings=load_settings(topic_prefix="unit.", admin_token=admin_token),
         producer=None,  # type: ignore[arg-type]  # read-only routes never write
-        instances=_view(Instance.from_json),
+        instances=_view(decode_instance),
         health=_view(orjson.loads),
         subscriptions=_view(orjson.loads),
         attempt_log=AttemptLog("127.0.0.1:1", "unused"),

@@ -141,9 +141,16 @@ async def test_an_empty_partition_is_passed_over() -> None:
 async def admin() -> AsyncIterator[Admin]:
     async with serving() as admin:
         subscription = Subscription(
-            "s1", "s1", "https://r.example/in", ["post.*"], True, "whsec_c2VjcmV0", "", "",
+            id="s1",
+            name="s1",
+            url="https://r.example/in",
+            event_types=["post.*"],
+            enabled=True,
+            secret="whsec_c2VjcmV0",
+            created="",
+            modified="",
             instance_ids=["i1"],
-        )  # fmt: skip
+        )
         admin.ingress.subscriptions.apply("s1", subscription, 0)
         yield admin
 
