@@ -20,7 +20,14 @@ import orjson
 
 from pipeline.events.cloudevent import rfc3339
 from pipeline.pollers.polling_config import PROVIDER, PollingConfig
-from pipeline.pollers.state import TERMINAL_STATES, PollerStateView, state_key, state_record
+from pipeline.pollers.state import (
+    TERMINAL_STATES,
+    PollerState,
+    PollerStateView,
+    encode_state,
+    state_key,
+    state_record,
+)
 from pipeline.pollers.writer import PollerTopics, RecordWriter
 
 log = logging.getLogger(__name__)
@@ -114,7 +121,7 @@ class MessagePoller:
         for item_id, record in tracked.items():
             if item_id in listed:
                 continue
-            if record["state"] in TERMINAL_STATES:
+            if record.state in TERMINAL_STATES:
                 # A finished message that left the window (or the filters) never changes again.
                 actions.append(partial(self._forget, item_id))
                 report.forgotten += 1
@@ -151,14 +158,14 @@ class MessagePoller:
     def _changes(
         self,
         messages: dict[str, dict[str, Any]],
-        tracked: dict[str, dict[str, Any]],
+        tracked: dict[str, PollerState],
         now: datetime,
     ) -> list[Action]:
         actions: list[Action] = []
         for item_id, message in messages.items():
             usable = _usable(message)
             recorded = tracked.get(item_id)
-            if usable is not None and (recorded is None or recorded["state"] != usable[1]):
+            if usable is not None and (recorded is None or recorded.state != usable[1]):
                 actions.append(partial(self._report_state, item_id, usable[1], message, now))
         return actions
 
@@ -192,9 +199,9 @@ class MessagePoller:
             self._topics.polls_raw, self._instance_id.encode(), orjson.dumps(value)
         )
 
-    async def _record(self, item_id: str, record: dict[str, Any] | None) -> None:
+    async def _record(self, item_id: str, record: PollerState | None) -> None:
         key = state_key(self._instance_id, item_id)
-        value = None if record is None else orjson.dumps(record)
+        value = None if record is None else encode_state(record)
         meta = await self._writer.send(self._topics.pollers_state, key.encode(), value)
         # Read-your-writes: the next cycle must see this even before the view's consumer does.
         self._state.apply(key, record, meta.offset)
