@@ -16,8 +16,6 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
 
-import orjson
-
 from pipeline.events.cloudevent import rfc3339
 from pipeline.pollers.polling_config import PROVIDER, PollingConfig
 from pipeline.pollers.state import (
@@ -29,6 +27,7 @@ from pipeline.pollers.state import (
     state_record,
 )
 from pipeline.pollers.writer import PollerTopics, RecordWriter
+from pipeline.providers.snapshot import PollSnapshot, SnapshotOptions, encode_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +64,18 @@ class CycleReport:
 
 def snapshot_record(
     instance_id: str, item_id: str, item: dict[str, Any] | None, now: datetime, include_raw: bool
-) -> dict[str, Any]:
-    """A `polls.raw` value (schemas/poll-snapshot.json); `item` None means the message is gone."""
-    return {
-        "schema": "poll-snapshot/1",
-        "provider": PROVIDER,
-        "instance_id": instance_id,
-        "polled_at": rfc3339(now),
-        "resource": "message",
-        "item_id": item_id,
-        "item": item,
-        "deleted": item is None,
-        "options": {"include_raw": include_raw},
-    }
+) -> PollSnapshot:
+    """A `polls.raw` value; `item` None means the message is gone."""
+    return PollSnapshot(
+        provider=PROVIDER,
+        instance_id=instance_id,
+        polled_at=rfc3339(now),
+        resource="message",
+        item_id=item_id,
+        item=item,
+        deleted=item is None,
+        options=SnapshotOptions(include_raw=include_raw),
+    )
 
 
 def _usable(message: dict[str, Any]) -> tuple[str, str] | None:
@@ -196,7 +194,7 @@ class MessagePoller:
     async def _snapshot(self, item_id: str, item: dict[str, Any] | None, now: datetime) -> None:
         value = snapshot_record(self._instance_id, item_id, item, now, self._config.include_raw)
         await self._writer.send(
-            self._topics.polls_raw, self._instance_id.encode(), orjson.dumps(value)
+            self._topics.polls_raw, self._instance_id.encode(), encode_snapshot(value)
         )
 
     async def _record(self, item_id: str, record: PollerState | None) -> None:
