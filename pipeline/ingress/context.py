@@ -16,6 +16,7 @@ from pipeline.contract.topics import Topic
 from pipeline.health import KafkaProbe
 from pipeline.ingress.readmodels.attempt_log import AttemptLog
 from pipeline.oktopost.registry import is_managed
+from pipeline.pollers.instance_health import InstanceHealth, shown_health
 from pipeline.producer import DurableProducer
 from pipeline.settings import Settings
 
@@ -25,7 +26,7 @@ class Ingress:
     settings: Settings
     producer: DurableProducer
     instances: CompactedView[Instance]
-    health: CompactedView[dict[str, Any]]  # instances.health, written by the pollers
+    health: CompactedView[InstanceHealth]  # instances.health, written by the pollers
     subscriptions: CompactedView[Subscription]
     attempt_log: AttemptLog
     probe: KafkaProbe
@@ -52,7 +53,8 @@ class Ingress:
         if not instance.polling.get("enabled") and not is_managed(instance):
             shown["health"] = {"status": "not_polled"}
         else:
-            shown["health"] = self.health.get(instance.id) or {"status": "pending"}
+            health = self.health.get(instance.id)
+            shown["health"] = shown_health(health) if health else {"status": "pending"}
         return shown
 
     @property

@@ -12,7 +12,6 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator, Callable
 
-import orjson
 from aiohttp import web
 
 from pipeline.config.keyring import key_ring_for
@@ -28,6 +27,7 @@ from pipeline.ingress.context import INGRESS, Ingress
 from pipeline.ingress.readmodels.attempt_log import AttemptLog
 from pipeline.ingress.webhooks import Webhooks
 from pipeline.metrics import render as render_metrics
+from pipeline.pollers.instance_health import decode_health
 from pipeline.producer import DurableProducer
 from pipeline.settings import Settings
 from pipeline.web import add_health_routes, json_errors, serve_until_signal
@@ -49,7 +49,7 @@ def create_ingress_app(settings: Settings, render: Render = render_metrics) -> w
             codec.instance_from_json,
         ),
         health=CompactedView(
-            settings.kafka_bootstrap, settings.topic(Topic.INSTANCES_HEALTH), orjson.loads
+            settings.kafka_bootstrap, settings.topic(Topic.INSTANCES_HEALTH), decode_health
         ),
         subscriptions=CompactedView(
             settings.kafka_bootstrap,

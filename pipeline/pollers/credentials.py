@@ -15,9 +15,8 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
-import orjson
+import msgspec
 
 from pipeline.config.keyring import KeyRing
 from pipeline.config.view import CompactedView
@@ -25,6 +24,20 @@ from pipeline.contract.topics import Topic
 from pipeline.events.cloudevent import rfc3339
 from pipeline.pollers.hootsuite_api import HootsuiteCredentials
 from pipeline.pollers.writer import RecordWriter
+
+
+class RotatedToken(msgspec.Struct, frozen=True, kw_only=True):
+    """A `pollers.credentials` value (schemas/poller-credentials.json). On the topic
+    `refresh_token` is sealed; in a view it is open."""
+
+    instance_id: str
+    grant: str
+    refresh_token: str
+    rotated_at: str
+
+
+_decoder = msgspec.json.Decoder(RotatedToken)
+_encoder = msgspec.json.Encoder()
 
 
 def grant_of(configured: HootsuiteCredentials) -> str:
@@ -37,16 +50,14 @@ def _context(instance_id: str) -> str:
     return f"{Topic.POLLERS_CREDENTIALS}/{instance_id}/refresh_token"
 
 
-def credentials_decoder(ring: KeyRing) -> Callable[[bytes], dict[str, Any]]:
-    """The view's decoder: a stored record with its token opened; `TypeError` or `ValueError`
-    makes the view skip (and log) a record it cannot use."""
+def credentials_decoder(ring: KeyRing) -> Callable[[bytes], RotatedToken]:
+    """The view's decoder: a stored record with its token opened; `msgspec.DecodeError` (a
+    `ValueError`) or the ring's refusal makes the view skip (and log) a record it cannot use."""
 
-    def decode(raw: bytes) -> dict[str, Any]:
-        value = orjson.loads(raw)
-        if not isinstance(value, dict) or not isinstance(value.get("refresh_token"), str):
-            raise TypeError("not a poller-credentials record")
-        token = ring.open(value["refresh_token"], _context(str(value.get("instance_id"))))
-        return {**value, "refresh_token": token}
+    def decode(raw: bytes) -> RotatedToken:
+        sealed = _decoder.decode(raw)
+        token = ring.open(sealed.refresh_token, _context(sealed.instance_id))
+        return msgspec.structs.replace(sealed, refresh_token=token)
 
     return decode
 
@@ -59,17 +70,19 @@ async def write_rotated_token(
     refresh_token: str,
     *,
     ring: KeyRing,
-) -> tuple[dict[str, Any], int]:
+) -> tuple[RotatedToken, int]:
     """The one place a refresh token is written, sealed; returns the record (with the token in
     the clear, for this process's view) and its offset once Kafka acked it."""
-    record = {
-        "instance_id": instance_id,
-        "grant": grant,
-        "refresh_token": refresh_token,
-        "rotated_at": rfc3339(datetime.now(UTC)),
-    }
-    sealed = {**record, "refresh_token": ring.seal(refresh_token, _context(instance_id))}
-    meta = await writer.send(topic, instance_id.encode(), orjson.dumps(sealed))
+    record = RotatedToken(
+        instance_id=instance_id,
+        grant=grant,
+        refresh_token=refresh_token,
+        rotated_at=rfc3339(datetime.now(UTC)),
+    )
+    sealed = msgspec.structs.replace(
+        record, refresh_token=ring.seal(refresh_token, _context(instance_id))
+    )
+    meta = await writer.send(topic, instance_id.encode(), _encoder.encode(sealed))
     return record, int(meta.offset)
 
 
@@ -80,7 +93,7 @@ class CredentialStore:
         self,
         writer: RecordWriter,
         topic: str,
-        view: CompactedView[dict[str, Any]],
+        view: CompactedView[RotatedToken],
         ring: KeyRing,
     ) -> None:
         self._writer = writer
@@ -93,9 +106,9 @@ class CredentialStore:
         record = self.view.get(instance_id)
         if configured.refresh_token is None or record is None:
             return configured
-        if record.get("grant") != grant_of(configured):
+        if record.grant != grant_of(configured):
             return configured  # new credentials were configured since that rotation
-        return replace(configured, refresh_token=record["refresh_token"])
+        return replace(configured, refresh_token=record.refresh_token)
 
     async def save(
         self, instance_id: str, configured: HootsuiteCredentials, refresh_token: str

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-import orjson
+import msgspec
 
 from pipeline.config.view import CompactedView
 from pipeline.events.cloudevent import parse_time, rfc3339
@@ -41,12 +41,34 @@ def reason_of(error: PollerError) -> str:
     return REASONS.get(error.code, "bad_response")
 
 
-def decode_health(raw: bytes) -> dict[str, Any]:
-    """A stored record; `TypeError` makes the view skip (and log) a record it cannot use."""
-    value = orjson.loads(raw)
-    if not isinstance(value, dict) or not isinstance(value.get("instance_id"), str):
-        raise TypeError("not an instance-health record")
-    return value
+class InstanceHealth(msgspec.Struct, frozen=True, kw_only=True):
+    """An `instances.health` value (schemas/instance-health.json)."""
+
+    instance_id: str
+    status: Literal["healthy", "unhealthy"]
+    since: str
+    checked_at: str
+    reason: str | None = None
+    message: str | None = None
+    last_success_at: str | None = None
+
+
+_decoder = msgspec.json.Decoder(InstanceHealth)
+_encoder = msgspec.json.Encoder()
+
+
+def decode_health(raw: bytes) -> InstanceHealth:
+    """A stored record; `msgspec.DecodeError` (a `ValueError`) makes the view skip and log it."""
+    return _decoder.decode(raw)
+
+
+def encode_health(record: InstanceHealth) -> bytes:
+    return _encoder.encode(record)
+
+
+def shown_health(record: InstanceHealth) -> dict[str, Any]:
+    """The record as the admin API shows it: every field, under its schema name."""
+    return msgspec.structs.asdict(record)
 
 
 class HealthBoard:
@@ -77,7 +99,7 @@ class HealthTracker:
         instance_id: str,
         writer: RecordWriter,
         topic: str,
-        view: CompactedView[dict[str, Any]],
+        view: CompactedView[InstanceHealth],
         board: HealthBoard,
     ) -> None:
         self._instance_id = instance_id
@@ -87,15 +109,15 @@ class HealthTracker:
         self._board = board
         # Carry on from the stored record, so a restart keeps `since` and writes nothing new.
         self._record = view.get(instance_id)
-        checked = parse_time(self._record.get("checked_at")) if self._record else None
+        checked = parse_time(self._record.checked_at) if self._record else None
         self._written_at = checked.timestamp() if checked else float("-inf")
-        self._last_success = self._record.get("last_success_at") if self._record else None
+        self._last_success = self._record.last_success_at if self._record else None
         self._failures = 0
-        board.set(instance_id, self._record["status"] if self._record else "pending")
+        board.set(instance_id, self.status)
 
     @property
     def status(self) -> str:
-        return str(self._record["status"]) if self._record else "pending"
+        return self._record.status if self._record else "pending"
 
     async def succeeded(self, now: datetime) -> None:
         self._failures = 0
@@ -109,10 +131,14 @@ class HealthTracker:
         await self._report(now, "unhealthy", reason_of(error), str(error))
 
     async def _report(
-        self, now: datetime, status: str, reason: str | None, message: str | None
+        self,
+        now: datetime,
+        status: Literal["healthy", "unhealthy"],
+        reason: str | None,
+        message: str | None,
     ) -> None:
         previous = self._record
-        before = (previous["status"], previous.get("reason")) if previous else None
+        before = (previous.status, previous.reason) if previous else None
         changed = before != (status, reason)
         if not changed and now.timestamp() - self._written_at < REFRESH_SECONDS:
             return
@@ -120,17 +146,17 @@ class HealthTracker:
             # DEBUG: the instance loop's failure log already says when it fails and recovers.
             log.debug("instance %s is now %s (%s)", self._instance_id, status, reason or "ok")
             self._board.set(self._instance_id, status)
-        record = {
-            "instance_id": self._instance_id,
-            "status": status,
-            "reason": reason,
-            "message": message,
-            "since": rfc3339(now) if changed or previous is None else previous["since"],
-            "checked_at": rfc3339(now),
-            "last_success_at": self._last_success,
-        }
+        record = InstanceHealth(
+            instance_id=self._instance_id,
+            status=status,
+            reason=reason,
+            message=message,
+            since=rfc3339(now) if changed or previous is None else previous.since,
+            checked_at=rfc3339(now),
+            last_success_at=self._last_success,
+        )
         key = self._instance_id
-        meta = await self._writer.send(self._topic, key.encode(), orjson.dumps(record))
+        meta = await self._writer.send(self._topic, key.encode(), encode_health(record))
         # Kept only once acked: a failed write is retried on the next outcome.
         self._record, self._written_at = record, now.timestamp()
         self._view.apply(key, record, meta.offset)

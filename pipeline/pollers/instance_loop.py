@@ -16,7 +16,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
 
 import aiohttp
 
@@ -27,7 +26,12 @@ from pipeline.errors import KafkaUnavailableError
 from pipeline.pollers.credentials import CredentialStore
 from pipeline.pollers.failure_policy import FailureLog, backoff_delay
 from pipeline.pollers.hootsuite_api import ClientStats, HootsuiteClient
-from pipeline.pollers.instance_health import HealthBoard, HealthTracker, reason_of
+from pipeline.pollers.instance_health import (
+    HealthBoard,
+    HealthTracker,
+    InstanceHealth,
+    reason_of,
+)
 from pipeline.pollers.message_poller import MessagePoller
 from pipeline.pollers.polling_config import PROVIDER, PollingConfig, PollingConfigError
 from pipeline.pollers.state import PollerStateView
@@ -47,7 +51,7 @@ class PollerContext:
 
     writer: RecordWriter
     state: PollerStateView
-    health: CompactedView[dict[str, Any]]
+    health: CompactedView[InstanceHealth]
     board: HealthBoard
     topics: PollerTopics
     credentials: CredentialStore

@@ -16,12 +16,18 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
 
-import orjson
-
 from pipeline.events.cloudevent import rfc3339
 from pipeline.pollers.polling_config import PROVIDER, PollingConfig
-from pipeline.pollers.state import TERMINAL_STATES, PollerStateView, state_key, state_record
+from pipeline.pollers.state import (
+    TERMINAL_STATES,
+    PollerState,
+    PollerStateView,
+    encode_state,
+    state_key,
+    state_record,
+)
 from pipeline.pollers.writer import PollerTopics, RecordWriter
+from pipeline.providers.snapshot import PollSnapshot, SnapshotOptions, encode_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -58,19 +64,18 @@ class CycleReport:
 
 def snapshot_record(
     instance_id: str, item_id: str, item: dict[str, Any] | None, now: datetime, include_raw: bool
-) -> dict[str, Any]:
-    """A `polls.raw` value (schemas/poll-snapshot.json); `item` None means the message is gone."""
-    return {
-        "schema": "poll-snapshot/1",
-        "provider": PROVIDER,
-        "instance_id": instance_id,
-        "polled_at": rfc3339(now),
-        "resource": "message",
-        "item_id": item_id,
-        "item": item,
-        "deleted": item is None,
-        "options": {"include_raw": include_raw},
-    }
+) -> PollSnapshot:
+    """A `polls.raw` value; `item` None means the message is gone."""
+    return PollSnapshot(
+        provider=PROVIDER,
+        instance_id=instance_id,
+        polled_at=rfc3339(now),
+        resource="message",
+        item_id=item_id,
+        item=item,
+        deleted=item is None,
+        options=SnapshotOptions(include_raw=include_raw),
+    )
 
 
 def _usable(message: dict[str, Any]) -> tuple[str, str] | None:
@@ -114,7 +119,7 @@ class MessagePoller:
         for item_id, record in tracked.items():
             if item_id in listed:
                 continue
-            if record["state"] in TERMINAL_STATES:
+            if record.state in TERMINAL_STATES:
                 # A finished message that left the window (or the filters) never changes again.
                 actions.append(partial(self._forget, item_id))
                 report.forgotten += 1
@@ -151,14 +156,14 @@ class MessagePoller:
     def _changes(
         self,
         messages: dict[str, dict[str, Any]],
-        tracked: dict[str, dict[str, Any]],
+        tracked: dict[str, PollerState],
         now: datetime,
     ) -> list[Action]:
         actions: list[Action] = []
         for item_id, message in messages.items():
             usable = _usable(message)
             recorded = tracked.get(item_id)
-            if usable is not None and (recorded is None or recorded["state"] != usable[1]):
+            if usable is not None and (recorded is None or recorded.state != usable[1]):
                 actions.append(partial(self._report_state, item_id, usable[1], message, now))
         return actions
 
@@ -189,12 +194,12 @@ class MessagePoller:
     async def _snapshot(self, item_id: str, item: dict[str, Any] | None, now: datetime) -> None:
         value = snapshot_record(self._instance_id, item_id, item, now, self._config.include_raw)
         await self._writer.send(
-            self._topics.polls_raw, self._instance_id.encode(), orjson.dumps(value)
+            self._topics.polls_raw, self._instance_id.encode(), encode_snapshot(value)
         )
 
-    async def _record(self, item_id: str, record: dict[str, Any] | None) -> None:
+    async def _record(self, item_id: str, record: PollerState | None) -> None:
         key = state_key(self._instance_id, item_id)
-        value = None if record is None else orjson.dumps(record)
+        value = None if record is None else encode_state(record)
         meta = await self._writer.send(self._topics.pollers_state, key.encode(), value)
         # Read-your-writes: the next cycle must see this even before the view's consumer does.
         self._state.apply(key, record, meta.offset)

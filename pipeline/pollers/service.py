@@ -215,8 +215,8 @@ class PollerService:
         """Tombstone the poller state and health of instances that no longer exist."""
         known = {instance.id for instance in self._instances.values()}
         context = self._context
-        health = {record["instance_id"] for record in context.health.values()}
-        rotated = {record["instance_id"] for record in context.credentials.view.values()}
+        health = {record.instance_id for record in context.health.values()}
+        rotated = {record.instance_id for record in context.credentials.view.values()}
         remembered = context.state.instance_ids() | health | rotated
         for instance_id in remembered - known:
             if not self._shards.owns(instance_id):

@@ -7,9 +7,8 @@ the compacted topic back before polling, so it neither repeats a state it report
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-import orjson
+import msgspec
 
 from pipeline.config.view import CompactedView
 from pipeline.events.cloudevent import rfc3339
@@ -19,6 +18,20 @@ from pipeline.events.cloudevent import rfc3339
 TERMINAL_STATES = frozenset({"SENT", "SEND_FAILED_PERMANENTLY", "REJECTED"})
 
 
+class PollerState(msgspec.Struct, frozen=True, kw_only=True):
+    """A `pollers.state` value (schemas/poller-state.json)."""
+
+    instance_id: str
+    item_id: str
+    state: str
+    seen_at: str
+    scheduled_send_time: str | None = None
+
+
+_decoder = msgspec.json.Decoder(PollerState)
+_encoder = msgspec.json.Encoder()
+
+
 def state_key(instance_id: str, item_id: str) -> str:
     """`<instance id>/<item id>`; instance ids never contain `/`, so the split is unambiguous."""
     return f"{instance_id}/{item_id}"
@@ -26,33 +39,33 @@ def state_key(instance_id: str, item_id: str) -> str:
 
 def state_record(
     instance_id: str, item_id: str, state: str, scheduled_send_time: str | None, seen_at: datetime
-) -> dict[str, Any]:
-    """A `pollers.state` value (schemas/poller-state.json)."""
-    return {
-        "instance_id": instance_id,
-        "item_id": item_id,
-        "state": state,
-        "scheduled_send_time": scheduled_send_time,
-        "seen_at": rfc3339(seen_at),
-    }
+) -> PollerState:
+    return PollerState(
+        instance_id=instance_id,
+        item_id=item_id,
+        state=state,
+        scheduled_send_time=scheduled_send_time,
+        seen_at=rfc3339(seen_at),
+    )
 
 
-def decode_state(raw: bytes) -> dict[str, Any]:
-    """A stored record; `TypeError` makes the view skip (and log) a record it cannot use."""
-    value = orjson.loads(raw)
-    if not isinstance(value, dict) or not isinstance(value.get("state"), str):
-        raise TypeError("not a poller-state record")
-    return value
+def decode_state(raw: bytes) -> PollerState:
+    """A stored record; `msgspec.DecodeError` (a `ValueError`) makes the view skip and log it."""
+    return _decoder.decode(raw)
 
 
-class PollerStateView(CompactedView[dict[str, Any]]):
+def encode_state(record: PollerState) -> bytes:
+    return _encoder.encode(record)
+
+
+class PollerStateView(CompactedView[PollerState]):
     """The `pollers.state` topic in memory, indexed by instance so a cycle finds its items fast."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         super().__init__(bootstrap, topic, decode_state)
-        self._by_instance: dict[str, dict[str, dict[str, Any]]] = {}
+        self._by_instance: dict[str, dict[str, PollerState]] = {}
 
-    def apply(self, key: str, value: dict[str, Any] | None, offset: int) -> None:
+    def apply(self, key: str, value: PollerState | None, offset: int) -> None:
         super().apply(key, value, offset)
         instance_id, _, item_id = key.partition("/")
         # The base class may have ignored a stale write, so index what it actually holds.
@@ -65,7 +78,7 @@ class PollerStateView(CompactedView[dict[str, Any]]):
         else:
             items[item_id] = current
 
-    def tracked(self, instance_id: str) -> dict[str, dict[str, Any]]:
+    def tracked(self, instance_id: str) -> dict[str, PollerState]:
         """A copy of the item id → record map of one instance."""
         return dict(self._by_instance.get(instance_id, {}))
 

@@ -10,15 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.events.cloudevent import Lineage, build_event, parse_time, snake_keys
-from pipeline.providers.base import Normalized, Rejected, brief, identifier, is_missing, unusable
+from pipeline.providers.base import Normalized, Rejected, brief
 from pipeline.providers.hootsuite_rest import MESSAGE_STATE_TYPES
+from pipeline.providers.snapshot import PollSnapshot
 
 DELETED = "DELETED"
 
 
-def normalize_message_snapshot(snapshot: Any, lineage: Lineage) -> Normalized:
+def normalize_message_snapshot(snapshot: PollSnapshot, lineage: Lineage) -> Normalized:
     result = Normalized()
-    outcome = unusable(snapshot, dict, "a JSON object") or _normalize(snapshot, lineage)
+    outcome = _normalize(snapshot, lineage)
     if isinstance(outcome, Rejected):
         result.rejected.append(outcome)
     else:
@@ -26,19 +27,16 @@ def normalize_message_snapshot(snapshot: Any, lineage: Lineage) -> Normalized:
     return result
 
 
-def _normalize(snapshot: dict[str, Any], lineage: Lineage) -> dict[str, Any] | Rejected:
-    found, item = snapshot.get("item_id"), snapshot.get("item")
-    if is_missing(found):
+def _normalize(snapshot: PollSnapshot, lineage: Lineage) -> dict[str, Any] | Rejected:
+    message_id, item = snapshot.item_id, snapshot.item
+    if not message_id:
         return Rejected("missing_object_id", "snapshot has no item_id")
-    message_id = identifier(found)
-    if message_id is None:
-        return Rejected("invalid_object_id", f"item_id {brief(found)} is not a string or integer")
-    if snapshot.get("deleted"):
+    if snapshot.deleted:
         state = DELETED
         event_type = "post.deleted"
         data: dict[str, Any] = {"state": DELETED}
     else:
-        state = item.get("state", "") if isinstance(item, dict) else ""
+        state = item.get("state", "") if item is not None else ""
         if not isinstance(state, str) or state not in MESSAGE_STATE_TYPES:
             return Rejected("unknown_state", f"message state {brief(state)}", item)
         event_type = MESSAGE_STATE_TYPES[state]
@@ -50,7 +48,7 @@ def _normalize(snapshot: dict[str, Any], lineage: Lineage) -> dict[str, Any] | R
         event_type=event_type,
         object_id=message_id,
         provider_event=f"poll:message:{state}",
-        time=parse_time(snapshot.get("polled_at")) or lineage.received_time,
+        time=parse_time(snapshot.polled_at) or lineage.received_time,
         data=data,
         raw=item,
     )

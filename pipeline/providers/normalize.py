@@ -12,6 +12,7 @@ import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import orjson
 
 from pipeline.events.catalog import Catalog
@@ -26,6 +27,7 @@ from pipeline.providers.base import (
     nests_deeper,
 )
 from pipeline.providers.registry import PROVIDERS, SNAPSHOT_NORMALIZERS, SnapshotNormalizer
+from pipeline.providers.snapshot import PollSnapshot, decode_snapshot
 
 
 @dataclass
@@ -67,7 +69,7 @@ def normalize_poll(raw: bytes | None, catalog: Catalog) -> Outcome:
         return outcome
     snapshot, normalizer, lineage = read
     outcome = Outcome(provider=lineage.provider, instance_id=lineage.instance_id)
-    _collect(outcome, normalizer(snapshot, lineage), snapshot, catalog)
+    _collect(outcome, normalizer(snapshot, lineage), msgspec.to_builtins(snapshot), catalog)
     return outcome
 
 
@@ -101,20 +103,29 @@ def _read_envelope(raw: bytes | None) -> _Envelope | str:
     return _Envelope(record, provider, body, headers, lineage)
 
 
-def _read_snapshot(raw: bytes | None) -> tuple[dict[str, Any], SnapshotNormalizer, Lineage] | str:
-    """The parts of a `polls.raw` record, or what is wrong with it."""
-    record = _json_object(raw)
-    if isinstance(record, str):
-        return record
-    provider, resource = record.get("provider"), record.get("resource")
-    if not (isinstance(provider, str) and isinstance(resource, str)):
-        return "provider and resource are not strings"
-    if (provider, resource) not in SNAPSHOT_NORMALIZERS:
-        return f"no poller writes {provider!r} {brief(resource)} snapshots"
-    lineage = _lineage(provider, record, "polled_at")
-    if isinstance(lineage, str):
-        return lineage
-    return record, SNAPSHOT_NORMALIZERS[(provider, resource)], lineage
+def _read_snapshot(raw: bytes | None) -> tuple[PollSnapshot, SnapshotNormalizer, Lineage] | str:
+    """The parts of a `polls.raw` record, decoded once, or what is wrong with it."""
+    try:
+        snapshot = decode_snapshot(raw or b"")
+    except msgspec.DecodeError as exc:
+        return str(exc)
+    if nests_deeper(snapshot.item):  # its dead letter could not be written
+        return f"nests deeper than {MAX_DEPTH} levels"
+    normalizer = SNAPSHOT_NORMALIZERS.get((snapshot.provider, snapshot.resource))
+    if normalizer is None:
+        return f"no poller writes {snapshot.provider!r} {brief(snapshot.resource)} snapshots"
+    if not snapshot.instance_id:
+        return "instance_id '' is not a non-empty string"
+    polled = parse_time(snapshot.polled_at)
+    if polled is None:
+        return f"polled_at {brief(snapshot.polled_at)} is not a time"
+    lineage = Lineage(
+        provider=snapshot.provider,
+        instance_id=snapshot.instance_id,
+        received_at=rfc3339(polled),
+        include_raw=snapshot.options.include_raw,
+    )
+    return snapshot, normalizer, lineage
 
 
 def _json_object(raw: bytes | None) -> dict[str, Any] | str:

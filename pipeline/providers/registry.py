@@ -4,20 +4,20 @@ normalizers of what the pollers write to `polls.raw`, by (provider, resource).""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from pipeline.events.cloudevent import Lineage
 from pipeline.providers.base import Normalized, Provider
 from pipeline.providers.hootsuite import Hootsuite
 from pipeline.providers.hootsuite_polls import normalize_message_snapshot
 from pipeline.providers.oktopost import Oktopost
+from pipeline.providers.snapshot import PollSnapshot
 from pipeline.providers.standard import Standard
 
 PROVIDERS: dict[str, Provider] = {
     provider.name: provider for provider in (Oktopost(), Hootsuite(), Standard())
 }
 
-SnapshotNormalizer = Callable[[Any, Lineage], Normalized]
+SnapshotNormalizer = Callable[[PollSnapshot, Lineage], Normalized]
 SNAPSHOT_NORMALIZERS: dict[tuple[str, str], SnapshotNormalizer] = {
     ("hootsuite", "message"): normalize_message_snapshot
 }

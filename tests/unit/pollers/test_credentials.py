@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
+import msgspec
 import pytest
 
-from pipeline.config.keyring import new_key_entry, parse_key_ring
+from pipeline.config.keyring import SealedValueError, new_key_entry, parse_key_ring
 from pipeline.config.view import CompactedView
 from pipeline.pollers.credentials import CredentialStore, credentials_decoder, grant_of
 from pipeline.pollers.hootsuite_api import HootsuiteCredentials
@@ -70,5 +71,23 @@ async def test_client_credentials_instances_and_unknown_ones_keep_their_configur
 
 
 def test_a_record_without_a_token_is_unreadable() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(msgspec.ValidationError, match="missing required field `grant`"):
         credentials_decoder(RING)(b'{"instance_id": "x"}')
+
+
+def test_a_token_sealed_for_another_instance_does_not_open() -> None:
+    sealed = RING.seal("rotated-1", "pollers.credentials/other/refresh_token")
+    raw = msgspec.json.encode(
+        {"instance_id": "x", "grant": "0" * 32, "refresh_token": sealed, "rotated_at": "t"}
+    )
+    with pytest.raises(SealedValueError):
+        credentials_decoder(RING)(raw)
+
+
+def test_the_view_skips_and_logs_an_unreadable_record(
+    store: CredentialStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.view._consume(b"x", b'{"instance_id": "x"}', 3)
+
+    assert store.view.get("x") is None
+    assert f"skipping unreadable {TOPICS.pollers_credentials} record at offset 3" in caplog.text

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+import msgspec
 import pytest
 from prometheus_client import REGISTRY
 
@@ -13,7 +13,9 @@ from pipeline.errors import KafkaUnavailableError
 from pipeline.pollers.instance_health import (
     HealthBoard,
     HealthTracker,
+    InstanceHealth,
     decode_health,
+    shown_health,
 )
 from pipeline.providers.errors import (
     AuthError,
@@ -27,7 +29,7 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def view() -> CompactedView[dict[str, Any]]:
+def view() -> CompactedView[InstanceHealth]:
     return CompactedView("127.0.0.1:1", TOPICS.instances_health, decode_health)
 
 
@@ -37,7 +39,7 @@ def board() -> HealthBoard:
 
 
 def tracker(
-    writer: FakeWriter, view: CompactedView[dict[str, Any]], board: HealthBoard
+    writer: FakeWriter, view: CompactedView[InstanceHealth], board: HealthBoard
 ) -> HealthTracker:
     return HealthTracker(INSTANCE_ID, writer, TOPICS.instances_health, view, board)
 
@@ -51,7 +53,7 @@ def gauge(status: str) -> float | None:
 
 
 async def test_a_token_failure_marks_the_instance_unhealthy_at_once(
-    writer: FakeWriter, view: CompactedView[dict[str, Any]], board: HealthBoard
+    writer: FakeWriter, view: CompactedView[InstanceHealth], board: HealthBoard
 ) -> None:
     health = tracker(writer, view, board)
     assert gauge("pending") == 1
@@ -63,7 +65,9 @@ async def test_a_token_failure_marks_the_instance_unhealthy_at_once(
     assert record.key == INSTANCE_ID
     assert_valid("instance-health.json", record.value)
     assert record.value["message"] == "token request refused: HTTP 401 (codes 40100)"
-    assert view.get(INSTANCE_ID) == record.value  # the admin API's view sees it at once
+    stored = view.get(INSTANCE_ID)  # the admin API's view sees it at once
+    assert stored is not None
+    assert shown_health(stored) == record.value
     assert (gauge("unhealthy"), gauge("pending")) == (1, 0)
 
 
@@ -76,7 +80,7 @@ async def test_a_token_failure_marks_the_instance_unhealthy_at_once(
 )
 async def test_retriable_failures_mark_it_unhealthy_only_when_repeated(
     writer: FakeWriter,
-    view: CompactedView[dict[str, Any]],
+    view: CompactedView[InstanceHealth],
     board: HealthBoard,
     error: Exception,
     reason: str,
@@ -92,7 +96,7 @@ async def test_retriable_failures_mark_it_unhealthy_only_when_repeated(
 
 
 async def test_a_success_in_between_resets_the_count(
-    writer: FakeWriter, view: CompactedView[dict[str, Any]], board: HealthBoard
+    writer: FakeWriter, view: CompactedView[InstanceHealth], board: HealthBoard
 ) -> None:
     health = tracker(writer, view, board)
     error = ProviderUnavailableError("GET /v1/messages: TimeoutError")
@@ -105,7 +109,7 @@ async def test_a_success_in_between_resets_the_count(
 
 
 async def test_a_successful_cycle_heals_it(
-    writer: FakeWriter, view: CompactedView[dict[str, Any]], board: HealthBoard
+    writer: FakeWriter, view: CompactedView[InstanceHealth], board: HealthBoard
 ) -> None:
     health = tracker(writer, view, board)
     await health.failed(ProviderResponseError("GET /v1/messages: HTTP 400"), T0)
@@ -121,7 +125,7 @@ async def test_a_successful_cycle_heals_it(
 
 
 async def test_same_status_is_rewritten_at_most_once_a_minute(
-    writer: FakeWriter, view: CompactedView[dict[str, Any]], board: HealthBoard
+    writer: FakeWriter, view: CompactedView[InstanceHealth], board: HealthBoard
 ) -> None:
     health = tracker(writer, view, board)
     for second in range(0, 130, 10):
@@ -138,7 +142,7 @@ async def test_same_status_is_rewritten_at_most_once_a_minute(
 
 
 async def test_a_restarted_tracker_carries_on_from_the_stored_record(
-    writer: FakeWriter, view: CompactedView[dict[str, Any]], board: HealthBoard
+    writer: FakeWriter, view: CompactedView[InstanceHealth], board: HealthBoard
 ) -> None:
     await tracker(writer, view, board).succeeded(T0)
     writer.clear()
@@ -154,7 +158,7 @@ async def test_a_restarted_tracker_carries_on_from_the_stored_record(
 
 
 async def test_a_refused_write_is_retried_with_the_next_outcome(
-    writer: FakeWriter, view: CompactedView[dict[str, Any]], board: HealthBoard
+    writer: FakeWriter, view: CompactedView[InstanceHealth], board: HealthBoard
 ) -> None:
     health = tracker(writer, view, board)
     writer.refuse_topic = TOPICS.instances_health
@@ -165,3 +169,12 @@ async def test_a_refused_write_is_retried_with_the_next_outcome(
     await health.succeeded(T0 + timedelta(seconds=1))
 
     assert statuses(writer) == [("healthy", None)]
+
+
+def test_old_records_decode_and_records_of_another_shape_are_refused() -> None:
+    old = b'{"instance_id": "i", "status": "healthy", "since": "t", "checked_at": "t"}'
+    assert decode_health(old).reason is None
+    with pytest.raises(msgspec.ValidationError, match="Invalid enum value 'pending'"):
+        decode_health(old.replace(b"healthy", b"pending"))
+    with pytest.raises(msgspec.ValidationError, match="missing required field `since`"):
+        decode_health(b'{"instance_id": "i", "status": "healthy", "checked_at": "t"}')

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import orjson
 import pytest
 
 from pipeline.config.instances import instance_key
+from pipeline.pollers.instance_health import decode_health
 from tests.unit.ingress.admin_support import PUBLIC_URL, Admin, serving
 
 INSTANCES = "unit.config.instances"
@@ -140,6 +142,11 @@ async def test_a_polled_instance_shows_its_health_or_pending(admin: Admin) -> No
     body = {"id": "h1", "provider": "hootsuite", "polling": {"enabled": True}}
     _, shown = await admin.call("POST", "/instances", body)
     assert shown["health"] == {"status": "pending"}
-    admin.ingress.health.apply("h1", {"status": "healthy"}, 0)
+    stored = (
+        b'{"instance_id": "h1", "status": "healthy", "reason": null, "message": null,'
+        b' "since": "2026-03-02T09:00:00Z", "checked_at": "2026-03-02T09:01:00Z",'
+        b' "last_success_at": "2026-03-02T09:01:00Z"}'
+    )
+    admin.ingress.health.apply("h1", decode_health(stored), 0)
     _, shown = await admin.call("GET", "/instances/h1")
-    assert shown["health"] == {"status": "healthy"}
+    assert shown["health"] == orjson.loads(stored)  # the stored record, as it was written
