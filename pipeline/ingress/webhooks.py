@@ -30,7 +30,7 @@ from pipeline import metrics
 from pipeline.config.instances import Instance, instance_id_from_key
 from pipeline.contract.topics import Topic
 from pipeline.errors import KafkaUnavailableError
-from pipeline.events.invalid import invalid_record
+from pipeline.events.invalid import encode_invalid, invalid_record
 from pipeline.ingress.context import Ingress
 from pipeline.ingress.rate_limit import RateLimiter, retry_after
 from pipeline.oktopost.registry import CONTENT_IDENTITY, is_managed, webhook_secret
@@ -189,7 +189,7 @@ class Webhooks:
         )
         key = envelope["instance_id"].encode()
         try:
-            await self._ingress.producer.send(self._invalid_topic, key, orjson.dumps(record))
+            await self._ingress.producer.send(self._invalid_topic, key, encode_invalid(record))
         except KafkaUnavailableError as unavailable:
             return error(503, unavailable.code, "Kafka is unavailable; retry later", headers)
         metrics.EVENTS_INVALID.labels("ingress", exc.code).inc()

@@ -16,7 +16,7 @@ import orjson
 
 from pipeline.events.catalog import Catalog
 from pipeline.events.cloudevent import Lineage, parse_time, rfc3339
-from pipeline.events.invalid import invalid_record
+from pipeline.events.invalid import InvalidRecord, invalid_record, undecodable
 from pipeline.providers.base import (
     MAX_DEPTH,
     Normalized,
@@ -35,7 +35,7 @@ class Outcome:
     provider: str = "unknown"
     instance_id: str | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
-    invalid: list[dict[str, Any]] = field(default_factory=list)
+    invalid: list[InvalidRecord] = field(default_factory=list)
     ignored: int = 0
 
 
@@ -173,9 +173,9 @@ def _collect(outcome: Outcome, result: Normalized, record: Any, catalog: Catalog
 
 def _dead(
     outcome: Outcome, reason: str, message: str, record: Any, element: Any = None
-) -> dict[str, Any]:
+) -> InvalidRecord:
     if isinstance(record, bytes) or record is None:
-        record = {"undecodable_base64": base64.b64encode(record or b"").decode()}
+        record = undecodable(record)
     return invalid_record(
         stage="normalize",
         reason=reason,

@@ -46,8 +46,8 @@ def test_include_raw_travels_in_the_envelope() -> None:
 def test_an_unreadable_record_is_a_dead_letter_not_an_exception() -> None:
     outcome = normalize_webhook(b"\x00garbage", CATALOG)
     [dead] = outcome.invalid
-    assert (dead["stage"], dead["reason"]) == ("normalize", "unreadable_record")
-    assert base64.b64decode(dead["record"]["undecodable_base64"]) == b"\x00garbage"
+    assert (dead.stage, dead.reason) == ("normalize", "unreadable_record")
+    assert base64.b64decode(dead.record["undecodable_base64"]) == b"\x00garbage"
 
 
 def test_rejected_elements_keep_the_whole_record_and_the_element() -> None:
@@ -56,9 +56,9 @@ def test_rejected_elements_keep_the_whole_record_and_the_element() -> None:
     outcome = normalize_webhook(raw, CATALOG)
     assert len(outcome.events) == 1
     [dead] = outcome.invalid
-    assert dead["reason"] == "unknown_state"
-    assert dead["element"] == batch[1]
-    assert dead["record"] == orjson.loads(raw)
+    assert dead.reason == "unknown_state"
+    assert dead.element == batch[1]
+    assert dead.record == orjson.loads(raw)
 
 
 def test_schema_violations_are_dead_letters(tmp_path: Path) -> None:
@@ -72,5 +72,5 @@ def test_schema_violations_are_dead_letters(tmp_path: Path) -> None:
     )
     assert outcome.events == []
     [dead] = outcome.invalid
-    assert dead["reason"] == "schema_violation"
-    assert "never_present" in dead["message"]
+    assert dead.reason == "schema_violation"
+    assert "never_present" in dead.message
