@@ -7,15 +7,15 @@ mapping is unit-tested without a broker; the agent adds deduplication and the wr
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import orjson
 
 from pipeline.events.catalog import Catalog
 from pipeline.events.cloudevent import Lineage, parse_time, rfc3339
+from pipeline.events.envelope import WebhookEnvelope, decode_envelope
 from pipeline.events.invalid import InvalidRecord, invalid_record, undecodable
 from pipeline.providers.base import (
     MAX_DEPTH,
@@ -48,12 +48,15 @@ def normalize_webhook(raw: bytes | None, catalog: Catalog) -> Outcome:
         return outcome
     outcome = Outcome(provider=read.provider.name, instance_id=read.lineage.instance_id)
     try:
-        payload = read.provider.parse(read.body)
+        payload = read.provider.parse(read.record.body)
     except PayloadError as exc:
         outcome.invalid.append(_dead(outcome, exc.code, str(exc), read.record))
         return outcome
     _collect(
-        outcome, read.provider.normalize(payload, read.headers, read.lineage), read.record, catalog
+        outcome,
+        read.provider.normalize(payload, read.record.headers, read.lineage),
+        read.record,
+        catalog,
     )
     return outcome
 
@@ -73,32 +76,34 @@ def normalize_poll(raw: bytes | None, catalog: Catalog) -> Outcome:
 
 @dataclass(frozen=True)
 class _Envelope:
-    record: dict[str, Any]
+    record: WebhookEnvelope
     provider: Provider
-    body: bytes
-    headers: dict[str, str]
     lineage: Lineage
 
 
 def _read_envelope(raw: bytes | None) -> _Envelope | str:
-    """The parts of a `webhooks.raw` record, or what is wrong with it."""
-    record = _json_object(raw)
-    if isinstance(record, str):
-        return record
-    name = record.get("provider")
-    provider = PROVIDERS.get(name) if isinstance(name, str) else None
+    """The envelope and what reads it, or what is wrong with it."""
+    try:
+        record = decode_envelope(raw or b"")
+    except msgspec.DecodeError as exc:  # not JSON, or JSON that is not an envelope
+        return str(exc)
+    provider = PROVIDERS.get(record.provider)
     if provider is None:
-        return f"no provider {brief(name)}"
-    headers = record.get("headers", {})
-    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
-        return "headers is not an object of strings"
-    body = _base64(record.get("body"))
-    if body is None:
-        return "body is not a base64 string"
-    lineage = _lineage(provider.name, record, "received_at")
-    if isinstance(lineage, str):
-        return lineage
-    return _Envelope(record, provider, body, headers, lineage)
+        return f"no provider {brief(record.provider)}"
+    received = parse_time(record.received_at)
+    if received is None:
+        return f"received_at {brief(record.received_at)} is not a time"
+    options = record.options
+    lineage = Lineage(
+        provider=provider.name,
+        instance_id=record.instance_id,
+        received_at=rfc3339(received),
+        include_raw=options.include_raw,
+        identity="delivery"
+        if isinstance(options.identity, msgspec.UnsetType)
+        else options.identity,
+    )
+    return _Envelope(record, provider, lineage)
 
 
 def _read_snapshot(raw: bytes | None) -> tuple[dict[str, Any], SnapshotNormalizer, Lineage] | str:
@@ -127,15 +132,6 @@ def _json_object(raw: bytes | None) -> dict[str, Any] | str:
     if nests_deeper(record):  # its dead letter could not be written
         return f"nests deeper than {MAX_DEPTH} levels"
     return record
-
-
-def _base64(value: Any) -> bytes | None:
-    if not isinstance(value, str) or not value.isascii():  # b64decode raises ValueError on those
-        return None
-    try:
-        return base64.b64decode(value, validate=True)
-    except binascii.Error:
-        return None
 
 
 def _lineage(provider: str, record: dict[str, Any], time_field: str) -> Lineage | str:
