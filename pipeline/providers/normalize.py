@@ -87,6 +87,8 @@ def _read_envelope(raw: bytes | None) -> _Envelope | str:
         record = decode_envelope(raw or b"")
     except msgspec.DecodeError as exc:  # not JSON, or JSON that is not an envelope
         return str(exc)
+    except RecursionError:  # msgspec's own limit, even for fields it would skip
+        return "nests too deep to read"
     provider = PROVIDERS.get(record.provider)
     if provider is None:
         return f"no provider {brief(record.provider)}"

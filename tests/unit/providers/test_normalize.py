@@ -75,6 +75,16 @@ def test_a_record_that_is_not_an_envelope_is_a_dead_letter_saying_why(
     assert base64.b64decode(dead.record["undecodable_base64"]) == raw
 
 
+def test_a_record_nested_deeper_than_msgspec_reads_is_a_dead_letter_not_an_exception() -> None:
+    raw = b'{"extra":' + b'{"a":' * 2000 + b"1" + b"}" * 2001
+    outcome = normalize_webhook(raw, CATALOG)
+    [dead] = outcome.invalid
+    assert (dead.reason, dead.message) == (
+        "unreadable_record",
+        "not an envelope: nests too deep to read",
+    )
+
+
 def test_an_envelope_without_headers_or_options_reads_with_their_defaults() -> None:
     record = orjson.loads(envelope("oktopost", oktopost_body("postSent")))
     del record["headers"], record["options"]
