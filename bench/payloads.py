@@ -8,7 +8,6 @@ derives from it (DESIGN.md: ids are deterministic from the provider's identity o
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import random
@@ -16,12 +15,12 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 
 from pipeline.delivery.signing import delivery_headers, webhook_id
 from pipeline.events.cloudevent import Lineage, event_id, rfc3339
+from pipeline.events.envelope import WebhookEnvelope, encode_envelope
 from pipeline.providers.oktopost import Oktopost
 
 # Oktopost event → (the data field holding the object id, the data field holding its time).
@@ -174,14 +173,12 @@ class DeliveryFactory:
 
 def envelope_size(request: Request) -> int:
     """The size of the `webhooks.raw` record the ingress writes for `request` (about)."""
-    envelope: dict[str, Any] = {
-        "schema": "webhook-envelope/1",
-        "request_id": "0" * 32,
-        "provider": "oktopost",
-        "instance_id": "bench-oktopost",
-        "received_at": rfc3339(datetime.now(UTC)),
-        "headers": {"content-type": "application/json"},
-        "options": {"include_raw": True},
-        "body": base64.b64encode(request.body).decode(),
-    }
-    return len(orjson.dumps(envelope))
+    envelope = WebhookEnvelope(
+        request_id="0" * 32,
+        provider="oktopost",
+        instance_id="bench-oktopost",
+        received_at=rfc3339(datetime.now(UTC)),
+        headers={"content-type": "application/json"},
+        body=request.body,
+    )
+    return len(encode_envelope(envelope))

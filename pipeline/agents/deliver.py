@@ -19,7 +19,6 @@ from typing import Any
 
 import faust
 import msgspec
-import orjson
 from faust.types import StreamT
 
 from pipeline import metrics
@@ -43,7 +42,12 @@ from pipeline.delivery.tasks import (
     seconds_until_due,
 )
 from pipeline.events.cloudevent import parse_time
-from pipeline.events.invalid import decode_or_dead_letter, invalid_record
+from pipeline.events.invalid import (
+    InvalidRecord,
+    decode_or_dead_letter,
+    encode_invalid,
+    invalid_record,
+)
 from pipeline.settings import Settings
 from pipeline.tables import Tables
 from pipeline.topics import Topics
@@ -108,7 +112,7 @@ async def deliver_one(delivery: Delivery, raw: bytes) -> None:
         await handle(delivery, task)
 
 
-def _unusable(raw: bytes | None, exc: msgspec.DecodeError) -> dict[str, Any]:
+def _unusable(raw: bytes | None, exc: msgspec.DecodeError) -> InvalidRecord:
     value, unreadable = decode_or_dead_letter(raw, "deliver")
     if unreadable is not None:
         return unreadable
@@ -122,9 +126,9 @@ def _unusable(raw: bytes | None, exc: msgspec.DecodeError) -> dict[str, Any]:
     )
 
 
-async def _dead_letter(delivery: Delivery, letter: dict[str, Any]) -> None:
-    await (await delivery.topics.events_invalid.send(key=b"", value=orjson.dumps(letter)))
-    metrics.EVENTS_INVALID.labels("deliver", letter["reason"]).inc()
+async def _dead_letter(delivery: Delivery, letter: InvalidRecord) -> None:
+    await (await delivery.topics.events_invalid.send(key=b"", value=encode_invalid(letter)))
+    metrics.EVENTS_INVALID.labels("deliver", letter.reason).inc()
 
 
 async def handle(delivery: Delivery, task: DeliveryTask) -> None:

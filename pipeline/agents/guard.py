@@ -22,15 +22,13 @@ import base64
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any
 
-import orjson
 from aiokafka.errors import KafkaError
 from faust.exceptions import ProducerSendError
 
 from pipeline import metrics
 from pipeline.errors import PipelineError
-from pipeline.events.invalid import invalid_record
+from pipeline.events.invalid import InternalException, InvalidRecord, encode_invalid, invalid_record
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +44,16 @@ def is_infrastructure(exc: BaseException) -> bool:
     return isinstance(exc, PipelineError) and exc.retriable
 
 
-def internal_error(stage: str, exc: Exception, raw: bytes | None) -> dict[str, Any]:
-    record = invalid_record(
+def internal_error(stage: str, exc: Exception, raw: bytes | None) -> InvalidRecord:
+    return invalid_record(
         stage=stage,
         reason="internal_error",
         message=f"{type(exc).__name__}: {exc}"[:MESSAGE_LIMIT],
         provider=None,
         instance_id=None,
         record={"base64": base64.b64encode(raw or b"").decode()},
+        exception=InternalException(type=type(exc).__name__, message=str(exc)[:MESSAGE_LIMIT]),
     )
-    record["exception"] = {"type": type(exc).__name__, "message": str(exc)[:MESSAGE_LIMIT]}
-    return record
 
 
 async def guarded(
@@ -71,7 +68,7 @@ async def guarded(
         await retrying(stage, handle)
     except Exception as exc:
         log.exception("%s: a record failed unexpectedly; dead-lettered", stage)
-        letter = orjson.dumps(internal_error(stage, exc, raw))
+        letter = encode_invalid(internal_error(stage, exc, raw))
         metrics.EVENTS_INVALID.labels(stage, "internal_error").inc()
         metrics.AGENT_ERRORS.labels(stage).inc()
         await retrying(stage, partial(dead_letter, letter))

@@ -30,6 +30,7 @@ from pipeline.agents.guard import internal_error, retrying
 from pipeline.agents.route import Output, Router
 from pipeline.events.catalog import Catalog
 from pipeline.events.cloudevent import parse_time
+from pipeline.events.invalid import encode_invalid
 from pipeline.faust_fixes import as_current
 from pipeline.providers.normalize import Outcome, normalize_poll, normalize_webhook
 from pipeline.tables import Tables
@@ -68,12 +69,12 @@ class Normalizer:
             else:
                 outcome = normalize_webhook(raw, self.catalog)
             events = [(normalized, orjson.dumps(normalized)) for normalized in outcome.events]
-            return Prepared(event, outcome, events, [orjson.dumps(r) for r in outcome.invalid])
+            return Prepared(event, outcome, events, [encode_invalid(r) for r in outcome.invalid])
         except Exception as exc:
             log.exception("normalize: a record failed unexpectedly; dead-lettered")
             metrics.AGENT_ERRORS.labels("normalize").inc()
             letter = internal_error("normalize", exc, raw)
-            return Prepared(event, Outcome(invalid=[letter]), [], [orjson.dumps(letter)])
+            return Prepared(event, Outcome(invalid=[letter]), [], [encode_invalid(letter)])
 
     def drop_seen(self, batch: list[Prepared]) -> None:
         """Keep, per record, the events neither seen before (within the window) nor earlier in
@@ -122,7 +123,7 @@ class Normalizer:
                     lag = max(0.0, now - occurred.timestamp())
                     metrics.NORMALIZE_LAG.labels(outcome.provider).observe(lag)
             for letter in outcome.invalid:
-                metrics.EVENTS_INVALID.labels(letter["stage"], letter["reason"]).inc()
+                metrics.EVENTS_INVALID.labels(letter.stage, letter.reason).inc()
             if outcome.ignored:
                 metrics.EVENTS_IGNORED.labels(outcome.provider).inc(outcome.ignored)
             if record.routed:

@@ -15,13 +15,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import orjson
-
 from pipeline import metrics
 from pipeline.agents.guard import internal_error
 from pipeline.config.subscriptions import Subscription
 from pipeline.config.view import CompactedView
 from pipeline.delivery.tasks import encode, new_task
+from pipeline.events.invalid import encode_invalid
 
 log = logging.getLogger(__name__)
 Output = tuple[str, bytes, bytes]  # topic, key, value
@@ -58,5 +57,5 @@ class Router:
             log.exception("route: an event failed unexpectedly; dead-lettered")
             metrics.AGENT_ERRORS.labels("route").inc()
             metrics.EVENTS_INVALID.labels("route", "internal_error").inc()
-            return [(self._invalid, b"", orjson.dumps(internal_error("route", exc, value)))]
+            return [(self._invalid, b"", encode_invalid(internal_error("route", exc, value)))]
         return tasks

@@ -14,7 +14,6 @@ admin API's middlewares.
 
 from __future__ import annotations
 
-import base64
 import functools
 import logging
 import time
@@ -23,14 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
+import msgspec
 from aiohttp import web
 
 from pipeline import metrics
 from pipeline.config.instances import Instance, instance_id_from_key
 from pipeline.contract.topics import Topic
 from pipeline.errors import KafkaUnavailableError
-from pipeline.events.invalid import invalid_record
+from pipeline.events.envelope import EnvelopeOptions, WebhookEnvelope, encode_envelope
+from pipeline.events.invalid import encode_invalid, invalid_record
 from pipeline.ingress.context import Ingress
 from pipeline.ingress.rate_limit import RateLimiter, retry_after
 from pipeline.oktopost.registry import CONTENT_IDENTITY, is_managed, webhook_secret
@@ -144,9 +144,7 @@ class Webhooks:
         if isinstance(kept, str):
             message = f"header {kept!r} is not valid UTF-8"
             return error(400, "invalid_header", message, headers)
-        envelope = _envelope(request_id, route, instance, kept, body)
-        if managed:
-            envelope["options"]["identity"] = CONTENT_IDENTITY
+        envelope = _envelope(request_id, route, instance, kept, body, managed=managed)
         try:
             payload = provider.parse(body)
         except PayloadError as exc:
@@ -163,33 +161,33 @@ class Webhooks:
         return instance
 
     async def _write(
-        self, envelope: dict[str, Any], headers: dict[str, str], *, empty_body: bool
+        self, envelope: WebhookEnvelope, headers: dict[str, str], *, empty_body: bool
     ) -> web.StreamResponse:
-        key = envelope["instance_id"].encode()
+        key = envelope.instance_id.encode()
         try:
-            await self._ingress.producer.send(self._raw_topic, key, orjson.dumps(envelope))
+            await self._ingress.producer.send(self._raw_topic, key, encode_envelope(envelope))
         except KafkaUnavailableError as exc:
-            log.warning("503 for %s: %s", envelope["request_id"], exc)
+            log.warning("503 for %s: %s", envelope.request_id, exc)
             return error(503, exc.code, "Kafka is unavailable; retry later", headers)
         if empty_body:
             return web.Response(status=202, headers=headers)
-        return json_response({"request_id": envelope["request_id"]}, 202, headers)
+        return json_response({"request_id": envelope.request_id}, 202, headers)
 
     async def _reject_unparseable(
-        self, envelope: dict[str, Any], exc: PayloadError, headers: dict[str, str]
+        self, envelope: WebhookEnvelope, exc: PayloadError, headers: dict[str, str]
     ) -> web.StreamResponse:
         """Keep the raw body on `events.invalid` before answering 400, so nothing is lost."""
         record = invalid_record(
             stage="ingress",
             reason=exc.code,
             message=str(exc),
-            provider=envelope["provider"],
-            instance_id=envelope["instance_id"],
+            provider=envelope.provider,
+            instance_id=envelope.instance_id,
             record=envelope,
         )
-        key = envelope["instance_id"].encode()
+        key = envelope.instance_id.encode()
         try:
-            await self._ingress.producer.send(self._invalid_topic, key, orjson.dumps(record))
+            await self._ingress.producer.send(self._invalid_topic, key, encode_invalid(record))
         except KafkaUnavailableError as unavailable:
             return error(503, unavailable.code, "Kafka is unavailable; retry later", headers)
         metrics.EVENTS_INVALID.labels("ingress", exc.code).inc()
@@ -221,15 +219,21 @@ def _kept_headers(route: Route, given: Any) -> dict[str, str] | str:
 
 
 def _envelope(
-    request_id: str, route: Route, instance: Instance, kept: dict[str, str], body: bytes
-) -> dict[str, Any]:
-    return {
-        "schema": "webhook-envelope/1",
-        "request_id": request_id,
-        "provider": route.name,
-        "instance_id": instance.id,
-        "received_at": received_at(),
-        "headers": kept,
-        "options": {"include_raw": instance.include_raw},
-        "body": base64.b64encode(body).decode(),
-    }
+    request_id: str,
+    route: Route,
+    instance: Instance,
+    kept: dict[str, str],
+    body: bytes,
+    *,
+    managed: bool,
+) -> WebhookEnvelope:
+    identity = CONTENT_IDENTITY if managed else msgspec.UNSET
+    return WebhookEnvelope(
+        request_id=request_id,
+        provider=route.name,
+        instance_id=instance.id,
+        received_at=received_at(),
+        headers=kept,
+        options=EnvelopeOptions(include_raw=instance.include_raw, identity=identity),
+        body=body,
+    )

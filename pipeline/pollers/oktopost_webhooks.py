@@ -11,7 +11,6 @@ Oktopost failing (bad credentials, down) is the instance's health; the ingress n
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import uuid
@@ -32,6 +31,7 @@ from pipeline.config.view import CompactedView
 from pipeline.contract.topics import Topic
 from pipeline.errors import KafkaUnavailableError
 from pipeline.events.cloudevent import rfc3339
+from pipeline.events.envelope import EnvelopeOptions, WebhookEnvelope, encode_envelope
 from pipeline.oktopost.api import DEFAULT_API_BASE_URL, OktopostAccount, OktopostClient
 from pipeline.oktopost.registry import CONTENT_IDENTITY, is_managed, reconcile_interval
 from pipeline.oktopost.sync import Registry, missed_payloads, remove_webhooks, sync_webhooks
@@ -218,18 +218,17 @@ class OktopostManager:
         self, instance: Instance, webhook_id: str, payload_id: str, payload: dict[str, Any]
     ) -> None:
         """A missed push onto `webhooks.raw`, as the ingress would have written it."""
-        envelope = {
-            "schema": "webhook-envelope/1",
-            "request_id": "reconcile-" + uuid.uuid4().hex,
-            "provider": "oktopost",
-            "instance_id": instance.id,
-            "received_at": rfc3339(datetime.now(UTC)),
-            "headers": {"x-oktopost-webhook": webhook_id, "x-oktopost-payload": payload_id},
-            "options": {"include_raw": instance.include_raw, "identity": CONTENT_IDENTITY},
-            "body": base64.b64encode(orjson.dumps(payload)).decode(),
-        }
+        envelope = WebhookEnvelope(
+            request_id="reconcile-" + uuid.uuid4().hex,
+            provider="oktopost",
+            instance_id=instance.id,
+            received_at=rfc3339(datetime.now(UTC)),
+            headers={"x-oktopost-webhook": webhook_id, "x-oktopost-payload": payload_id},
+            options=EnvelopeOptions(include_raw=instance.include_raw, identity=CONTENT_IDENTITY),
+            body=orjson.dumps(payload),
+        )
         topic = self._settings.topic(Topic.WEBHOOKS_RAW)
-        await self._producer.send(topic, instance.id.encode(), orjson.dumps(envelope))
+        await self._producer.send(topic, instance.id.encode(), encode_envelope(envelope))
         log.info(
             "instance %s: ingested missed push %s from the webhook log", instance.id, payload_id
         )

@@ -7,8 +7,6 @@ mapping is unit-tested without a broker; the agent adds deduplication and the wr
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +15,8 @@ import orjson
 
 from pipeline.events.catalog import Catalog
 from pipeline.events.cloudevent import Lineage, parse_time, rfc3339
-from pipeline.events.invalid import invalid_record
+from pipeline.events.envelope import WebhookEnvelope, decode_envelope
+from pipeline.events.invalid import InvalidRecord, invalid_record, undecodable
 from pipeline.providers.base import (
     MAX_DEPTH,
     Normalized,
@@ -37,7 +36,7 @@ class Outcome:
     provider: str = "unknown"
     instance_id: str | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
-    invalid: list[dict[str, Any]] = field(default_factory=list)
+    invalid: list[InvalidRecord] = field(default_factory=list)
     ignored: int = 0
 
 
@@ -50,12 +49,15 @@ def normalize_webhook(raw: bytes | None, catalog: Catalog) -> Outcome:
         return outcome
     outcome = Outcome(provider=read.provider.name, instance_id=read.lineage.instance_id)
     try:
-        payload = read.provider.parse(read.body)
+        payload = read.provider.parse(read.record.body)
     except PayloadError as exc:
         outcome.invalid.append(_dead(outcome, exc.code, str(exc), read.record))
         return outcome
     _collect(
-        outcome, read.provider.normalize(payload, read.headers, read.lineage), read.record, catalog
+        outcome,
+        read.provider.normalize(payload, read.record.headers, read.lineage),
+        read.record,
+        catalog,
     )
     return outcome
 
@@ -75,32 +77,36 @@ def normalize_poll(raw: bytes | None, catalog: Catalog) -> Outcome:
 
 @dataclass(frozen=True)
 class _Envelope:
-    record: dict[str, Any]
+    record: WebhookEnvelope
     provider: Provider
-    body: bytes
-    headers: dict[str, str]
     lineage: Lineage
 
 
 def _read_envelope(raw: bytes | None) -> _Envelope | str:
-    """The parts of a `webhooks.raw` record, or what is wrong with it."""
-    record = _json_object(raw)
-    if isinstance(record, str):
-        return record
-    name = record.get("provider")
-    provider = PROVIDERS.get(name) if isinstance(name, str) else None
+    """The envelope and what reads it, or what is wrong with it."""
+    try:
+        record = decode_envelope(raw or b"")
+    except msgspec.DecodeError as exc:  # not JSON, or JSON that is not an envelope
+        return str(exc)
+    except RecursionError:  # msgspec's own limit, even for fields it would skip
+        return "nests too deep to read"
+    provider = PROVIDERS.get(record.provider)
     if provider is None:
-        return f"no provider {brief(name)}"
-    headers = record.get("headers", {})
-    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
-        return "headers is not an object of strings"
-    body = _base64(record.get("body"))
-    if body is None:
-        return "body is not a base64 string"
-    lineage = _lineage(provider.name, record, "received_at")
-    if isinstance(lineage, str):
-        return lineage
-    return _Envelope(record, provider, body, headers, lineage)
+        return f"no provider {brief(record.provider)}"
+    received = parse_time(record.received_at)
+    if received is None:
+        return f"received_at {brief(record.received_at)} is not a time"
+    options = record.options
+    lineage = Lineage(
+        provider=provider.name,
+        instance_id=record.instance_id,
+        received_at=rfc3339(received),
+        include_raw=options.include_raw,
+        identity="delivery"
+        if isinstance(options.identity, msgspec.UnsetType)
+        else options.identity,
+    )
+    return _Envelope(record, provider, lineage)
 
 
 def _read_snapshot(raw: bytes | None) -> tuple[PollSnapshot, SnapshotNormalizer, Lineage] | str:
@@ -140,15 +146,6 @@ def _json_object(raw: bytes | None) -> dict[str, Any] | str:
     return record
 
 
-def _base64(value: Any) -> bytes | None:
-    if not isinstance(value, str) or not value.isascii():  # b64decode raises ValueError on those
-        return None
-    try:
-        return base64.b64decode(value, validate=True)
-    except binascii.Error:
-        return None
-
-
 def _lineage(provider: str, record: dict[str, Any], time_field: str) -> Lineage | str:
     instance_id, options = record.get("instance_id"), record.get("options", {})
     if not isinstance(instance_id, str) or not instance_id:
@@ -184,9 +181,9 @@ def _collect(outcome: Outcome, result: Normalized, record: Any, catalog: Catalog
 
 def _dead(
     outcome: Outcome, reason: str, message: str, record: Any, element: Any = None
-) -> dict[str, Any]:
+) -> InvalidRecord:
     if isinstance(record, bytes) or record is None:
-        record = {"undecodable_base64": base64.b64encode(record or b"").decode()}
+        record = undecodable(record)
     return invalid_record(
         stage="normalize",
         reason=reason,

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from jsonschema import Draft202012Validator
 
 from pipeline.events.catalog import Catalog
-from pipeline.events.invalid import invalid_record
+from pipeline.events.invalid import InvalidRecord, encode_invalid, invalid_record
 from pipeline.providers.base import Normalized
 from pipeline.providers.normalize import Outcome
 from pipeline.settings import REPO_ROOT
@@ -88,10 +88,10 @@ def check_normalized(result: Normalized) -> list[dict[str, Any]]:
     return [event for event in result.events if check_event(event)]
 
 
-def check_dead_letter(record: dict[str, Any]) -> None:
-    orjson.dumps(record)
-    assert record["reason"] in INPUT_REASONS, record["reason"]
-    problem = next(iter(INVALID_RECORD.iter_errors(record)), None)
+def check_dead_letter(letter: InvalidRecord) -> None:
+    """The letter encodes (every part of it is JSON) and what is written matches its schema."""
+    assert letter.reason in INPUT_REASONS, letter.reason
+    problem = next(iter(INVALID_RECORD.iter_errors(orjson.loads(encode_invalid(letter)))), None)
     assert problem is None, problem
 
 

@@ -5,8 +5,10 @@ import shutil
 from pathlib import Path
 
 import orjson
+import pytest
 
 from pipeline.events.catalog import Catalog
+from pipeline.events.invalid import encode_invalid
 from pipeline.providers.normalize import normalize_webhook
 from pipeline.settings import REPO_ROOT
 from tests.support.payloads import hootsuite_element, oktopost_body
@@ -46,8 +48,49 @@ def test_include_raw_travels_in_the_envelope() -> None:
 def test_an_unreadable_record_is_a_dead_letter_not_an_exception() -> None:
     outcome = normalize_webhook(b"\x00garbage", CATALOG)
     [dead] = outcome.invalid
-    assert (dead["stage"], dead["reason"]) == ("normalize", "unreadable_record")
-    assert base64.b64decode(dead["record"]["undecodable_base64"]) == b"\x00garbage"
+    assert (dead.stage, dead.reason) == ("normalize", "unreadable_record")
+    assert base64.b64decode(dead.record["undecodable_base64"]) == b"\x00garbage"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"provider": 7}, "Expected `str`, got `int` - at `$.provider`"),
+        ({"provider": "nobody"}, "no provider 'nobody'"),
+        ({"instance_id": ""}, "Expected `str` of length >= 1 - at `$.instance_id`"),
+        ({"body": "@@not base64"}, "Invalid base64 encoded string - at `$.body`"),
+        ({"headers": {"x": 1}}, "Expected `str`, got `int` - at `$.headers[...]`"),
+        ({"received_at": "yesterday"}, "received_at 'yesterday' is not a time"),
+        ({"options": []}, "Expected `object`, got `array` - at `$.options`"),
+    ],
+)
+def test_a_record_that_is_not_an_envelope_is_a_dead_letter_saying_why(
+    change: dict[str, object], message: str
+) -> None:
+    raw = orjson.dumps(orjson.loads(envelope("oktopost", oktopost_body("postSent"))) | change)
+    outcome = normalize_webhook(raw, CATALOG)
+    assert outcome.events == []
+    [dead] = outcome.invalid
+    assert (dead.reason, dead.message) == ("unreadable_record", f"not an envelope: {message}")
+    assert base64.b64decode(dead.record["undecodable_base64"]) == raw
+
+
+def test_a_record_nested_deeper_than_msgspec_reads_is_a_dead_letter_not_an_exception() -> None:
+    raw = b'{"extra":' + b'{"a":' * 2000 + b"1" + b"}" * 2001
+    outcome = normalize_webhook(raw, CATALOG)
+    [dead] = outcome.invalid
+    assert (dead.reason, dead.message) == (
+        "unreadable_record",
+        "not an envelope: nests too deep to read",
+    )
+
+
+def test_an_envelope_without_headers_or_options_reads_with_their_defaults() -> None:
+    record = orjson.loads(envelope("oktopost", oktopost_body("postSent")))
+    del record["headers"], record["options"]
+    outcome = normalize_webhook(orjson.dumps(record), CATALOG)
+    assert (len(outcome.events), outcome.invalid) == (1, [])
+    assert "raw" in outcome.events[0]["data"]  # include_raw defaults to true
 
 
 def test_rejected_elements_keep_the_whole_record_and_the_element() -> None:
@@ -56,9 +99,9 @@ def test_rejected_elements_keep_the_whole_record_and_the_element() -> None:
     outcome = normalize_webhook(raw, CATALOG)
     assert len(outcome.events) == 1
     [dead] = outcome.invalid
-    assert dead["reason"] == "unknown_state"
-    assert dead["element"] == batch[1]
-    assert dead["record"] == orjson.loads(raw)
+    assert dead.reason == "unknown_state"
+    assert dead.element == batch[1]
+    assert orjson.loads(encode_invalid(dead))["record"] == orjson.loads(raw)  # as written
 
 
 def test_schema_violations_are_dead_letters(tmp_path: Path) -> None:
@@ -72,5 +115,5 @@ def test_schema_violations_are_dead_letters(tmp_path: Path) -> None:
     )
     assert outcome.events == []
     [dead] = outcome.invalid
-    assert dead["reason"] == "schema_violation"
-    assert "never_present" in dead["message"]
+    assert dead.reason == "schema_violation"
+    assert "never_present" in dead.message

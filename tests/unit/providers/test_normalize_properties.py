@@ -122,7 +122,7 @@ def test_any_bytes_are_a_record_or_one_unreadable_record(raw: bytes) -> None:
         outcome = normalize(raw, CATALOG)
         check_outcome(outcome)
         if outcome.provider == "unknown":
-            assert [d["reason"] for d in outcome.invalid] == ["unreadable_record"]
+            assert [d.reason for d in outcome.invalid] == ["unreadable_record"]
             assert outcome.events == []
 
 
