@@ -53,5 +53,5 @@ def test_a_record_that_is_not_a_snapshot_is_an_unreadable_record(
     outcome = normalize_poll(raw, CATALOG)
 
     [dead] = outcome.invalid
-    assert (dead["reason"], dead["message"], outcome.events) == ("unreadable_record", message, [])
-    assert dead["record"] == {"undecodable_base64": base64.b64encode(raw).decode()}
+    assert (dead.reason, dead.message, outcome.events) == ("unreadable_record", message, [])
+    assert dead.record == {"undecodable_base64": base64.b64encode(raw).decode()}
