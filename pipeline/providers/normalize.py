@@ -115,6 +115,8 @@ def _read_snapshot(raw: bytes | None) -> tuple[PollSnapshot, SnapshotNormalizer,
         snapshot = decode_snapshot(raw or b"")
     except msgspec.DecodeError as exc:
         return str(exc)
+    except RecursionError:  # msgspec's own limit, even for fields it would skip
+        return "nests too deep to read"
     if nests_deeper(snapshot.item):  # its dead letter could not be written
         return f"nests deeper than {MAX_DEPTH} levels"
     normalizer = SNAPSHOT_NORMALIZERS.get((snapshot.provider, snapshot.resource))

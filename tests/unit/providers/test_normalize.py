@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.events.catalog import Catalog
 from pipeline.events.invalid import encode_invalid
-from pipeline.providers.normalize import normalize_webhook
+from pipeline.providers.normalize import normalize_poll, normalize_webhook
 from pipeline.settings import REPO_ROOT
 from tests.support.payloads import hootsuite_element, oktopost_body
 
@@ -82,6 +82,17 @@ def test_a_record_nested_deeper_than_msgspec_reads_is_a_dead_letter_not_an_excep
     assert (dead.reason, dead.message) == (
         "unreadable_record",
         "not an envelope: nests too deep to read",
+    )
+
+
+def test_a_snapshot_nested_deeper_than_msgspec_reads_is_a_dead_letter_not_an_exception() -> None:
+    """Found by tests/integration/test_fuzz.py once snapshots were decoded by msgspec."""
+    raw = b'{"extra":' + b'{"a":' * 2000 + b"1" + b"}" * 2001
+    outcome = normalize_poll(raw, CATALOG)
+    [dead] = outcome.invalid
+    assert (dead.reason, dead.message) == (
+        "unreadable_record",
+        "not a snapshot: nests too deep to read",
     )
 
 
