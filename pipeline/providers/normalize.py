@@ -109,14 +109,20 @@ def _read_envelope(raw: bytes | None) -> _Envelope | str:
     return _Envelope(record, provider, lineage)
 
 
-def _read_snapshot(raw: bytes | None) -> tuple[PollSnapshot, SnapshotNormalizer, Lineage] | str:
-    """The parts of a `polls.raw` record, decoded once, or what is wrong with it."""
+def _decoded_snapshot(raw: bytes | None) -> PollSnapshot | str:
     try:
-        snapshot = decode_snapshot(raw or b"")
-    except msgspec.DecodeError as exc:
+        return decode_snapshot(raw or b"")
+    except msgspec.DecodeError as exc:  # not JSON, or JSON that is not a snapshot
         return str(exc)
     except RecursionError:  # msgspec's own limit, even for fields it would skip
         return "nests too deep to read"
+
+
+def _read_snapshot(raw: bytes | None) -> tuple[PollSnapshot, SnapshotNormalizer, Lineage] | str:
+    """The parts of a `polls.raw` record, decoded once, or what is wrong with it."""
+    snapshot = _decoded_snapshot(raw)
+    if isinstance(snapshot, str):
+        return snapshot
     if nests_deeper(snapshot.item):  # its dead letter could not be written
         return f"nests deeper than {MAX_DEPTH} levels"
     normalizer = SNAPSHOT_NORMALIZERS.get((snapshot.provider, snapshot.resource))
