@@ -6,8 +6,8 @@ live → retry tier 1 → … → dead. `webhook_id` stays the same across all o
 drop the rare repeat.
 
 msgspec Structs, chosen by `python -m bench codecs`: decoding a task into one (its types checked)
-cost less than `orjson.loads` into a dict, a frozen dataclass built from that dict 2-5 times more,
-and encoding half a microsecond more than orjson (BENCHMARKS.md, "Typed records").
+costs less than `orjson.loads` into a dict, a frozen dataclass built from that dict about twice as
+much, and encoding under half a microsecond more than orjson (BENCHMARKS.md, "Typed records").
 """
 
 from __future__ import annotations
