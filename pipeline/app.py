@@ -5,10 +5,13 @@ Agents register themselves on this app from `pipeline.agents`; this module only 
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
 from faust.web import Request, Response, View
 
 from pipeline import metrics
+from pipeline.config.view import CompactedView, unreadable_summary
 from pipeline.contract.topics import Topic, topic_spec
 from pipeline.faust_fixes import PipelineApp
 from pipeline.health import KafkaProbe
@@ -21,8 +24,13 @@ def broker_urls(bootstrap: str) -> str:
     return ";".join(f"kafka://{server.strip()}" for server in bootstrap.split(",") if server)
 
 
-def create_app(settings: Settings) -> faust.App:
-    """A faust app configured for the pipeline's guarantees (DESIGN.md, "Guarantees")."""
+def create_app(
+    settings: Settings, config_views: list[CompactedView[Any]] | None = None
+) -> faust.App:
+    """A faust app configured for the pipeline's guarantees (DESIGN.md, "Guarantees").
+
+    `config_views`: the configuration the agents read (filled in by `register_agents`); a record
+    of theirs that cannot be read makes `/readyz` answer 503 and say which."""
     datadir = settings.data_dir / "faust"
     datadir.mkdir(parents=True, exist_ok=True)
     app = PipelineApp(
@@ -50,11 +58,17 @@ def create_app(settings: Settings) -> faust.App:
     )
     watchdog = StallWatchdog(app, StallDetector(settings.stall_timeout))
     app.timer(CHECK_INTERVAL_SECONDS)(watchdog.check)
-    _add_health_pages(app, KafkaProbe(settings.kafka_bootstrap), watchdog)
+    probe = KafkaProbe(settings.kafka_bootstrap)
+    _add_health_pages(app, probe, watchdog, [] if config_views is None else config_views)
     return app
 
 
-def _add_health_pages(app: faust.App, probe: KafkaProbe, watchdog: StallWatchdog) -> None:
+def _add_health_pages(
+    app: faust.App,
+    probe: KafkaProbe,
+    watchdog: StallWatchdog,
+    config_views: list[CompactedView[Any]],
+) -> None:
     @app.page("/healthz")
     async def healthz(view: View, request: Request) -> Response:
         if watchdog.healthy:
@@ -64,9 +78,11 @@ def _add_health_pages(app: faust.App, probe: KafkaProbe, watchdog: StallWatchdog
 
     @app.page("/readyz")
     async def readyz(view: View, request: Request) -> Response:
-        if await probe.ready():
-            return view.json({"status": "ready"})
-        return view.json({"status": "kafka unreachable"}, status=503)
+        if not await probe.ready():
+            return view.json({"status": "kafka unreachable"}, status=503)
+        if unreadable := unreadable_summary(config_views):
+            return view.json({"status": "config unreadable", "detail": unreadable}, status=503)
+        return view.json({"status": "ready"})
 
     @app.page("/metrics")
     async def metrics_page(view: View, request: Request) -> Response:

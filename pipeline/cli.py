@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import PipelineError
 from pipeline.logs import configure as configure_logging
@@ -107,13 +108,20 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
     from pipeline.agents import register_agents  # noqa: PLC0415
     from pipeline.app import create_app  # noqa: PLC0415
+    from pipeline.config.key_check import StopOnForeignKey, check_config_keys  # noqa: PLC0415
+    from pipeline.config.keyring import key_ring_for  # noqa: PLC0415
+    from pipeline.config.view import CompactedView  # noqa: PLC0415
     from pipeline.worker import run_worker  # noqa: PLC0415
 
+    ring = key_ring_for(settings)
+    asyncio.run(check_config_keys(settings, ring))  # before joining the group: see key_check
     # uvloop, set before faust creates its loop: the worker too is event-loop bound
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    app = create_app(settings)
-    register_agents(app, settings)
-    run_worker(app, settings)
+    views: list[CompactedView[Any]] = []
+    stop = StopOnForeignKey(ring)
+    app = create_app(settings, views)
+    register_agents(app, settings, config_views=views, on_unreadable=stop)
+    run_worker(app, settings, stop.exit_code)
     return 0
 
 
@@ -121,9 +129,13 @@ def _ingress(settings: Settings, args: argparse.Namespace) -> int:
     # uvloop: the ingress is event-loop bound (many short requests, each awaiting a Kafka ack)
     import uvloop  # noqa: PLC0415
 
+    from pipeline.config.key_check import check_config_keys  # noqa: PLC0415
+    from pipeline.config.keyring import key_ring_for  # noqa: PLC0415
     from pipeline.ingress import processes  # noqa: PLC0415
     from pipeline.ingress.server import run_ingress  # noqa: PLC0415
 
+    if args.member_of is None:  # members were checked by the parent that started them
+        asyncio.run(check_config_keys(settings, key_ring_for(settings)))
     if args.member_of is not None:  # one of PIPELINE_INGRESS_PROCESSES, started by the parent
         if not processes.die_with_parent(args.member_of):
             return 0
@@ -136,8 +148,15 @@ def _ingress(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _poller(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.config.key_check import check_config_keys  # noqa: PLC0415
+    from pipeline.config.keyring import key_ring_for  # noqa: PLC0415
+    from pipeline.contract.topics import Topic  # noqa: PLC0415
+    from pipeline.pollers.credentials import credentials_decoder  # noqa: PLC0415
     from pipeline.pollers.service import run_poller  # noqa: PLC0415
 
+    ring = key_ring_for(settings)
+    tokens = (settings.topic(Topic.POLLERS_CREDENTIALS), credentials_decoder(ring))
+    asyncio.run(check_config_keys(settings, ring, [tokens]))
     asyncio.run(run_poller(settings))
     return 0
 

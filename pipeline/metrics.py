@@ -189,6 +189,16 @@ WORKER_STALLED_PARTITIONS = Gauge(
     "pipeline_worker_stalled_partitions",
     "Partitions the stall watchdog found stalled (non-zero only just before the worker exits).",
 )
+CONFIG_UNREADABLE = Gauge(
+    "pipeline_config_unreadable_records",
+    "Keys of a configuration topic whose newest record this process cannot read (a seal its "
+    "key ring does not open, a shape it cannot decode); what depends on them waits.",
+    ["topic"],
+)
+DELIVERIES_WAITING_CONFIG = Gauge(
+    "pipeline_deliveries_waiting_for_config",
+    "Delivery tasks held uncommitted because their subscription's record cannot be read here.",
+)
 PRODUCER_ERRORS = Counter(
     "pipeline_kafka_producer_errors_total",
     "Writes to Kafka that failed or were not acknowledged in time, by process.",

@@ -70,8 +70,16 @@ class PipelineWorker(faust.Worker):
         super().on_worker_shutdown()
 
 
-def run_worker(app: faust.App, settings: Settings) -> None:
-    """Block running `app`; returns (via SystemExit 0) after a clean shutdown on a signal."""
+def run_worker(
+    app: faust.App, settings: Settings, exit_code: Callable[[int], int] = lambda code: code
+) -> None:
+    """Block running `app`; returns (via SystemExit 0) after a clean shutdown on a signal.
+
+    `exit_code` may replace the code of that exit (a worker that stopped itself says why)."""
     deadline = ShutdownDeadline(settings.shutdown_timeout)
     worker = PipelineWorker(app, deadline, loglevel=settings.log_level, quiet=True)
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        raise SystemExit(exit_code(code)) from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -14,7 +14,7 @@ from pipeline.agents.route import Router
 from pipeline.config.keyring import key_ring_for
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.subscriptions import Subscription
-from pipeline.config.view import CompactedView
+from pipeline.config.view import CompactedView, Unreadable
 from pipeline.contract.topics import Topic
 from pipeline.delivery.gates import SubscriberGates
 from pipeline.delivery.sender import Sender
@@ -27,7 +27,15 @@ from pipeline.topics import declare_topics
 LAG_INTERVAL_SECONDS = 10.0
 
 
-def register_agents(app: faust.App, settings: Settings) -> None:
+def register_agents(
+    app: faust.App,
+    settings: Settings,
+    *,
+    config_views: list[CompactedView[Any]] | None = None,
+    on_unreadable: Callable[[Unreadable], None] | None = None,
+) -> None:
+    """`config_views` gets the configuration the agents read (for `/readyz`); `on_unreadable`
+    hears of each of its records that cannot be read (the CLI's worker stops on a foreign key)."""
     topics = declare_topics(app, settings)
     tables = declare_tables(app, settings)
     codec = ConfigCodec(key_ring_for(settings))
@@ -35,7 +43,10 @@ def register_agents(app: faust.App, settings: Settings) -> None:
         settings.kafka_bootstrap,
         settings.topic(Topic.CONFIG_SUBSCRIPTIONS),
         codec.subscription_from_json,
+        on_unreadable,
     )
+    if config_views is not None:
+        config_views.append(subscriptions)
     catalog = Catalog(settings.topics_dir)
     router = Router(
         subscriptions,

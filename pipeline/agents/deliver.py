@@ -4,7 +4,8 @@ One agent per tier, so a task waiting for its retry time blocks only tasks due l
 attempt is logged on `deliveries.attempts`. A failure moves the task to the next tier (or to
 `deliveries.dead` after the last), 410 disables the subscription, and a subscriber already holding
 its limit of requests has a further task wait for a slot while it answers quickly, or deferred to
-tier 1 when it is slow, so it never ties up shared slots (`pipeline.delivery.gates`).
+tier 1 when it is slow, so it never ties up shared slots (`pipeline.delivery.gates`). Only a
+deleted subscription drops a task: one whose record cannot be read holds the task, uncommitted.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pipeline.agents.batching import Writer
 from pipeline.agents.guard import guarded
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.subscriptions import Subscription, disable_gone
-from pipeline.config.view import CompactedView
+from pipeline.config.view import CompactedView, Unreadable
 from pipeline.delivery.attempt import attempt
 from pipeline.delivery.gates import SubscriberGates
 from pipeline.delivery.outcome import Outcome, OutcomeKind, status_class
@@ -135,8 +136,7 @@ async def handle(delivery: Delivery, task: DeliveryTask) -> None:
     due_in = seconds_until_due(task)
     if due_in > 0:  # a live task is due at once: no trip through the event loop for it
         await asyncio.sleep(due_in)
-    await delivery.subscriptions.caught_up.wait()
-    subscription = delivery.subscriptions.get(task.subscription_id)
+    subscription = await _subscription(delivery, task)
     if subscription is None:
         log.info("dropping delivery %s: subscription deleted", task.delivery_id)
         return
@@ -158,6 +158,24 @@ async def handle(delivery: Delivery, task: DeliveryTask) -> None:
     finally:
         del delivery.attempting[webhook_id]
         concluded.set()
+
+
+async def _subscription(delivery: Delivery, task: DeliveryTask) -> Subscription | None:
+    """The task's subscription, None only once deleted. While its record cannot be read the task
+    waits, uncommitted (a worker whose key ring cannot open it stops: `key_check`)."""
+    view = delivery.subscriptions
+    await view.caught_up.wait()
+    found = view.lookup(task.subscription_id)
+    if not isinstance(found, Unreadable):
+        return found
+    log.warning("delivery %s waits: cannot read %s", task.delivery_id, found.describe())
+    metrics.DELIVERIES_WAITING_CONFIG.inc()
+    try:
+        while isinstance(found := view.lookup(task.subscription_id), Unreadable):
+            await view.changed()
+    finally:
+        metrics.DELIVERIES_WAITING_CONFIG.dec()
+    return found
 
 
 async def _deliver(delivery: Delivery, task: DeliveryTask, subscription: Subscription) -> None:

@@ -7,7 +7,9 @@ cost one more fetch, one more faust stream and one more commit per event; the to
 written, for the data teams, and replay reads it.
 
 The subscriptions come from `config.subscriptions`, followed live; routing waits until the topic
-has been read to its end once, so no event is routed against a half-loaded configuration.
+has been read to its end once, so no event is routed against a half-loaded configuration, and
+while a subscription's record cannot be read: whether an event matches it is unknown, and a
+record that cannot be read is not a deleted one.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from pipeline import metrics
 from pipeline.agents.guard import internal_error
 from pipeline.config.subscriptions import Subscription
-from pipeline.config.view import CompactedView
+from pipeline.config.view import CompactedView, unreadable_summary
 from pipeline.delivery.tasks import encode, new_task
 from pipeline.events.invalid import encode_invalid
 
@@ -36,8 +38,16 @@ class Router:
         self._invalid = invalid
 
     async def ready(self) -> None:
-        """Returns once the subscriptions have been read to their end once."""
-        await self._subscriptions.caught_up.wait()
+        """Returns once the subscriptions have been read to their end once, and every one of
+        them can be read."""
+        view = self._subscriptions
+        await view.caught_up.wait()
+        if not view.unreadable:
+            return
+        log.warning("routing waits: %s", unreadable_summary([view]))
+        while view.unreadable:
+            await view.changed()
+        log.info("routing resumes: every subscription can be read")
 
     def outputs(self, event: dict[str, Any], value: bytes) -> list[Output]:
         """The tasks one event becomes, serialised; a failure becomes its dead letter. They are

@@ -3,7 +3,10 @@
 `PIPELINE_SECRET_KEYS` is `id:base64key,…` (32-byte keys): the first seals, every one opens, so a
 new key goes first and the old ones stay until `pipeline secrets rotate` has re-sealed every record.
 Without it a key is generated once into `PIPELINE_DATA_DIR/secret-keys` (with a warning: fine for
-a laptop, not for production, where the key must live apart from the data and its backups).
+a laptop, not for production, where the key must live apart from the data and its backups). A
+generated key's id is `local-<random hex>`, so processes that generated keys of their own (two data
+dirs) are told apart by id: a process whose ring lacks the id a config record names refuses to start
+(`pipeline.config.key_check`) instead of taking such a record for a missing one.
 
 A sealed value is `enc:v1:<key id>:<base64url(nonce ‖ ciphertext ‖ tag)>`; the associated data
 names the record and the field, so a sealed value copied into another record or field does not
@@ -32,7 +35,7 @@ log = logging.getLogger(__name__)
 PREFIX = "enc:v1:"
 NONCE_BYTES = 12
 KEY_FILE = "secret-keys"
-GENERATED_ID = "local"
+GENERATED_ID_PREFIX = "local-"  # + random hex: two machines' generated keys never share an id
 
 
 class SealedValueError(PipelineError, ValueError):
@@ -43,6 +46,10 @@ class SealedValueError(PipelineError, ValueError):
 
     code = "sealed_value"
 
+    def __init__(self, message: str, key_id: str | None = None) -> None:
+        super().__init__(message)
+        self.key_id = key_id  # the key the value names: which one this process lacks
+
 
 @dataclass(frozen=True)
 class KeyRing:
@@ -52,6 +59,10 @@ class KeyRing:
 
     def __repr__(self) -> str:
         return f"KeyRing(ids={[key_id for key_id, _ in self.keys]})"
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(key_id for key_id, _ in self.keys)
 
     @property
     def primary_id(self) -> str:
@@ -75,12 +86,17 @@ class KeyRing:
         key_id, _, payload = value[len(PREFIX) :].partition(":")
         key = dict(self.keys).get(key_id)
         if key is None:
-            raise SealedValueError(f"{context}: sealed with key {key_id!r}, not in the key ring")
+            raise SealedValueError(
+                f"{context}: sealed with key {key_id!r}, not in this key ring", key_id
+            )
         try:
             raw = base64.urlsafe_b64decode(payload)
             opened = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode())
         except (binascii.Error, ValueError, InvalidTag):
-            raise SealedValueError(f"{context}: the sealed value does not open") from None
+            raise SealedValueError(
+                f"{context}: the sealed value does not open with key {key_id!r} of this key ring",
+                key_id,
+            ) from None
         return opened.decode()
 
     def needs_resealing(self, value: str) -> bool:
@@ -125,7 +141,7 @@ def _create_key_file(path: Path) -> None:
     draft = path.with_name(f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as file:
-        file.write(new_key_entry(GENERATED_ID) + "\n")
+        file.write(new_key_entry(GENERATED_ID_PREFIX + secrets.token_hex(4)) + "\n")
     try:
         # link() fails if the file exists: whoever linked first wins, the others read theirs.
         with contextlib.suppress(FileExistsError):

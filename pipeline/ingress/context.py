@@ -11,7 +11,7 @@ from pipeline.config.instances import Instance
 from pipeline.config.keyring import KeyRing
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.subscriptions import Subscription
-from pipeline.config.view import CompactedView
+from pipeline.config.view import CompactedView, Unreadable, unreadable_summary
 from pipeline.contract.topics import Topic
 from pipeline.health import KafkaProbe
 from pipeline.ingress.readmodels.attempt_log import AttemptLog
@@ -53,8 +53,11 @@ class Ingress:
         if not instance.polling.get("enabled") and not is_managed(instance):
             shown["health"] = {"status": "not_polled"}
         else:
-            health = self.health.get(instance.id)
-            shown["health"] = shown_health(health) if health else {"status": "pending"}
+            health = self.health.lookup(instance.id)
+            if isinstance(health, Unreadable):  # derived and rewritten by the pollers: shown
+                shown["health"] = {"status": "unknown", "error": "health record unreadable"}
+            else:
+                shown["health"] = shown_health(health) if health else {"status": "pending"}
         return shown
 
     @property
@@ -62,8 +65,10 @@ class Ingress:
         return self.settings.public_url or f"http://127.0.0.1:{self.settings.ingress_port}"
 
     async def ready(self) -> bool:
+        """Kafka reachable, the configuration loaded, and every record of it readable."""
         loaded = self.instances.caught_up.is_set() and self.subscriptions.caught_up.is_set()
-        return loaded and await self.probe.ready()
+        readable = unreadable_summary([self.instances, self.subscriptions]) is None
+        return loaded and readable and await self.probe.ready()
 
     def start(self) -> None:
         self.instances.start()

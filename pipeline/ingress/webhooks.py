@@ -27,6 +27,7 @@ from aiohttp import web
 
 from pipeline import metrics
 from pipeline.config.instances import Instance, instance_id_from_key
+from pipeline.config.view import UnreadableRecordError
 from pipeline.contract.topics import Topic
 from pipeline.errors import KafkaUnavailableError
 from pipeline.events.envelope import EnvelopeOptions, WebhookEnvelope, encode_envelope
@@ -120,7 +121,12 @@ class Webhooks:
         ingress = self._ingress
         if not ingress.instances.caught_up.is_set():
             return error(503, "not_ready", "instances are still loading from Kafka", headers)
-        instance = self._instance(request.match_info["instance_key"], route.name)
+        try:
+            instance = self._instance(request.match_info["instance_key"], route.name)
+        except UnreadableRecordError as exc:  # not a deleted instance: the sender retries
+            log.warning("503 for %s: %s", request_id, exc)
+            message = "this instance's configuration cannot be read here; retry later"
+            return error(503, exc.code, message, headers)
         if instance is None:
             return error(404, "unknown_instance", "no enabled instance at this URL", headers)
         if (request.content_length or 0) > self._limit:

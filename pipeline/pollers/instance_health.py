@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from pipeline.config.view import CompactedView
+from pipeline.config.view import CompactedView, Unreadable
 from pipeline.events.cloudevent import parse_time, rfc3339
 from pipeline.metrics import POLLER_INSTANCES as INSTANCES
 from pipeline.pollers.writer import RecordWriter
@@ -33,6 +33,7 @@ REASONS = {
     "provider_unavailable": "provider_unavailable",
     "provider_response": "bad_response",
     "bad_config": "bad_config",
+    "config_unreadable": "config_unreadable",
 }
 
 
@@ -108,7 +109,9 @@ class HealthTracker:
         self._view = view
         self._board = board
         # Carry on from the stored record, so a restart keeps `since` and writes nothing new.
-        self._record = view.get(instance_id)
+        # A stored record this process cannot read is safe to replace: health is derived.
+        stored = view.lookup(instance_id)
+        self._record = None if isinstance(stored, Unreadable) else stored
         checked = parse_time(self._record.checked_at) if self._record else None
         self._written_at = checked.timestamp() if checked else float("-inf")
         self._last_success = self._record.last_success_at if self._record else None

@@ -21,7 +21,7 @@ import aiohttp
 
 from pipeline import metrics
 from pipeline.config.instances import Instance
-from pipeline.config.view import CompactedView
+from pipeline.config.view import CompactedView, Unreadable
 from pipeline.errors import KafkaUnavailableError
 from pipeline.pollers.credentials import CredentialStore
 from pipeline.pollers.failure_policy import FailureLog, backoff_delay
@@ -36,7 +36,7 @@ from pipeline.pollers.message_poller import MessagePoller
 from pipeline.pollers.polling_config import PROVIDER, PollingConfig, PollingConfigError
 from pipeline.pollers.state import PollerStateView
 from pipeline.pollers.writer import PollerTopics, RecordWriter
-from pipeline.providers.errors import AuthError, PollerError
+from pipeline.providers.errors import AuthError, ConfigUnreadableError, PollerError
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,7 @@ async def run_instance(instance: Instance, context: PollerContext) -> None:
         metrics.POLLER_POLLS.labels(PROVIDER, reason_of(exc)).inc()
         await _quietly(health.failed(exc, datetime.now(UTC)))
         return  # a fixed configuration arrives as a change, which starts a new task
+    await _credentials_readable(instance.id, context, health)
     connector = aiohttp.TCPConnector(limit=CONNECTIONS_PER_INSTANCE)
     async with aiohttp.ClientSession(connector=connector) as session:
         configured = config.credentials
@@ -104,6 +105,19 @@ async def run_instance(instance: Instance, context: PollerContext) -> None:
             failures=failures,
         )
         await every(config.interval, cycle.run)
+
+
+async def _credentials_readable(
+    instance_id: str, context: PollerContext, health: HealthTracker
+) -> None:
+    """Wait while the instance's rotated refresh token cannot be read: the token configured
+    before it may have been invalidated by that rotation, and a refresh with it would fail."""
+    view = context.credentials.view
+    while isinstance(unreadable := view.lookup(instance_id), Unreadable):
+        reported = ConfigUnreadableError(unreadable.describe())
+        log.warning("instance %s waits: %s", instance_id, reported)
+        await _quietly(health.failed(reported, datetime.now(UTC)))
+        await view.changed()
 
 
 async def every(

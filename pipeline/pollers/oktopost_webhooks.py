@@ -130,7 +130,8 @@ class OktopostManager:
             current = wanted.get(instance_id)
             if current is None or _signature(current) != _signature(running.instance):
                 await self._stop(instance_id)
-                if current is None:
+                # A record this process cannot read is not a deletion: its webhooks stay.
+                if current is None and instance_id not in self._instances.unreadable:
                     self._retiring[instance_id] = running.instance
         for instance_id, instance in wanted.items():
             self._retiring.pop(instance_id, None)
@@ -139,7 +140,8 @@ class OktopostManager:
         for running in self._running.values():
             await self._quietly(self._persist(running))
         for instance_id, instance in list(self._retiring.items()):
-            await self._retire(instance_id, instance)
+            if instance_id not in self._instances.unreadable:
+                await self._retire(instance_id, instance)
 
     def _start(self, instance: Instance) -> None:
         running = _Managed(instance, dict(instance.oktopost_webhooks))
@@ -203,8 +205,8 @@ class OktopostManager:
     async def _persist(self, running: _Managed) -> None:
         """Keep the registry on the newest copy of the instance (an admin write of an older copy
         may have dropped it: it is written again on the next step)."""
-        latest = self._instances.get(running.instance.id)
-        if latest is None or latest.oktopost_webhooks == running.registry:
+        latest = self._instances.lookup(running.instance.id)
+        if not isinstance(latest, Instance) or latest.oktopost_webhooks == running.registry:
             return
         await self._write(msgspec.structs.replace(latest, oktopost_webhooks=dict(running.registry)))
 
@@ -242,8 +244,8 @@ class OktopostManager:
             log.warning("cannot delete the webhooks of instance %s yet: %s", instance_id, exc)
             return
         del self._retiring[instance_id]
-        latest = self._instances.get(instance_id)
-        if latest is not None and latest.oktopost_webhooks:
+        latest = self._instances.lookup(instance_id)
+        if isinstance(latest, Instance) and latest.oktopost_webhooks:
             await self._quietly(self._write(msgspec.structs.replace(latest, oktopost_webhooks={})))
         log.info("deleted the Oktopost webhooks of instance %s", instance_id)
 

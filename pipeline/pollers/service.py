@@ -23,7 +23,7 @@ from aiohttp import web
 from pipeline.config.instances import Instance
 from pipeline.config.keyring import key_ring_for
 from pipeline.config.sealing import ConfigCodec
-from pipeline.config.view import CompactedView
+from pipeline.config.view import CompactedView, unreadable_summary
 from pipeline.contract.topics import Topic
 from pipeline.errors import KafkaUnavailableError
 from pipeline.health import KafkaProbe
@@ -116,8 +116,10 @@ class PollerService:
         self._reconciler = asyncio.create_task(self._reconcile_forever(), name="poller:reconcile")
 
     async def ready(self) -> bool:
+        """Kafka reachable, every view loaded, the instances and rotated tokens readable."""
         loaded = all(view.caught_up.is_set() for view in self._views())
-        return loaded and await self._probe.ready()
+        sealed = (self._instances, self._context.credentials.view)
+        return loaded and unreadable_summary(sealed) is None and await self._probe.ready()
 
     async def stop(self) -> None:
         if self._reconciler is not None:
@@ -213,10 +215,14 @@ class PollerService:
 
     async def _forget_deleted(self) -> None:
         """Tombstone the poller state and health of instances that no longer exist."""
+        # An instance whose record this process cannot read is not a deleted one.
         known = {instance.id for instance in self._instances.values()}
+        known |= self._instances.unreadable.keys()
         context = self._context
         health = {record.instance_id for record in context.health.values()}
+        health |= context.health.unreadable.keys()
         rotated = {record.instance_id for record in context.credentials.view.values()}
+        rotated |= context.credentials.view.unreadable.keys()
         remembered = context.state.instance_ids() | health | rotated
         for instance_id in remembered - known:
             if not self._shards.owns(instance_id):
@@ -237,7 +243,7 @@ class PollerService:
             (context.credentials.view, context.topics.pollers_credentials),
         )
         for view, topic in keyed_by_instance:
-            if view.get(instance_id) is not None:
+            if view.holds(instance_id):
                 meta = await self._producer.send(topic, instance_id.encode(), None)
                 view.apply(instance_id, None, meta.offset)
         log.info("forgot the poller state of deleted instance %s", instance_id)

@@ -38,3 +38,10 @@ class ProviderResponseError(PollerError):
     """The provider answered with a status or body we do not understand."""
 
     code = "provider_response"
+
+
+class ConfigUnreadableError(PollerError):
+    """A record the instance's polling depends on cannot be read by this process (a seal its
+    key ring does not open); polling waits until it can."""
+
+    code = "config_unreadable"

@@ -20,12 +20,12 @@ async def sync_callback(
 ) -> str | None:
     """Create, update or delete the instance's callback subscription; a new secret is returned."""
     subscription_id = callback_subscription_id(instance_id)
-    current = ingress.subscriptions.get(subscription_id)
     url = instance.callback_url if instance else None
     if instance is None or url is None:
-        if current is not None:
+        if ingress.subscriptions.holds(subscription_id):  # also one this process cannot read
             await ingress.put_subscription(subscription_id, None)
         return None
+    current = ingress.subscriptions.get(subscription_id)  # unreadable: 503, nothing changed
     wanted = {
         "url": url,
         "format": instance.callback_format,

@@ -8,6 +8,7 @@ import orjson
 from aiohttp import web
 
 from pipeline.config.requests import NotFoundError, RequestError
+from pipeline.config.view import UnreadableRecordError
 from pipeline.errors import KafkaUnavailableError
 from pipeline.web import Handler, error
 
@@ -34,3 +35,5 @@ async def admin_errors(request: web.Request, handler: Handler) -> web.StreamResp
         return error(404, exc.code, str(exc))
     except KafkaUnavailableError as exc:
         return error(503, exc.code, "Kafka is unavailable; retry later")
+    except UnreadableRecordError as exc:  # exists, but this process cannot open it
+        return error(503, exc.code, f"{exc}; fix the key ring (PIPELINE_SECRET_KEYS) or retry")

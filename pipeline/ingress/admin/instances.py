@@ -32,7 +32,7 @@ async def create(request: web.Request) -> web.Response:
     ingress = request.app[INGRESS]
     body, code = translate(await read_json(request))
     instance, generated = create_instance(body)
-    if ingress.instances.get(instance.id) is not None:
+    if ingress.instances.holds(instance.id):
         return error(409, "conflict", f"instance {instance.id!r} exists")
     if code is not None:
         try:
@@ -105,7 +105,7 @@ async def patch(request: web.Request) -> web.Response:
 async def delete(request: web.Request) -> web.Response:
     ingress = request.app[INGRESS]
     instance_id = request.match_info["id"]
-    if ingress.instances.get(instance_id) is None:
+    if not ingress.instances.holds(instance_id):  # a record it cannot read is deleted too
         return _not_found(instance_id)
     await ingress.put_instance(instance_id, None)
     await sync_callback(ingress, instance_id, None)

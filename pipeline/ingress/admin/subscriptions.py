@@ -37,7 +37,7 @@ def _found(request: web.Request) -> Subscription:
 async def create(request: web.Request) -> web.Response:
     ingress = request.app[INGRESS]
     subscription = create_subscription(await read_json(request))
-    if ingress.subscriptions.get(subscription.id) is not None:
+    if ingress.subscriptions.holds(subscription.id):
         return error(409, "conflict", f"subscription {subscription.id!r} exists")
     await ingress.put_subscription(subscription.id, subscription)
     return json_response({**subscription.public(), "secret": subscription.secret}, 201)
@@ -60,7 +60,10 @@ async def patch(request: web.Request) -> web.Response:
 
 
 async def delete(request: web.Request) -> web.Response:
-    await request.app[INGRESS].put_subscription(_found(request).id, None)
+    ingress, subscription_id = request.app[INGRESS], request.match_info["id"]
+    if not ingress.subscriptions.holds(subscription_id):  # one it cannot read is deleted too
+        raise NotFoundError(f"no subscription {subscription_id!r}")
+    await ingress.put_subscription(subscription_id, None)
     return web.Response(status=204)
 
 

@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from pipeline import metrics
 from pipeline.agents.deliver import Delivery, deliver_one
 from pipeline.config.keyring import KeyRing
 from pipeline.config.sealing import ConfigCodec
@@ -277,6 +278,36 @@ async def test_a_delivered_task_is_not_sent_again_unless_forced(stage: Stage) ->
 
 async def test_a_task_of_a_deleted_subscription_is_dropped(stage: Stage) -> None:
     await _deliver(stage, _task())
+    assert stage.receiver.hits == []
+    assert stage.producer.writes == []
+
+
+async def test_a_task_whose_subscription_cannot_be_read_waits_and_is_then_delivered(
+    stage: Stage,
+) -> None:
+    """Issue 23: an unreadable record is not a deleted one. The task is held (its offset stays
+    uncommitted) until the record can be read, and only then delivered."""
+    subscription = stage.subscribe(200)
+    stage.delivery.subscriptions._consume(b"s1", b'{"id": "s1", "enabled": "no"}', 1)
+    held = asyncio.create_task(_deliver(stage, _task()))
+    await asyncio.sleep(0.05)
+    assert not held.done()
+    assert stage.receiver.hits == []
+    assert metrics.DELIVERIES_WAITING_CONFIG._value.get() == 1
+    stage.delivery.subscriptions.apply("s1", subscription, 2)  # the record rewritten
+    await asyncio.wait_for(held, 5)
+    assert len(stage.receiver.hits) == 1
+    assert metrics.DELIVERIES_WAITING_CONFIG._value.get() == 0
+
+
+async def test_a_held_task_is_dropped_once_its_subscription_is_deleted(stage: Stage) -> None:
+    stage.subscribe(200)
+    stage.delivery.subscriptions._consume(b"s1", b"{not json", 1)
+    held = asyncio.create_task(_deliver(stage, _task()))
+    await asyncio.sleep(0.05)
+    assert not held.done()
+    stage.delivery.subscriptions.apply("s1", None, 2)  # a tombstone: deleted
+    await asyncio.wait_for(held, 5)
     assert stage.receiver.hits == []
     assert stage.producer.writes == []
 

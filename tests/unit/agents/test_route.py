@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 import orjson
 
@@ -77,3 +79,22 @@ def test_a_failure_while_routing_is_the_events_dead_letter() -> None:
         "internal_error",
     )
     assert dead["exception"]["type"] == "KeyError"
+
+
+async def test_routing_waits_while_a_subscription_cannot_be_read() -> None:
+    """Whether an event matches a subscription that cannot be read is unknown: routing without
+    it would lose its tasks for good (issue 23). It resumes once the record is rewritten."""
+    routing = router(subscription("all", ["*"], None))
+    view = routing._subscriptions
+    view.caught_up.set()
+    await asyncio.wait_for(routing.ready(), 1)
+    view._consume(b"posts", b"{not json", 5)
+    waiting = asyncio.create_task(routing.ready())
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    view.apply("posts", subscription("posts", ["post.*"], None), 6)
+    await asyncio.wait_for(waiting, 1)
+    assert [key for _, key, _ in routing.outputs(EVENT, orjson.dumps(EVENT))] == [
+        b"all",
+        b"posts",
+    ]

@@ -83,7 +83,8 @@ def test_without_a_configured_ring_one_key_is_generated_once_with_a_warning(
     first = load_key_ring(None, tmp_path / "data")
     again = load_key_ring(None, tmp_path / "data")
     assert first == again
-    assert first.primary_id == "local"
+    assert first.primary_id.startswith("local-")
+    assert load_key_ring(None, tmp_path / "elsewhere").primary_id != first.primary_id
     key_file = tmp_path / "data" / KEY_FILE
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert "not for production" in caplog.text

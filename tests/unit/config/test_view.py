@@ -13,11 +13,17 @@ from typing import Any
 import orjson
 import pytest
 
+from pipeline import metrics
 from pipeline.config import view as view_module
 from pipeline.config.keyring import KeyRing
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.subscriptions import Subscription, create_subscription
-from pipeline.config.view import CompactedView
+from pipeline.config.view import (
+    CompactedView,
+    Unreadable,
+    UnreadableRecordError,
+    unreadable_summary,
+)
 
 
 class FakeFollower:
@@ -101,13 +107,87 @@ def test_a_stale_value_does_not_bring_a_deleted_key_back() -> None:
     assert view.get("a") == {"v": "after"}
 
 
-def test_an_unreadable_record_is_skipped_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unreadable_record_is_held_not_taken_for_a_deletion(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     view, follower = _view()
     follower.deliver(b"a", b'{"v": 1}', 0)
     with caplog.at_level(logging.ERROR, logger=view_module.__name__):
         follower.deliver(b"a", b"{not json", 1)
-    assert view.get("a") == {"v": 1}  # the last readable value stays
-    assert "skipping unreadable unit.config record at offset 1" in caplog.text
+    found = view.lookup("a")
+    assert isinstance(found, Unreadable)
+    assert (found.topic, found.key, found.offset, found.key_id) == ("unit.config", "a", 1, None)
+    with pytest.raises(UnreadableRecordError, match=r"unit.config/a \(offset 1\)"):
+        view.get("a")  # neither the stale value nor "absent"
+    assert view.holds("a")
+    assert view.items() == []
+    assert set(view.unreadable) == {"a"}
+    assert "cannot read unit.config/a (offset 1)" in caplog.text
+
+
+def test_a_readable_write_or_a_tombstone_settles_an_unreadable_key() -> None:
+    view, follower = _view()
+    follower.deliver(b"a", b"{not json", 0)
+    follower.deliver(b"b", b"{not json", 1)
+    follower.deliver(b"a", b'{"v": "rewritten"}', 2)
+    follower.deliver(b"b", None, 3)
+    assert view.get("a") == {"v": "rewritten"}
+    assert view.lookup("b") is None
+    assert not view.holds("b")
+    assert view.unreadable == {}
+
+
+def test_an_older_unreadable_record_does_not_hide_a_newer_value() -> None:
+    view, follower = _view()
+    view.apply("a", {"v": "written here"}, 5)
+    follower.deliver(b"a", b"{not json", 4)
+    assert view.get("a") == {"v": "written here"}
+    assert view.unreadable == {}
+
+
+def test_the_unreadable_count_is_exported_and_the_hook_hears_of_each() -> None:
+    heard: list[Unreadable] = []
+    view: CompactedView[dict[str, Any]] = CompactedView(
+        "kafka:9092", "unit.gauge", orjson.loads, heard.append
+    )
+    [follower] = FakeFollower.made
+    gauge = metrics.CONFIG_UNREADABLE.labels("unit.gauge")
+    follower.deliver(b"a", b"{not json", 0)
+    follower.deliver(b"b", b"{not json", 1)
+    assert gauge._value.get() == 2
+    assert [u.key for u in heard] == ["a", "b"]
+    assert unreadable_summary([view]) == "unit.gauge: 2 record(s) cannot be read (a, b)"
+    follower.deliver(b"a", b"{}", 2)
+    assert gauge._value.get() == 1
+    follower.deliver(b"b", None, 3)
+    assert gauge._value.get() == 0
+    assert unreadable_summary([view]) is None
+
+
+async def test_changed_returns_at_the_next_record() -> None:
+    view, follower = _view()
+    waiter = asyncio.create_task(view.changed())
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    follower.deliver(b"a", b'{"v": 1}', 0)
+    await asyncio.wait_for(waiter, 1.0)
+
+
+def test_a_seal_the_ring_cannot_open_names_its_key_id() -> None:
+    """The value a worker would have taken for a deleted subscription (issue 23)."""
+    written_by = ConfigCodec(KeyRing((("local-aaaa", b"a" * 32),)))
+    read_by = ConfigCodec(KeyRing((("local-bbbb", b"b" * 32),)))
+    view: CompactedView[Subscription] = CompactedView(
+        "kafka:9092", "unit.config", read_by.subscription_from_json
+    )
+    [follower] = FakeFollower.made
+    sub = create_subscription({"id": "s1", "name": "n", "url": "https://example.com/h"})
+    follower.deliver(b"s1", written_by.subscription_to_json(sub), 0)
+    found = view.lookup("s1")
+    assert isinstance(found, Unreadable)
+    assert found.key_id == "local-aaaa"
+    assert "not in this key ring" in found.reason
+    assert sub.secret not in found.reason
 
 
 def test_a_record_without_a_key_is_ignored() -> None:
@@ -125,7 +205,9 @@ async def test_start_synced_stop_and_caught_up_are_the_followers() -> None:
     assert follower.calls == ["start", "synced", "stop"]
 
 
-def test_a_config_record_of_the_wrong_shape_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_config_record_of_the_wrong_shape_is_held_unreadable(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """The typed decoder's refusal (JSON, but not a subscription) is an unreadable record."""
     codec = ConfigCodec(KeyRing.ephemeral())
     view: CompactedView[Subscription] = CompactedView(
@@ -136,6 +218,8 @@ def test_a_config_record_of_the_wrong_shape_is_skipped(caplog: pytest.LogCapture
     follower.deliver(b"s1", codec.subscription_to_json(good), 0)
     with caplog.at_level(logging.ERROR, logger=view_module.__name__):
         follower.deliver(b"s1", b'{"id": "s1", "enabled": "no"}', 1)
-    assert view.get("s1") == good
-    assert "skipping unreadable unit.config record at offset 1" in caplog.text
+    found = view.lookup("s1")
+    assert isinstance(found, Unreadable)
+    assert found.key_id is None  # not a key ring's fault
+    assert "cannot read unit.config/s1 (offset 1)" in caplog.text
     assert "Expected `bool`, got `str` - at `$.enabled`" in caplog.text

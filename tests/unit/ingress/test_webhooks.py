@@ -203,3 +203,17 @@ async def test_a_kept_header_that_is_not_utf8_is_400_and_nothing_is_written(
     assert head.startswith(b"HTTP/1.1 400"), head
     assert orjson.loads(payload)["error"]["code"] == "invalid_header"
     assert producer.records == []
+
+
+async def test_an_instance_this_process_cannot_read_is_503_for_the_sender_to_retry(
+    base_url: str, ingress: Ingress, producer: FakeProducer
+) -> None:
+    """Not 404 (which tells a sender the URL is gone): the instance exists, its record cannot be
+    read here (issue 23); nothing is written."""
+    ingress.instances._consume(b"hoot1", b'{"id": "hoot1"}', 5)
+    status, (_, answer) = await _post(
+        base_url + HOOK, orjson.dumps([hootsuite_element("9", "SENT")])
+    )
+    assert status == 503
+    assert answer["error"]["code"] == "config_unreadable"
+    assert producer.records == []

@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from pipeline.config.keyring import SealedValueError, new_key_entry, parse_key_ring
-from pipeline.config.view import CompactedView
+from pipeline.config.view import CompactedView, Unreadable
 from pipeline.pollers.credentials import CredentialStore, credentials_decoder, grant_of
 from pipeline.pollers.hootsuite_api import HootsuiteCredentials
 from tests.unit.pollers.conftest import (
@@ -84,10 +84,10 @@ def test_a_token_sealed_for_another_instance_does_not_open() -> None:
         credentials_decoder(RING)(raw)
 
 
-def test_the_view_skips_and_logs_an_unreadable_record(
+def test_the_view_holds_and_logs_an_unreadable_record(
     store: CredentialStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     store.view._consume(b"x", b'{"instance_id": "x"}', 3)
 
-    assert store.view.get("x") is None
-    assert f"skipping unreadable {TOPICS.pollers_credentials} record at offset 3" in caplog.text
+    assert isinstance(store.view.lookup("x"), Unreadable)  # not taken for "no rotation"
+    assert f"cannot read {TOPICS.pollers_credentials}/x (offset 3)" in caplog.text

@@ -138,6 +138,33 @@ async def test_a_deleted_instance_state_is_tombstoned(
     assert state.instance_ids() == set()
 
 
+async def test_an_instance_that_cannot_be_read_pauses_but_its_state_is_kept(
+    service: PollerService, started: list[Started]
+) -> None:
+    """Issue 23: unreadable is not deleted. Its polling stops (its credentials are unknown),
+    its poll state is not tombstoned, and the poller is not ready until the record is readable."""
+    configure(service, make_instance("inst_sealed"))
+    await reconciled(service)
+    state, producer = service._context.state, service._producer
+    assert isinstance(producer, FakeProducer)
+    key = state_key("inst_sealed", "9001")
+    record = state_record("inst_sealed", "9001", "SCHEDULED", None, utcnow())
+    state.apply(key, record, (await producer.send("pollers.state", key.encode(), b"{}")).offset)
+    producer.clear()
+
+    service._instances._consume(b"inst_sealed", b'{"id": "inst_sealed"}', next(offsets))
+    await reconciled(service)
+
+    assert producer.records == []
+    assert started[0].cancelled
+    assert state.instance_ids() == {"inst_sealed"}
+    assert not await service.ready()
+    configure(service, make_instance("inst_sealed"))
+    await reconciled(service)
+    assert len(started) == 2
+    assert not started[1].cancelled
+
+
 async def test_shards_taken_away_stop_their_tasks_and_new_ones_wait_for_the_views(
     service: PollerService, started: list[Started], monkeypatch: pytest.MonkeyPatch
 ) -> None:
