@@ -199,6 +199,41 @@ DELIVERIES_WAITING_CONFIG = Gauge(
     "pipeline_deliveries_waiting_for_config",
     "Delivery tasks held uncommitted because their subscription's record cannot be read here.",
 )
+TABLE_KEYS = Gauge(
+    "pipeline_table_keys",
+    "Keys an expiring table holds on this worker's open partitions (RocksDB's estimate).",
+    ["table"],
+)
+TABLE_BYTES = Gauge(
+    "pipeline_table_bytes",
+    "Bytes an expiring table takes on this worker's open partitions (SST files and memtables).",
+    ["table"],
+)
+TABLE_OLDEST_KEY_AGE = Gauge(
+    "pipeline_table_oldest_key_age_seconds",
+    "Age of the oldest time bucket an expiring table still holds (at most two windows).",
+    ["table"],
+)
+TABLE_WINDOW = Gauge(
+    "pipeline_table_window_seconds",
+    "The window of an expiring table: keys are kept at least this long, at most twice as long.",
+    ["table"],
+)
+TABLE_EXPIRY_RUNS = Gauge(
+    "pipeline_table_last_expiry_timestamp_seconds",
+    "When an expiring table last ran its expiry (Unix time).",
+    ["table"],
+)
+TABLE_RECOVERY_SECONDS = Gauge(
+    "pipeline_table_recovery_seconds",
+    "How long the last recovery of a table took, from the rebalance to its completion.",
+    ["table"],
+)
+TABLE_RECOVERED_RECORDS = Counter(
+    "pipeline_table_recovered_records_total",
+    "Changelog records a table applied while recovering its partitions.",
+    ["table"],
+)
 PRODUCER_ERRORS = Counter(
     "pipeline_kafka_producer_errors_total",
     "Writes to Kafka that failed or were not acknowledged in time, by process.",

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     retry_schedule: Annotated[tuple[float, ...], NoDecode] = (5.0, 25.0, 125.0)
     delivery_timeout: Annotated[float, NoDecode] = Field(default=5.0, gt=0)
     dedup_window: Annotated[float, NoDecode] = Field(default=7 * 86400.0, gt=0)
+    # RocksDB block cache of each partition of the dedup and delivered tables: their memory,
+    # whatever the number of keys the window holds (pipeline/expiring_table.py).
+    state_cache_mb: int = Field(default=8, ge=1, le=4096)
     allow_private_destinations: bool = False
     delivery_concurrency: int = Field(default=32, ge=1, le=1024)
     delivery_concurrency_per_subscription: int = Field(default=8, ge=1, le=1024)

@@ -27,6 +27,11 @@ from pipeline.topics import declare_topics
 LAG_INTERVAL_SECONDS = 10.0
 
 
+def expiry_interval(window: float) -> float:
+    """How often the tables drop expired buckets: a quarter window, between 1 s and a minute."""
+    return min(60.0, max(1.0, window / 4))
+
+
 def register_agents(
     app: faust.App,
     settings: Settings,
@@ -54,9 +59,7 @@ def register_agents(
         invalid=topics.events_invalid.get_topic_name(),
     )
     writer = Writer(app)
-    register_normalize(
-        app, Normalizer(topics, tables, catalog, settings.dedup_window, writer, router)
-    )
+    register_normalize(app, Normalizer(topics, tables, catalog, writer, router))
     sender = Sender(
         limit=settings.delivery_concurrency * len(topics.delivery_tiers),
         allow_private=settings.allow_private_destinations,
@@ -84,5 +87,11 @@ def register_agents(
         await lag.measure()
 
     app.timer(LAG_INTERVAL_SECONDS, on_leader=True)(measure_lag)
+    expiry = tables.expiry()
+
+    async def expire_tables() -> None:
+        expiry.run()
+
+    app.timer(expiry_interval(settings.dedup_window))(expire_tables)
     app.task(start_delivery_clients)
     app.on_before_shutdown.connect(stop_delivery_clients)

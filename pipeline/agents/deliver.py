@@ -72,8 +72,7 @@ class Delivery:
     attempting: dict[str, asyncio.Event] = field(default_factory=dict)
 
     def delivered(self, key: str) -> bool:
-        window = self.tables.delivered[key]
-        return bool(window.current() or window.delta(self.settings.dedup_window))
+        return self.tables.delivered.seen(key)
 
     async def settled(self, webhook_id: str) -> bool:
         """Whether this delivery already got its 2xx. A copy of it being attempted right now is
@@ -214,7 +213,7 @@ async def _conclude(
         # task (its offset not committed yet) sent again after the restart, although its 2xx came
         # before the kill (7 such repeats in one round of `make soak`). The record is queued
         # first; both go out in the producer's next requests.
-        delivery.tables.delivered[task.webhook_id] = 1
+        delivery.tables.delivered.add(task.webhook_id)
     if outcome.kind is OutcomeKind.RETRY and task.attempt <= len(delivery.settings.retry_schedule):
         tier = task.attempt
         delay = max(delivery.settings.retry_schedule[tier - 1], outcome.retry_after or 0.0)

@@ -56,7 +56,6 @@ class Normalizer:
     topics: Topics
     tables: Tables
     catalog: Catalog
-    window: float
     writer: Writer
     router: Router
 
@@ -82,11 +81,10 @@ class Normalizer:
         seen_here: set[str] = set()
         for record in batch:
             fresh = []
-            with as_current(record.event):  # windowed lookups use the record's time, partition
+            with as_current(record.event):  # lookups read the record's partition of the table
                 for normalized, value in record.events:
                     key = dedup_key(normalized)
-                    seen = self.tables.dedup[key]
-                    if key in seen_here or seen.current() or seen.delta(self.window):
+                    if key in seen_here or self.tables.dedup.seen(key):
                         metrics.EVENTS_DUPLICATE.labels(record.outcome.provider).inc()
                         continue
                     seen_here.add(key)
@@ -115,7 +113,7 @@ class Normalizer:
             outcome = record.outcome
             with as_current(record.event):  # the key's changelog partition is the record's
                 for normalized, _ in record.events:
-                    self.tables.dedup[dedup_key(normalized)] = 1
+                    self.tables.dedup.add(dedup_key(normalized))
             for normalized, _ in record.events:
                 metrics.EVENTS_NORMALIZED.labels(outcome.provider, normalized["type"]).inc()
                 occurred = parse_time(normalized["time"])

@@ -20,7 +20,6 @@ from pipeline.settings import REPO_ROOT
 from tests.support.payloads import oktopost_body
 
 CATALOG = Catalog(REPO_ROOT / "topics")
-WINDOW = 3600.0
 
 
 class Record:
@@ -31,32 +30,17 @@ class Record:
         self.message = SimpleNamespace(topic=topic)
 
 
-class Seen:
-    def __init__(self, now: bool, within_window: bool, asked: list[float]) -> None:
-        self._now, self._within, self._asked = now, within_window, asked
-
-    def current(self) -> bool:
-        return self._now
-
-    def delta(self, window: float) -> bool:
-        self._asked.append(window)
-        return self._within
-
-
 class DedupTable:
-    """The windowed dedup table: `current` keys, keys `earlier` in the window, writes kept."""
+    """The dedup table as the agent uses it: keys `seen` before, and the keys it `add`s."""
 
     def __init__(self) -> None:
-        self.current: set[str] = set()
-        self.earlier: set[str] = set()
+        self.known: set[str] = set()
         self.marked: list[str] = []
-        self.windows: list[float] = []
 
-    def __getitem__(self, key: str) -> Seen:
-        return Seen(key in self.current, key in self.earlier, self.windows)
+    def seen(self, key: str) -> bool:
+        return key in self.known
 
-    def __setitem__(self, key: str, value: int) -> None:
-        assert value == 1
+    def add(self, key: str) -> None:
         self.marked.append(key)
 
 
@@ -118,7 +102,6 @@ def normalizer(view: CompactedView[Subscription] | None = None) -> tuple[Normali
         topics=topics,  # type: ignore[arg-type]  # the stand-ins have what is used
         tables=SimpleNamespace(dedup=dedup),  # type: ignore[arg-type]
         catalog=CATALOG,
-        window=WINDOW,
         writer=writer,  # type: ignore[arg-type]
         router=router,
     )
@@ -162,19 +145,17 @@ async def test_a_new_event_is_written_with_its_task_then_marked_seen() -> None:
     dedup = _dedup(built)
     assert dedup.marked == [dedup_key(event)] == [f"{event['source']} {event['id']}"]
     assert writer.marked_when_written == [0, 0]  # every write before any mark
-    assert dedup.windows == [WINDOW]
 
 
 async def test_an_event_seen_before_is_neither_written_nor_routed() -> None:
     built, writer = normalizer()
     await built.handle([Record(SENT)])  # type: ignore[list-item]
     [(_, event)] = writer.on("events.normalized")
-    for seen_in in ("current", "earlier"):
-        again, again_writer = normalizer()
-        getattr(_dedup(again), seen_in).add(dedup_key(event))
-        await again.handle([Record(SENT)])  # type: ignore[list-item]
-        assert again_writer.writes == [], seen_in
-        assert _dedup(again).marked == []
+    again, again_writer = normalizer()
+    _dedup(again).known.add(dedup_key(event))
+    await again.handle([Record(SENT)])  # type: ignore[list-item]
+    assert again_writer.writes == []
+    assert _dedup(again).marked == []
 
 
 async def test_a_repeat_within_the_batch_is_written_once() -> None:

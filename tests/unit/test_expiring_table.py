@@ -1,0 +1,154 @@
+"""pipeline.expiring_table: keys on disk in time buckets, expired by time whoever wrote them.
+
+The store is the real one (rocksdict in a temporary data dir) under a faust app that is not
+started; a clock stands in for time. The last test shows the upstream behaviour it replaces.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from faust.types import TP
+
+from pipeline.app import create_app
+from pipeline.expiring_table import ExpiringStore, changelog_config, prefix
+from pipeline.faust_fixes import as_current
+from pipeline.settings import load_settings
+from pipeline.tables import declare_tables
+
+WINDOW = 100.0
+
+
+class Event:
+    """What the store reads of faust's current event: the partition of the record."""
+
+    def __init__(self, partition: int) -> None:
+        self.message = SimpleNamespace(partition=partition)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: Clock) -> Any:
+    settings = load_settings(data_dir=tmp_path, app_id="expiring-test", dedup_window=WINDOW)
+    tables = declare_tables(create_app(settings), settings)
+    built = tables.dedup.store
+    built.clock = clock
+    return built
+
+
+def add(store: ExpiringStore, key: str, partition: int = 0) -> None:
+    with as_current(Event(partition)):  # type: ignore[arg-type] - what the store reads of it
+        store[key] = store.bucket()
+
+
+def held(store: ExpiringStore, key: str, partition: int = 0) -> bool:
+    with as_current(Event(partition)):  # type: ignore[arg-type]
+        return key in store
+
+
+def raw_keys(store: ExpiringStore) -> list[bytes]:
+    return [key for db in store._dbs.values() for key in db.keys() if key[:1] == b"\x01"]  # noqa: SIM118 - a rocksdict, not a dict
+
+
+def test_a_key_is_remembered_for_a_window_and_forgotten_within_two(
+    store: ExpiringStore, clock: Clock
+) -> None:
+    clock.now = 10 * WINDOW + WINDOW - 1  # the last second of its bucket: the worst case
+    add(store, "a")
+    clock.now += WINDOW  # a full window later
+    assert held(store, "a")
+    clock.now += WINDOW  # two windows later
+    assert not held(store, "a")
+    assert not held(store, "b")
+
+
+def test_expire_drops_old_buckets_from_disk_with_one_range_delete(
+    store: ExpiringStore, clock: Clock
+) -> None:
+    for n in range(100):
+        add(store, f"old-{n}", partition=n % 2)
+    clock.now += WINDOW
+    add(store, "recent")
+    clock.now += WINDOW
+    assert store.expire() == 2  # both open partitions
+    assert store.expire() == 0  # nothing new to drop in the same bucket
+    assert [key[9:] for key in raw_keys(store)] == [b'"recent"']
+    assert store.oldest_bucket() == store.bucket() - 1
+    _, size = store.disk_stats()  # the key estimate is RocksDB's, rough after range deletes
+    assert size > 0
+
+
+def test_a_recovered_key_lands_in_its_bucket_and_an_expired_one_is_not_written(
+    store: ExpiringStore, clock: Clock
+) -> None:
+    """Keys that arrive by changelog recovery expire like the others (faust never expired
+    those of a windowed table)."""
+    current = store.bucket()
+    tp = TP("expiring-test-dedup-changelog", 1)
+
+    def record(key: bytes, value: bytes | None, offset: int) -> Any:
+        message = SimpleNamespace(tp=tp, partition=1, offset=offset, key=key, value=value)
+        return SimpleNamespace(message=message)
+
+    batch = [
+        record(b'"fresh"', str(current).encode(), 7),
+        record(b'"stale"', str(current - 5).encode(), 8),
+        record(b'"gone"', str(current).encode(), 9),
+        record(b'"gone"', None, 10),
+    ]
+    store.apply_changelog_batch(batch, to_key=lambda k: k, to_value=lambda v: v)
+    assert held(store, "fresh", partition=1)
+    assert not held(store, "stale", partition=1)
+    assert not held(store, "gone", partition=1)
+    assert store.persisted_offset(tp) == 10
+    assert raw_keys(store) == [prefix(current) + b'"fresh"']
+    clock.now += 2 * WINDOW
+    store.expire()
+    assert raw_keys(store) == []
+
+
+def test_iteration_shows_the_live_keys_without_their_buckets(
+    store: ExpiringStore, clock: Clock
+) -> None:
+    add(store, "old")
+    clock.now += 2 * WINDOW
+    add(store, "new")
+    assert list(store._visible_keys(store._db_for_partition(0))) == [b'"new"']
+
+
+def test_the_changelog_keeps_two_windows_and_is_compacted() -> None:
+    assert changelog_config(3600.0) == {
+        "cleanup.policy": "compact,delete",
+        "retention.ms": "7200000",
+        "segment.ms": "3600000",
+    }
+
+
+def test_faust_windowed_tables_index_every_key_in_memory(tmp_path: Path) -> None:
+    """The upstream behaviour this module replaces (faust-streaming 0.15.3): a windowed table
+    with `expires` adds each key it writes to `_partition_timestamp_keys`, a set in memory; the
+    expiring table keeps no such index."""
+    settings = load_settings(data_dir=tmp_path, app_id="windowed-test", dedup_window=WINDOW)
+    app = create_app(settings)
+    windowed = app.Table("w", default=int, partitions=1).tumbling(WINDOW, expires=2 * WINDOW)
+    table = windowed.table
+    for n in range(1000):
+        table._maybe_set_key_ttl((f"k{n}", (0.0, WINDOW)), 0)
+    assert sum(len(keys) for keys in table._partition_timestamp_keys.values()) == 1000
+    ours = declare_tables(app, settings).dedup
+    assert not ours._should_expire_keys()  # so `_maybe_set_key_ttl` never indexes a key
