@@ -15,6 +15,7 @@ from pipeline.config.keyring import key_ring_for
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.subscriptions import Subscription
 from pipeline.config.view import CompactedView
+from pipeline.contract.headers import RecordHeaders
 from pipeline.contract.topics import Topic
 from pipeline.delivery.gates import SubscriberGates
 from pipeline.delivery.sender import Sender
@@ -42,7 +43,7 @@ def register_agents(app: faust.App, settings: Settings) -> None:
         deliveries=topics.deliveries.get_topic_name(),
         invalid=topics.events_invalid.get_topic_name(),
     )
-    writer = Writer(app)
+    writer = Writer(app, RecordHeaders.from_manifest(settings))
     register_normalize(
         app, Normalizer(topics, tables, catalog, settings.dedup_window, writer, router)
     )
