@@ -3,8 +3,9 @@
 // event. A record the SDK cannot turn into a CloudEvent ends the run with exit status 1 and the
 // SDK's reason on stderr: it is a record the data teams' consumers could not read either.
 //
-// Run as a single source file (Java 11+), on the jars of tests/interop/java/pom.xml:
-//   java -cp '.cache/cloudevents-java-4.0.1/*' ReadCloudEvents.java <bootstrap> <topic>
+// Run as a single source file (Java 17, as the broker), on the jars of tests/interop/java/pom.xml:
+//   java -cp '.cache/cloudevents-java-<POM digest>/*' ReadCloudEvents.java <bootstrap> <topic>
+// (tests/support/cloudevents_java.py resolves the jars and runs it).
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
