@@ -28,6 +28,7 @@ from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.partitioner import murmur2
 
 from pipeline import metrics
+from pipeline.contract.headers import RecordHeaders
 from pipeline.errors import KafkaUnavailableError
 from pipeline.health import port_open
 
@@ -58,9 +59,17 @@ def _partition(key: bytes | None, all_partitions: list[int], available: list[int
 
 
 class DurableProducer:
-    def __init__(self, bootstrap: str, ack_timeout: float = 5.0, *, process: str) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        ack_timeout: float = 5.0,
+        *,
+        process: str,
+        headers: RecordHeaders,
+    ) -> None:
         self._bootstrap = bootstrap
         self._process = process
+        self._headers = headers  # each record carries its topic's (`pipeline.contract.headers`)
         self._ack_timeout = ack_timeout
         self._producer: AIOKafkaProducer | None = None
         self._connected = asyncio.Event()
@@ -127,6 +136,7 @@ class DurableProducer:
 
     async def send(self, topic: str, key: bytes | None, value: bytes | None) -> Any:
         """Write one record and wait for the broker's ack; `KafkaUnavailableError` otherwise."""
+        headers = self._headers.of(topic, value)
         producer: AIOKafkaProducer | None = self._producer
         waited = producer is None
         try:
@@ -135,7 +145,7 @@ class DurableProducer:
                     self._reconnect_soon()
                 while (producer := self._producer) is None:  # retired again: wait once more
                     await self._connected.wait()
-                ack = await producer.send(topic, value=value, key=key)
+                ack = await producer.send(topic, value=value, key=key, headers=headers)
                 return await ack
         except MessageSizeTooLargeError as exc:  # this record's fault, not the connection's
             metrics.PRODUCER_ERRORS.labels(self._process).inc()

@@ -15,6 +15,7 @@ from pipeline.config.keyring import key_ring_for
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.subscriptions import Subscription
 from pipeline.config.view import CompactedView, Unreadable
+from pipeline.contract.headers import RecordHeaders
 from pipeline.contract.topics import Topic
 from pipeline.delivery.gates import SubscriberGates
 from pipeline.delivery.sender import Sender
@@ -58,7 +59,7 @@ def register_agents(
         deliveries=topics.deliveries.get_topic_name(),
         invalid=topics.events_invalid.get_topic_name(),
     )
-    writer = Writer(app)
+    writer = Writer(app, RecordHeaders.from_manifest(settings))
     register_normalize(app, Normalizer(topics, tables, catalog, writer, router))
     sender = Sender(
         limit=settings.delivery_concurrency * len(topics.delivery_tiers),

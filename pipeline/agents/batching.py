@@ -28,6 +28,8 @@ from typing import Any
 import faust
 from faust.types import EventT, StreamT
 
+from pipeline.contract.headers import RecordHeaders
+
 BATCH_LIMIT = 500
 
 
@@ -89,12 +91,15 @@ async def ack_batch(stream: StreamT[Any], batch: Iterable[EventT[Any]]) -> None:
 
 
 class Writer:
-    """Writes records through the app's producer, skipping faust's per-send topic machinery."""
+    """Writes records through the app's producer, skipping faust's per-send topic machinery;
+    each carries its topic's headers (`pipeline.contract.headers`)."""
 
-    def __init__(self, app: faust.App) -> None:
+    def __init__(self, app: faust.App, headers: RecordHeaders) -> None:
         self._app = app
+        self._headers = headers
 
     async def send(self, topic: str, key: bytes, value: bytes) -> Awaitable[Any]:
         """Queue one record; the result resolves once Kafka acknowledged it."""
-        ack: Awaitable[Any] = await self._app.producer.send(topic, key, value, None, None, None)
+        headers = self._headers.of(topic, value)
+        ack: Awaitable[Any] = await self._app.producer.send(topic, key, value, None, None, headers)
         return ack

@@ -89,7 +89,8 @@ def register_deliver(app: faust.App, delivery: Delivery) -> list[Any]:
     agents = []
 
     async def dead_letter(value: bytes) -> None:
-        await (await delivery.topics.events_invalid.send(key=b"", value=value))
+        invalid = delivery.topics.events_invalid.get_topic_name()
+        await (await delivery.writer.send(invalid, b"", value))
 
     for tier, topic in enumerate(delivery.topics.delivery_tiers):
 
@@ -127,7 +128,8 @@ def _unusable(raw: bytes | None, exc: msgspec.DecodeError) -> InvalidRecord:
 
 
 async def _dead_letter(delivery: Delivery, letter: InvalidRecord) -> None:
-    await (await delivery.topics.events_invalid.send(key=b"", value=encode_invalid(letter)))
+    invalid = delivery.topics.events_invalid.get_topic_name()
+    await (await delivery.writer.send(invalid, b"", encode_invalid(letter)))
     metrics.EVENTS_INVALID.labels("deliver", letter.reason).inc()
 
 
@@ -256,8 +258,10 @@ async def _disable(delivery: Delivery, subscription: Subscription, outcome: Outc
     disabled = disable_gone(subscription, outcome.status_code or 410)
     log.warning("disabling subscription %s: %s", subscription.id, disabled.disabled_reason)
     metrics.SUBSCRIPTIONS_DISABLED.inc()
-    ack = await delivery.topics.config_subscriptions.send(
-        key=subscription.id.encode(), value=delivery.codec.subscription_to_json(disabled)
+    ack = await delivery.writer.send(
+        delivery.topics.config_subscriptions.get_topic_name(),
+        subscription.id.encode(),
+        delivery.codec.subscription_to_json(disabled),
     )
     written = await ack
     delivery.subscriptions.apply(subscription.id, disabled, written.offset)

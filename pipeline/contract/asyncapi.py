@@ -2,8 +2,9 @@
 
 One channel per topic as the cluster names it (prefix applied, one per retry tier, as `pipeline
 topics apply` creates them), its Kafka bindings (partitions, cleanup policy, retention), one
-message whose key is described by the Kafka message binding and whose payload is the topic's JSON
-Schema, and one operation per process the manifest says writes (`send`) or reads (`receive`) it.
+message whose key is described by the Kafka message binding, whose headers (`content-type`) are a
+schema of constants and whose payload is the topic's JSON Schema, and one operation per process
+the manifest says writes (`send`) or reads (`receive`) it.
 
 The schemas are embedded under `components.schemas`, their `$ref`s between files rewritten to
 point there, so the document stands alone. They keep to the keywords that mean the same in JSON
@@ -20,11 +21,13 @@ from typing import Any
 
 import orjson
 
+from pipeline.contract.headers import CONTENT_TYPE
 from pipeline.contract.topics import DeclaredTopic, TopicSpec, declared_topics, load_manifest
 from pipeline.settings import Settings
 
 ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
+DEFAULT_CONTENT_TYPE = "application/json"
 STABLE_KEYWORDS = frozenset(
     {
         "$schema", "$id", "$ref", "title", "description", "default", "examples", "type", "enum",
@@ -68,7 +71,7 @@ def asyncapi_document(settings: Settings) -> dict[str, Any]:
                 "description": "The brokers of PIPELINE_KAFKA_BOOTSTRAP.",
             }
         },
-        "defaultContentType": "application/json",
+        "defaultContentType": DEFAULT_CONTENT_TYPE,
         "channels": channels,
         "operations": operations,
         "components": {"schemas": schemas, "messages": messages},
@@ -112,9 +115,11 @@ def _channel(spec: TopicSpec, message_id: str) -> dict[str, Any]:
 
 
 def _message(spec: TopicSpec, message_id: str) -> dict[str, Any]:
+    declared = dict(spec.headers)
     message: dict[str, Any] = {
         "name": message_id,
-        "contentType": "application/json",
+        # The payload's media type; the header's parameters (a charset) are not part of it.
+        "contentType": declared.get(CONTENT_TYPE, DEFAULT_CONTENT_TYPE).partition(";")[0].strip(),
         "bindings": {
             "kafka": {
                 "key": {"type": "string", "description": f"the {spec.key} (UTF-8)"},
@@ -122,6 +127,15 @@ def _message(spec: TopicSpec, message_id: str) -> dict[str, Any]:
             }
         },
     }
+    if declared:
+        message["headers"] = {
+            "type": "object",
+            "description": "Kafka record headers: every record with a value carries them.",
+            "required": list(declared),
+            "properties": {
+                name: {"type": "string", "const": value} for name, value in declared.items()
+            },
+        }
     if spec.value_schema is not None:
         message["payload"] = {"$ref": f"#/components/schemas/{spec.value_schema.stem}"}
     return message

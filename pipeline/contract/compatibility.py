@@ -6,6 +6,7 @@ its released self. Consumers read tolerantly: they ignore fields and enum values
 know. Everything else they rely on, so these break them:
 
 - a topic, or an event type, removed (or renamed);
+- a record header the manifest declares removed, or its value changed (a new header is not);
 - a required field removed or made optional;
 - a new required field (the records already on the topic lack it);
 - a type narrowed (`["string", "null"]` → `"string"`, `number` → `integer`) or widened (a field
@@ -30,6 +31,7 @@ import orjson
 from pipeline.contract.topics import DeclaredTopic, Topic, declared_topics
 
 RELEASED = "released"
+MANIFEST = "manifest.toml"
 EVENTS_TOPIC = Topic.EVENTS_NORMALIZED.value  # the topic whose event types topics/events/ catalogs
 _VERSIONED = re.compile(r"^(?P<base>.+?)(?:-v(?P<version>[0-9]+))?\.json$")
 
@@ -59,7 +61,7 @@ def check(topics_dir: Path) -> list[Break]:
         if new is None:
             breaks.append(Break(name, "", "topic removed from the manifest", old.read_by))
             continue
-        found = _topic_changes(topics_dir, old, new)
+        found = [*_header_changes(old, new), *_topic_changes(topics_dir, old, new)]
         breaks.extend(Break(name, where, what, new.read_by) for where, what in found)
     normalized = current.get(EVENTS_TOPIC)
     if normalized is not None and _same_version(released.get(EVENTS_TOPIC), normalized):
@@ -70,6 +72,17 @@ def check(topics_dir: Path) -> list[Break]:
 
 def _same_version(old: DeclaredTopic | None, new: DeclaredTopic) -> bool:
     return old is not None and old.value_schema == new.value_schema
+
+
+def _header_changes(old: DeclaredTopic, new: DeclaredTopic) -> Iterator[tuple[str, str]]:
+    """Headers are not versioned with the value schema: consumers pick a decoder by them (the
+    CloudEvents SDKs tell structured from binary mode by `content-type`), so any change breaks."""
+    now = dict(new.headers)
+    for name, value in old.headers:
+        if name not in now:
+            yield MANIFEST, f"header {name!r} removed"
+        elif now[name] != value:
+            yield MANIFEST, f"header {name!r} changed from {value!r} to {now[name]!r}"
 
 
 def _topic_changes(

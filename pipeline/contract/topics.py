@@ -19,6 +19,7 @@ from pipeline.settings import Settings, parse_duration
 
 CLEANUP_POLICIES = frozenset({"delete", "compact"})
 TIER = "{tier}"  # the placeholder of a per-retry-tier name
+Headers = tuple[tuple[str, str], ...]  # (name, value), in manifest order
 
 
 class Topic(StrEnum):
@@ -71,6 +72,7 @@ class TopicSpec:
     retention_ms: int
     description: str
     value_schema: Path | None = None
+    headers: Headers = ()  # what each record with a value carries (`RecordHeaders` encodes them)
 
     def configs(self) -> dict[str, str]:
         """The topic-level configs the manifest owns."""
@@ -99,6 +101,7 @@ class DeclaredTopic:
     written_by: tuple[str, ...]
     read_by: tuple[str, ...]
     per_retry_tier: bool = False
+    headers: Headers = ()
 
 
 def declared_topics(topics_dir: Path) -> dict[str, DeclaredTopic]:
@@ -113,6 +116,7 @@ def declared_topics(topics_dir: Path) -> dict[str, DeclaredTopic]:
             written_by=tuple(str(who) for who in entry.get("written_by", ())),
             read_by=tuple(str(who) for who in entry.get("read_by", ())),
             per_retry_tier=bool(entry.get("per_retry_tier")),
+            headers=_headers(name, entry),
         )
     return declared
 
@@ -185,7 +189,16 @@ def _spec(topic: Topic, name: str, entry: dict[str, Any], settings: Settings) ->
         retention_ms=_retention_ms(name, retention),
         description=str(entry.get("description", "")),
         value_schema=schema_path,
+        headers=_headers(name, entry),
     )
+
+
+def _headers(name: str, entry: dict[str, Any]) -> Headers:
+    """An entry's `headers` table: header names to text values (written as UTF-8)."""
+    table = entry.get("headers", {})
+    if not isinstance(table, dict) or not all(isinstance(value, str) for value in table.values()):
+        raise ConfigError(f"topic manifest: {name} headers must be a table of strings")
+    return tuple((str(header), value) for header, value in table.items())
 
 
 def _retention_ms(name: str, retention: str) -> int:

@@ -17,6 +17,7 @@ from aiohttp import web
 from pipeline.config.keyring import key_ring_for
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.view import CompactedView
+from pipeline.contract.headers import RecordHeaders
 from pipeline.contract.topics import Topic
 from pipeline.events.catalog import Catalog
 from pipeline.health import KafkaProbe
@@ -41,7 +42,10 @@ def create_ingress_app(settings: Settings, render: Render = render_metrics) -> w
     ingress = Ingress(
         settings=settings,
         producer=DurableProducer(
-            settings.kafka_bootstrap, settings.ingress_ack_timeout, process="ingress"
+            settings.kafka_bootstrap,
+            settings.ingress_ack_timeout,
+            process="ingress",
+            headers=RecordHeaders.from_manifest(settings),
         ),
         instances=CompactedView(
             settings.kafka_bootstrap,

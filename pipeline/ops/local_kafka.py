@@ -1,8 +1,8 @@
 """A real Apache Kafka 3.9.1 broker (KRaft, one node) for development and tests, without Docker.
 
-Jars come from Maven Central once (`kafka/pom.xml` → `.cache/kafka-3.9.1/`); storage is formatted
-once under the data dir; the broker runs detached with a small heap and a pid file, so `start` is a
-no-op while it runs and `stop` can find it from any shell.
+Jars come from Maven Central once (`kafka/pom.xml` → `.cache/kafka-3.9.1/`, `pipeline.ops.maven`);
+storage is formatted once under the data dir; the broker runs detached with a small heap and a pid
+file, so `start` is a no-op while it runs and `stop` can find it from any shell.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import asyncio
 import base64
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -19,8 +18,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import LocalKafkaError, MissingToolError
+from pipeline.errors import LocalKafkaError
 from pipeline.health import broker_ready
+from pipeline.ops.maven import copy_dependencies, require
 from pipeline.settings import REPO_ROOT, Settings
 
 KAFKA_VERSION = "3.9.1"
@@ -97,23 +97,7 @@ class LocalKafka:
 
     def ensure_jars(self) -> None:
         """Resolve Kafka and a logging backend from Maven Central into the project's cache, once."""
-        marker = self.jar_cache / ".complete"
-        if marker.exists():
-            return
-        mvn = _require("mvn", "Maven 3.6+ (e.g. `apt-get install maven`)")
-        staging = self.jar_cache.with_name(self.jar_cache.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        command = [
-            mvn, "-q", "-B", "-f", str(KAFKA_DIR / "pom.xml"), "dependency:copy-dependencies",
-            "-DincludeScope=runtime", f"-DoutputDirectory={staging}",
-        ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
-        if result.returncode != 0:
-            tail = (result.stdout + result.stderr).strip().splitlines()[-5:]
-            raise LocalKafkaError("resolving Kafka jars with Maven failed: " + " | ".join(tail))
-        shutil.rmtree(self.jar_cache, ignore_errors=True)
-        staging.rename(self.jar_cache)
-        marker.touch()
+        copy_dependencies(KAFKA_DIR / "pom.xml", self.jar_cache, "Kafka jars")
 
     def ensure_storage(self) -> None:
         """Write server.properties; format the KRaft storage the first time."""
@@ -152,7 +136,7 @@ class LocalKafka:
         return process.pid
 
     def _java(self) -> list[str]:
-        java = _require(
+        java = require(
             "java", "a Java 17+ runtime (e.g. `apt-get install openjdk-17-jre-headless`)"
         )
         log4j = KAFKA_DIR / "log4j.properties"
@@ -168,13 +152,6 @@ class LocalKafka:
             with contextlib.suppress(OSError):
                 found.extend(path.read_text(errors="replace").splitlines()[-lines:])
         return "\n".join(found) or "(no broker log)"
-
-
-def _require(tool: str, what: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        raise MissingToolError(f"`{tool}` not found: install {what}")
-    return path
 
 
 async def start(kafka: LocalKafka, timeout: float = 90.0) -> tuple[bool, str]:

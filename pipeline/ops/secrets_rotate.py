@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pipeline.config.keyring import KeyRing
 from pipeline.config.sealing import ConfigCodec, needs_resealing
 from pipeline.config.view import CompactedView
+from pipeline.contract.headers import RecordHeaders
 from pipeline.contract.topics import Topic
 from pipeline.errors import KafkaUnavailableError
 from pipeline.producer import DurableProducer
@@ -35,7 +36,11 @@ class Rotated:
 
 async def rotate(settings: Settings, ring: KeyRing) -> list[Rotated]:
     codec = ConfigCodec(ring)
-    producer = DurableProducer(settings.kafka_bootstrap, process="secrets-rotate")
+    producer = DurableProducer(
+        settings.kafka_bootstrap,
+        process="secrets-rotate",
+        headers=RecordHeaders.from_manifest(settings),
+    )
     if not await producer.start():
         raise KafkaUnavailableError(f"Kafka at {settings.kafka_bootstrap} did not answer")
     try:

@@ -28,6 +28,7 @@ from pipeline.config.instances import Instance, instance_key
 from pipeline.config.keyring import key_ring_for
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.view import CompactedView
+from pipeline.contract.headers import RecordHeaders
 from pipeline.contract.topics import Topic
 from pipeline.errors import KafkaUnavailableError
 from pipeline.events.cloudevent import rfc3339
@@ -78,7 +79,9 @@ class OktopostManager:
     def __init__(self, settings: Settings) -> None:
         bootstrap = settings.kafka_bootstrap
         self._settings = settings
-        self._producer = DurableProducer(bootstrap, process="poller")
+        self._producer = DurableProducer(
+            bootstrap, process="poller", headers=RecordHeaders.from_manifest(settings)
+        )
         # The instances' secrets (credentials, the webhooks' Secrets) are sealed on Kafka.
         self._codec = ConfigCodec(key_ring_for(settings))
         self._instances = CompactedView(

@@ -24,6 +24,7 @@ from pipeline.config.instances import Instance
 from pipeline.config.keyring import key_ring_for
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.view import CompactedView, unreadable_summary
+from pipeline.contract.headers import RecordHeaders
 from pipeline.contract.topics import Topic
 from pipeline.errors import KafkaUnavailableError
 from pipeline.health import KafkaProbe
@@ -72,7 +73,9 @@ class PollerService:
     def __init__(self, settings: Settings) -> None:
         bootstrap = settings.kafka_bootstrap
         ring = key_ring_for(settings)
-        self._producer = DurableProducer(bootstrap, process="poller")
+        self._producer = DurableProducer(
+            bootstrap, process="poller", headers=RecordHeaders.from_manifest(settings)
+        )
         self._instances = CompactedView(
             bootstrap, settings.topic(Topic.CONFIG_INSTANCES), ConfigCodec(ring).instance_from_json
         )

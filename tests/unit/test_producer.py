@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 
 from pipeline import producer as producer_module
+from pipeline.contract.headers import RecordHeaders
 from pipeline.errors import KafkaUnavailableError
 from pipeline.producer import DurableProducer, _partition
 
 ACK_TIMEOUT = 0.3
+HEADERS = RecordHeaders({"t": [("content-type", b"application/json")]})
 
 
 class FakeAccumulator:
@@ -29,6 +31,7 @@ class FakeKafka:
         self.config = config
         self.stopped = False
         self.sent: list[bytes | None] = []
+        self.headers: list[list[tuple[str, bytes]] | None] = []
         self._message_accumulator = FakeAccumulator()
         FakeKafka.made.append(self)
 
@@ -36,10 +39,17 @@ class FakeKafka:
         if not FakeKafka.broker_up:
             raise OSError("connection refused")
 
-    async def send(self, topic: str, value: bytes | None, key: bytes | None) -> asyncio.Future[Any]:
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None,
+        headers: list[tuple[str, bytes]] | None,
+    ) -> asyncio.Future[Any]:
         ack: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if FakeKafka.broker_up:
             self.sent.append(value)
+            self.headers.append(headers)
             ack.set_result(("acked", topic, len(self.sent)))
         return ack  # while the broker is down the ack never comes
 
@@ -68,7 +78,7 @@ async def _until(condition: Any, seconds: float = 2.0) -> None:
 
 
 async def test_send_returns_the_ack_and_configures_for_many_single_sends() -> None:
-    durable = DurableProducer("kafka:9092", ACK_TIMEOUT, process="unit")
+    durable = DurableProducer("kafka:9092", ACK_TIMEOUT, process="unit", headers=HEADERS)
     assert await durable.start()
     assert await durable.send("t", b"k", b"v") == ("acked", "t", 1)
     [kafka] = FakeKafka.made
@@ -80,7 +90,7 @@ async def test_send_returns_the_ack_and_configures_for_many_single_sends() -> No
 
 
 async def test_a_missing_ack_is_503_within_the_deadline_and_a_new_producer_takes_over() -> None:
-    durable = DurableProducer("kafka:9092", ACK_TIMEOUT, process="unit")
+    durable = DurableProducer("kafka:9092", ACK_TIMEOUT, process="unit", headers=HEADERS)
     await durable.start()
     FakeKafka.broker_up = False
     began = time.monotonic()
@@ -102,7 +112,7 @@ async def test_a_missing_ack_is_503_within_the_deadline_and_a_new_producer_takes
 
 async def test_a_send_waiting_for_the_connection_is_accepted_once_it_is_there() -> None:
     FakeKafka.broker_up = False
-    durable = DurableProducer("kafka:9092", 2.0, process="unit")
+    durable = DurableProducer("kafka:9092", 2.0, process="unit", headers=HEADERS)
     assert not await durable.start()
     waiting = asyncio.create_task(durable.send("t", b"k", b"early"))
     await asyncio.sleep(0.05)
@@ -114,7 +124,7 @@ async def test_a_send_waiting_for_the_connection_is_accepted_once_it_is_there() 
 
 async def test_a_deadline_spent_waiting_for_the_connection_does_not_retire_it() -> None:
     FakeKafka.broker_up = False
-    durable = DurableProducer("kafka:9092", ACK_TIMEOUT, process="unit")
+    durable = DurableProducer("kafka:9092", ACK_TIMEOUT, process="unit", headers=HEADERS)
     await durable.start()
     with pytest.raises(KafkaUnavailableError):
         await durable.send("t", b"k", b"v")
@@ -123,6 +133,15 @@ async def test_a_deadline_spent_waiting_for_the_connection_does_not_retire_it() 
     connected = FakeKafka.made[-1]
     await durable.send("t", b"k", b"v")
     assert not connected.stopped
+    await durable.stop()
+
+
+async def test_a_record_carries_its_topics_headers_and_a_tombstone_none() -> None:
+    durable = DurableProducer("kafka:9092", ACK_TIMEOUT, process="unit", headers=HEADERS)
+    await durable.start()
+    await durable.send("t", b"k", b"{}")
+    await durable.send("t", b"k", None)
+    assert FakeKafka.made[0].headers == [[("content-type", b"application/json")], None]
     await durable.stop()
 
 

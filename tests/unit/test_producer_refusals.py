@@ -11,8 +11,11 @@ from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 from prometheus_client import REGISTRY
 
 from pipeline import producer as producer_module
+from pipeline.contract.headers import RecordHeaders
 from pipeline.errors import KafkaUnavailableError
 from pipeline.producer import DurableProducer
+
+HEADERS = RecordHeaders({"t": [("content-type", b"application/json")]})
 
 
 class Accumulator:
@@ -38,7 +41,9 @@ class Kafka:
         if not Kafka.up:
             raise KafkaConnectionError("refused")
 
-    async def send(self, topic: str, value: bytes | None, key: bytes | None) -> Any:
+    async def send(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: list[Any] | None
+    ) -> Any:
         if Kafka.error is not None:
             raise Kafka.error
         ack: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -71,7 +76,7 @@ def _errors(process: str) -> float:
 
 
 async def test_a_record_too_large_is_refused_and_the_producer_is_kept() -> None:
-    durable = DurableProducer("kafka:9092", 1.0, process="unit-refusals")
+    durable = DurableProducer("kafka:9092", 1.0, process="unit-refusals", headers=HEADERS)
     await durable.start()
     before = _errors("unit-refusals")
     Kafka.error = MessageSizeTooLargeError()
@@ -87,7 +92,7 @@ async def test_a_record_too_large_is_refused_and_the_producer_is_kept() -> None:
 
 
 async def test_a_kafka_error_retires_the_producer_and_a_new_one_takes_over() -> None:
-    durable = DurableProducer("kafka:9092", 1.0, process="unit-refusals")
+    durable = DurableProducer("kafka:9092", 1.0, process="unit-refusals", headers=HEADERS)
     await durable.start()
     before = _errors("unit-refusals")
     Kafka.error = KafkaConnectionError("gone")
@@ -103,7 +108,7 @@ async def test_a_kafka_error_retires_the_producer_and_a_new_one_takes_over() -> 
 
 
 async def test_start_twice_connects_once() -> None:
-    durable = DurableProducer("kafka:9092", 1.0, process="unit-refusals")
+    durable = DurableProducer("kafka:9092", 1.0, process="unit-refusals", headers=HEADERS)
     assert await durable.start()
     assert await durable.start()
     assert len(Kafka.made) == 1
@@ -112,7 +117,7 @@ async def test_start_twice_connects_once() -> None:
 
 async def test_stop_ends_the_reconnecting_and_connects_nothing_afterwards() -> None:
     Kafka.up = False
-    durable = DurableProducer("kafka:9092", 0.2, process="unit-refusals")
+    durable = DurableProducer("kafka:9092", 0.2, process="unit-refusals", headers=HEADERS)
     assert not await durable.start()
     await durable.stop()
     made = len(Kafka.made)
@@ -125,7 +130,7 @@ async def test_stop_ends_the_reconnecting_and_connects_nothing_afterwards() -> N
 
 
 async def test_the_producer_is_configured_for_the_ack_timeout() -> None:
-    durable = DurableProducer("kafka:9092", 2.5, process="unit-refusals")
+    durable = DurableProducer("kafka:9092", 2.5, process="unit-refusals", headers=HEADERS)
     await durable.start()
     [kafka] = Kafka.made
     assert kafka.config["bootstrap_servers"] == "kafka:9092"

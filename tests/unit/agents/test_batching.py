@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from pipeline.agents.batching import batches
+from pipeline.agents.batching import Writer, batches
+from pipeline.contract.headers import RecordHeaders
 
 
 @dataclass
@@ -106,3 +108,32 @@ async def test_records_are_handed_on_in_order_and_once() -> None:
     generator = batches(stream)  # type: ignore[arg-type]  # a stand-in for faust's stream
     handed = [record async for batch in generator for record in batch]
     assert handed == list(range(1200))
+
+
+class Producer:
+    """faust's producer as `Writer` calls it: `send(topic, key, value, partition, ts, headers)`."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Any, ...]] = []
+
+    async def send(self, *args: Any) -> asyncio.Future[None]:
+        self.sent.append(args)
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        ack.set_result(None)
+        return ack
+
+
+async def test_the_writer_sends_each_record_with_its_topics_headers() -> None:
+    structured = [("content-type", b"application/cloudevents+json; charset=utf-8")]
+    json = [("content-type", b"application/json")]
+    producer = Producer()
+    writer = Writer(
+        SimpleNamespace(producer=producer),  # type: ignore[arg-type]  # what Writer uses
+        RecordHeaders({"p.events.normalized": structured, "p.deliveries": json}),
+    )
+    await (await writer.send("p.events.normalized", b"posts/1", b"{}"))
+    await (await writer.send("p.deliveries", b"s1", b"{}"))
+    assert producer.sent == [
+        ("p.events.normalized", b"posts/1", b"{}", None, None, structured),
+        ("p.deliveries", b"s1", b"{}", None, None, json),
+    ]

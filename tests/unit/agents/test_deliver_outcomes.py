@@ -76,16 +76,13 @@ class Producer:
 
 
 class FaustTopic:
-    """A faust topic as the agent uses it: its name, and `send` for the writes made through it."""
+    """A faust topic as the agent uses it: its name (the writer writes to it)."""
 
-    def __init__(self, name: str, producer: Producer) -> None:
-        self.name, self._producer = name, producer
+    def __init__(self, name: str) -> None:
+        self.name = name
 
     def get_topic_name(self) -> str:
         return self.name
-
-    async def send(self, *, key: bytes, value: bytes) -> asyncio.Future[Acked]:
-        return await self._producer.send(self.name, key, value)
 
 
 class DeliveredTable:
@@ -132,11 +129,11 @@ async def stage() -> AsyncIterator[Stage]:
     producer, table = Producer(), DeliveredTable()
     names = ["deliveries", "deliveries.retry.1", "deliveries.retry.2", "deliveries.retry.3"]
     topics = SimpleNamespace(
-        delivery_tiers=[FaustTopic(name, producer) for name in names],
-        deliveries_attempts=FaustTopic("deliveries.attempts", producer),
-        deliveries_dead=FaustTopic("deliveries.dead", producer),
-        events_invalid=FaustTopic("events.invalid", producer),
-        config_subscriptions=FaustTopic("config.subscriptions", producer),
+        delivery_tiers=[FaustTopic(name) for name in names],
+        deliveries_attempts=FaustTopic("deliveries.attempts"),
+        deliveries_dead=FaustTopic("deliveries.dead"),
+        events_invalid=FaustTopic("events.invalid"),
+        config_subscriptions=FaustTopic("config.subscriptions"),
     )
     subscriptions: CompactedView[Subscription] = CompactedView(
         "127.0.0.1:1", "unused", decode_subscription

@@ -123,6 +123,21 @@ def test_a_payload_validates_what_the_pipeline_writes() -> None:
     assert not validator.is_valid(orjson.loads(encode(invalid)))
 
 
+def test_messages_declare_their_headers_and_the_normalized_topic_is_structured_mode() -> None:
+    messages = asyncapi_document(load_settings())["components"]["messages"]
+    normalized = messages["events.normalized"]
+    assert normalized["contentType"] == "application/cloudevents+json"
+    headers = Draft7Validator(normalized["headers"])
+    assert headers.is_valid({"content-type": "application/cloudevents+json; charset=utf-8"})
+    assert not headers.is_valid({"content-type": "application/json"})
+    assert not headers.is_valid({})
+    assert messages["deliveries.retry"]["contentType"] == "application/json"
+    assert messages["deliveries.retry"]["headers"]["properties"] == {
+        "content-type": {"type": "string", "const": "application/json"}
+    }
+    assert "headers" not in messages["pollers.shards"]  # it holds no records
+
+
 def _keywords(schema: Any) -> Iterator[str]:
     if not isinstance(schema, dict):
         return

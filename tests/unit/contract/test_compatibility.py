@@ -239,3 +239,45 @@ def test_a_part_moved_into_a_file_of_its_own_is_compared_through_the_ref(topics:
         "webhooks.raw: schemas/envelope-options.json: new required field 'identity'"
         " (records already written lack it) (breaks worker)"
     ]
+
+
+def _release(topics: Path) -> None:
+    """The current contract as released (the released copy predates the headers)."""
+    shutil.copy(topics / "manifest.toml", topics / "released" / "manifest.toml")
+
+
+def test_a_header_removed_or_changed_breaks_and_a_new_one_does_not(topics: Path) -> None:
+    _release(topics)
+    manifest = topics / "manifest.toml"
+    text = manifest.read_text()
+    structured = 'headers = { content-type = "application/cloudevents+json; charset=utf-8" }\n'
+    json_header = 'headers = { content-type = "application/json" }'
+    text = text.replace(structured, "").replace(
+        json_header, 'headers = { content-type = "text/plain" }', 1
+    )
+    text = text.replace(
+        json_header, 'headers = { content-type = "application/json", x-team = "a" }'
+    )
+    manifest.write_text(text)
+    assert messages(topics) == [
+        "webhooks.raw: manifest.toml: header 'content-type' changed from 'application/json'"
+        " to 'text/plain' (breaks worker)",
+        "events.normalized: manifest.toml: header 'content-type' removed (breaks data teams,"
+        " ingress)",
+    ]
+
+
+def test_a_header_change_breaks_a_new_schema_version_too(topics: Path) -> None:
+    _release(topics)
+    _new_version(topics, "delivery-task-v2.json", "delivery-task/2")
+    manifest = topics / "manifest.toml"
+    start = manifest.read_text().index('name = "deliveries"')
+    text = manifest.read_text()
+    manifest.write_text(
+        text[:start]
+        + text[start:].replace('content-type = "application/json"', 'content-type = "x/y"', 1)
+    )
+    assert messages(topics) == [
+        "deliveries: manifest.toml: header 'content-type' changed from 'application/json'"
+        " to 'x/y' (breaks worker)"
+    ]

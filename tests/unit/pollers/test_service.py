@@ -11,6 +11,7 @@ import msgspec
 import pytest
 
 from pipeline.config.instances import Instance
+from pipeline.contract.headers import RecordHeaders
 from pipeline.pollers import service as service_module
 from pipeline.pollers.instance_loop import PollerContext
 from pipeline.pollers.service import PollerService
@@ -20,7 +21,7 @@ from tests.unit.pollers.conftest import FakeWriter, make_instance, utcnow
 
 
 class FakeProducer(FakeWriter):
-    def __init__(self, bootstrap: str, *, process: str) -> None:
+    def __init__(self, bootstrap: str, *, process: str, headers: RecordHeaders) -> None:
         super().__init__()
 
     async def start(self) -> bool:
