@@ -39,6 +39,7 @@ def _kafka(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _topics(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.contract.changelogs import changelog_specs  # noqa: PLC0415
     from pipeline.contract.topics import load_manifest  # noqa: PLC0415
     from pipeline.ops.topics_apply import Outcome, apply_topics  # noqa: PLC0415
 
@@ -46,7 +47,7 @@ def _topics(settings: Settings, args: argparse.Namespace) -> int:
         return _asyncapi(settings, args.output)
     if args.output is not None:
         raise PipelineError("-o/--output is for `pipeline topics asyncapi`")
-    specs = load_manifest(settings)
+    specs = load_manifest(settings) + changelog_specs(settings)
     if args.action == "list":
         for spec in specs:
             _out(f"{spec.name}\tkey={spec.key}\tpartitions={spec.partitions}\t{spec.cleanup}")

@@ -37,6 +37,7 @@ from faust.types.stores import StoreT
 from faust.types.topics import TopicT
 
 from pipeline import metrics
+from pipeline.contract.changelogs import changelog_config
 
 log = logging.getLogger(__name__)
 MARK = b"\x01"  # every bucketed key starts with it; faust's offset key (b"__faust…") does not
@@ -56,16 +57,6 @@ def store_options(cache_bytes: int) -> dict[str, int]:
         "max_write_buffer_number": 2,
         "target_file_size_base": 16 * 1024 * 1024,
         "bloom_filter_size": 10,  # bits per key: most lookups are misses (new events)
-    }
-
-
-def changelog_config(width: float) -> dict[str, str]:
-    """The changelog keeps what the store may still hold: two windows, then it is deleted."""
-    window_ms = max(1000, int(width * 1000))
-    return {
-        "cleanup.policy": "compact,delete",
-        "retention.ms": str(2 * window_ms),
-        "segment.ms": str(window_ms),  # a segment can only be deleted once it is closed
     }
 
 
@@ -172,6 +163,10 @@ class ExpiringStore(faust_rocksdb.Store):
         keep_from = self.bucket() - 1
         dropped = 0
         for partition, db in list(self._dbs.items()):
+            if partition not in self._expired_below:
+                # Keys of faust's windowed layout (JSON `[key, [start, end]]`) in a store written
+                # before this one: never read, never expired by anything else.
+                db.delete_range(b"[", b"\\")
             if self._expired_below.get(partition) == keep_from:
                 continue
             db.delete_range(prefix(0), prefix(keep_from))

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import faust
 
-from pipeline.contract.topics import Topic, topic_spec
+from pipeline.contract.changelogs import TABLE_SOURCES
+from pipeline.contract.topics import topic_spec
 from pipeline.expiring_table import ExpiringTable, Expiry, declare_expiring
 from pipeline.settings import Settings
 
@@ -31,8 +32,8 @@ def declare_tables(app: faust.App, settings: Settings) -> Tables:
     cache = settings.state_cache_mb * 1024 * 1024
     # faust writes a key to the changelog partition of the record being processed, so each table
     # has the partitions of the topics its agent reads (the manifest keeps those equal).
-    raw = topic_spec(settings, Topic.WEBHOOKS_RAW).partitions
-    tasks = topic_spec(settings, Topic.DELIVERIES).partitions
+    raw = topic_spec(settings, TABLE_SOURCES["dedup"]).partitions
+    tasks = topic_spec(settings, TABLE_SOURCES["delivered"]).partitions
     dedup = declare_expiring(
         app,
         "dedup",

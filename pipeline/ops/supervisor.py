@@ -15,6 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from pipeline.contract.changelogs import changelog_specs
 from pipeline.contract.topics import load_manifest
 from pipeline.ops import local_kafka
 from pipeline.ops.topics_apply import Outcome, apply_topics
@@ -47,7 +48,8 @@ async def run_all(settings: Settings, plan: Plan) -> int:
     started, message = await local_kafka.start(kafka)
     say(message)
     try:
-        for report in await apply_topics(settings.kafka_bootstrap, load_manifest(settings)):
+        specs = load_manifest(settings) + changelog_specs(settings)
+        for report in await apply_topics(settings.kafka_bootstrap, specs):
             if report.outcome is not Outcome.UNCHANGED:
                 say(f"topic {report.line()}")
         host = settings.bind_host

@@ -45,6 +45,7 @@ def test_the_command_reports_drift_and_exits_1(settings: Settings, tmp_path: Pat
         **os.environ,
         "PIPELINE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "PIPELINE_TOPIC_PREFIX": settings.topic_prefix,
+        "PIPELINE_APP_ID": settings.app_id,
     }
     command = [sys.executable, "-m", "pipeline", "topics", "apply"]
     created = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
@@ -61,3 +62,27 @@ def test_the_command_reports_drift_and_exits_1(settings: Settings, tmp_path: Pat
         drift.stdout
     )
     assert "webhooks.raw: unchanged" in drift.stdout
+
+
+def test_the_tables_changelogs_follow_the_window(settings: Settings) -> None:
+    """Created with the window's retention; a changelog made under another window (or by faust's
+    windowed tables) is reported, not changed."""
+    env = {
+        **os.environ,
+        "PIPELINE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "PIPELINE_TOPIC_PREFIX": settings.topic_prefix,
+        "PIPELINE_APP_ID": settings.app_id,
+        "PIPELINE_DEDUP_WINDOW": "1h",
+    }
+    command = [sys.executable, "-m", "pipeline", "topics", "apply"]
+    created = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert created.returncode == 0, created.stderr
+    assert f"{settings.app_id}-dedup-changelog: created" in created.stdout
+    assert f"{settings.app_id}-delivered-changelog: created" in created.stdout
+    env["PIPELINE_DEDUP_WINDOW"] = "2h"
+    drift = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert drift.returncode == 1
+    assert (
+        f"{settings.app_id}-dedup-changelog: differs (left as is): "
+        "retention.ms 7200000 on the cluster, 14400000 in manifest"
+    ) in drift.stdout
