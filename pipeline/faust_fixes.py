@@ -1,8 +1,11 @@
-"""Every override of faust-streaming 0.15.3 that the pipeline relies on, in one place.
+"""Every override of faust-streaming 0.15.3's consumer and flow that the pipeline relies on.
 
 `PipelineApp` (built by `pipeline.app.create_app`) is the only way they are registered: it hands
 faust a transport whose consumer carries the fixes below. Each fix names the upstream issue and
-has a test in tests/unit/test_faust_fixes.py that fails on faust's own code.
+has a test in tests/unit/test_faust_fixes.py that fails on faust's own code. The one other
+override, of faust's table store (windowed tables keep every key in memory and never expire keys
+from before a restart), is `pipeline.expiring_table`, with its test in
+tests/unit/test_expiring_table.py.
 
 - Commits never pass a message still in flight (faust-streaming/faust#606; the fix, PR #707, is
   unmerged). faust's `Consumer._new_offset` commits the end of the first run of acked offsets.
