@@ -30,7 +30,7 @@ async def sync_webhooks(
     """Make Oktopost hold exactly the wanted webhooks; `registry` is updated as each call
     succeeds, so a failure half-way loses no Secret already issued."""
     wanted = wanted_events(instance)
-    mine = [w for w in await client.webhooks() if w.get("Url") == url]
+    mine = [w for w in (await client.webhooks()).items if w.get("Url") == url]
     kept: set[str] = set()  # events
     kept_ids: set[str] = set()
     for webhook in mine:
@@ -56,7 +56,7 @@ async def sync_webhooks(
 
 async def remove_webhooks(client: OktopostClient, url: str) -> None:
     """Delete every webhook at `url` (the instance was deleted or disabled)."""
-    for webhook in await client.webhooks():
+    for webhook in (await client.webhooks()).items:
         if webhook.get("Url") == url:
             await client.delete(str(webhook.get("Id")))
 
