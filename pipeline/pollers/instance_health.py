@@ -33,6 +33,7 @@ REASONS = {
     "provider_unavailable": "provider_unavailable",
     "provider_response": "bad_response",
     "bad_config": "bad_config",
+    "webhooks_unlisted": "webhooks_unlisted",
 }
 
 

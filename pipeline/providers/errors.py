@@ -38,3 +38,9 @@ class ProviderResponseError(PollerError):
     """The provider answered with a status or body we do not understand."""
 
     code = "provider_response"
+
+
+class WebhooksUnlistedError(ProviderResponseError):
+    """Webhooks the pipeline registered are missing from the provider's listing of them."""
+
+    code = "webhooks_unlisted"
