@@ -159,6 +159,12 @@ POLLER_INSTANCES = Gauge(
     "Instances this poller polls, by health (pending, healthy, unhealthy).",
     ["health"],
 )
+OKTOPOST_WEBHOOKS_UNLISTED = Counter(
+    "pipeline_oktopost_webhooks_unlisted_total",
+    "Webhooks a managed Oktopost instance registered that a sync did not find in Oktopost's "
+    "listing, counted at each sync, by listing (complete: as many items as its Total).",
+    ["listing"],
+)
 
 # Kafka.
 CONSUMER_LAG = Gauge(

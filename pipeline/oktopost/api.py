@@ -1,7 +1,8 @@
 """An async client for Oktopost's webhooks API (`/v2/webhook`, `/v2/webhook-log/{id}`).
 
 Flow: the webhook manager → this client → Oktopost. HTTP Basic `ACCOUNT_ID:API_KEY`, form
-bodies, answers wrapped as `{"Result": true, "Items": […]}` or `{"Result": true, "Webhook": {…}}`.
+bodies, answers wrapped as `{"Result": true, "Items": […], "Total": n}` or
+`{"Result": true, "Webhook": {…}}`; lists are read by `oktopost.paging` (pages from 0).
 Failures are the pollers' errors, so an instance's health reads them the same way.
 """
 
@@ -13,10 +14,15 @@ from typing import Any
 import aiohttp
 import orjson
 
+from pipeline.oktopost.paging import Listing, read_pages
 from pipeline.providers.errors import AuthError, ProviderResponseError, ProviderUnavailableError
 
 DEFAULT_API_BASE_URL = "https://api.oktopost.com"
+PAGE_SIZES = (20, 25, 50, 100)  # the `_count` values Oktopost accepts
 PAGE_SIZE = 100
+HTTP_BAD_REQUEST, HTTP_NOT_FOUND = 400, 404
+# Read for a page the server refused or a log it does not have: nothing, and no Total.
+EMPTY_PAGE: dict[str, Any] = {"Result": True, "Items": []}
 REQUEST_TIMEOUT = 10.0
 HTTP_OK_MAX = 299
 HTTP_SERVER_ERROR = 500
@@ -35,13 +41,22 @@ class OktopostAccount:
 class OktopostClient:
     """The webhook endpoints of one Oktopost account."""
 
-    def __init__(self, session: aiohttp.ClientSession, account: OktopostAccount) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        account: OktopostAccount,
+        *,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        if page_size not in PAGE_SIZES:
+            raise ValueError(f"page_size must be one of {PAGE_SIZES}")
         self._session = session
         self._base = account.base_url.rstrip("/")
         self._authorization = aiohttp.encode_basic_auth(account.account_id, account.api_key)
+        self._page_size = page_size
 
-    async def webhooks(self) -> list[dict[str, Any]]:
-        """Every webhook of the account, page by page."""
+    async def webhooks(self) -> Listing:
+        """Every webhook of the account, page by page, and whether the listing is complete."""
         return await self._pages("/v2/webhook")
 
     async def create(self, event: str, name: str, url: str, description: str) -> dict[str, Any]:
@@ -57,27 +72,31 @@ class OktopostClient:
         await self._call("POST", f"/v2/webhook/{webhook_id}", data=fields)
 
     async def delete(self, webhook_id: str) -> None:
-        await self._call("DELETE", f"/v2/webhook/{webhook_id}", missing_ok=True)
+        gone = frozenset({HTTP_NOT_FOUND})
+        await self._call("DELETE", f"/v2/webhook/{webhook_id}", empty_on=gone)
 
     async def log(self, webhook_id: str) -> list[dict[str, Any]]:
-        """The webhook's delivery history (`Payload`, `ResponseCode`, …), page by page."""
-        return await self._pages(f"/v2/webhook-log/{webhook_id}")
+        """The webhook's delivery history (`Payload`, `ResponseCode`, …), page by page; empty
+        for a webhook Oktopost does not have (404)."""
+        listing = await self._pages(f"/v2/webhook-log/{webhook_id}", missing_ok=True)
+        return listing.items
 
-    async def _pages(self, path: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            params = {"_count": str(PAGE_SIZE), "_page": str(page)}
-            answer = await self._call("GET", path, params=params)
-            items = _items(answer, f"GET {path}")
-            found.extend(items)
-            if len(items) < PAGE_SIZE or len(found) >= int(answer.get("Total", 0)):
-                return found
-            page += 1
+    async def _pages(self, path: str, *, missing_ok: bool = False) -> Listing:
+        async def fetch(page: int) -> dict[str, Any]:
+            params = {"_count": str(self._page_size), "_page": str(page)}
+            # A server counting pages from 1 may refuse page 0: read as an empty page 0, it
+            # makes the pager ask for page 1 (`oktopost.paging`).
+            empty_on = {HTTP_BAD_REQUEST} if page == 0 else set()
+            empty_on |= {HTTP_NOT_FOUND} if missing_ok else set()
+            answer = await self._call("GET", path, params=params, empty_on=frozenset(empty_on))
+            return answer or EMPTY_PAGE
+
+        return await read_pages(fetch, self._page_size, f"GET {path}")
 
     async def _call(
-        self, method: str, path: str, *, missing_ok: bool = False, **kwargs: Any
+        self, method: str, path: str, *, empty_on: frozenset[int] = frozenset(), **kwargs: Any
     ) -> dict[str, Any]:
+        """The decoded answer; `{}` for a status in `empty_on`."""
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
         try:
             async with self._session.request(
@@ -94,7 +113,7 @@ class OktopostClient:
             raise AuthError(f"{method} {path}: HTTP {status}: account id or api key refused")
         if status >= HTTP_SERVER_ERROR:
             raise ProviderUnavailableError(f"{method} {path}: HTTP {status}")
-        if missing_ok and status == 404:
+        if status in empty_on:
             return {}
         if status > HTTP_OK_MAX:
             raise ProviderResponseError(f"{method} {path}: HTTP {status}")
@@ -105,10 +124,3 @@ class OktopostClient:
         if not isinstance(answer, dict) or answer.get("Result") is not True:
             raise ProviderResponseError(f"{method} {path}: Result is not true")
         return answer
-
-
-def _items(answer: dict[str, Any], what: str) -> list[dict[str, Any]]:
-    items = answer.get("Items")
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise ProviderResponseError(f"{what}: Items is not a list of objects")
-    return items

@@ -34,6 +34,7 @@ REASONS = {
     "provider_response": "bad_response",
     "bad_config": "bad_config",
     "config_unreadable": "config_unreadable",
+    "webhooks_unlisted": "webhooks_unlisted",
 }
 
 

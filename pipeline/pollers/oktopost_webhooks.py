@@ -6,6 +6,9 @@ webhooks (`pipeline.oktopost.sync`) and ingests what their logs recorded but the
 acknowledged. The Secrets are kept on the instance (`oktopost_webhooks`, written only here), which
 is how every ingress verifies each push. Deleting or disabling the instance deletes its webhooks.
 Oktopost failing (bad credentials, down) is the instance's health; the ingress never waits on it.
+So is a registered webhook Oktopost's listing lacks (the sync's guard, `oktopost.sync`): logged,
+counted in `pipeline_oktopost_webhooks_unlisted_total`, and the health's reason
+`webhooks_unlisted` until the listing shows every registered webhook again.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import msgspec
 import orjson
 from aiohttp import web
 
+from pipeline import metrics
 from pipeline.config.instances import Instance, instance_key
 from pipeline.config.keyring import key_ring_for
 from pipeline.config.sealing import ConfigCodec
@@ -35,10 +39,16 @@ from pipeline.events.cloudevent import rfc3339
 from pipeline.events.envelope import EnvelopeOptions, WebhookEnvelope, encode_envelope
 from pipeline.oktopost.api import DEFAULT_API_BASE_URL, OktopostAccount, OktopostClient
 from pipeline.oktopost.registry import CONTENT_IDENTITY, is_managed, reconcile_interval
-from pipeline.oktopost.sync import Registry, missed_payloads, remove_webhooks, sync_webhooks
+from pipeline.oktopost.sync import (
+    Registry,
+    SyncReport,
+    missed_payloads,
+    remove_webhooks,
+    sync_webhooks,
+)
 from pipeline.pollers.instance_health import HealthBoard, HealthTracker, decode_health
 from pipeline.producer import DurableProducer
-from pipeline.providers.errors import PollerError
+from pipeline.providers.errors import PollerError, WebhooksUnlistedError
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -134,8 +144,11 @@ class OktopostManager:
             if current is None or _signature(current) != _signature(running.instance):
                 await self._stop(instance_id)
                 # A record this process cannot read is not a deletion: its webhooks stay.
+                # A deleted one's are deleted by id, with the registry as it is now.
                 if current is None and instance_id not in self._instances.unreadable:
-                    self._retiring[instance_id] = running.instance
+                    self._retiring[instance_id] = msgspec.structs.replace(
+                        running.instance, oktopost_webhooks=dict(running.registry)
+                    )
         for instance_id, instance in wanted.items():
             self._retiring.pop(instance_id, None)
             if instance_id not in self._running:
@@ -171,8 +184,11 @@ class OktopostManager:
             while True:
                 pause = reconcile_interval(instance)
                 try:
-                    await self._cycle(client, running)
-                    await self._quietly(health.succeeded(datetime.now(UTC)))
+                    unlisted = _unlisted_error(instance, await self._cycle(client, running))
+                    if unlisted is None:
+                        await self._quietly(health.succeeded(datetime.now(UTC)))
+                    else:
+                        await self._quietly(health.failed(unlisted, datetime.now(UTC)))
                 except PollerError as exc:
                     log.warning("oktopost instance %s: %s", instance.id, exc)
                     await self._quietly(health.failed(exc, datetime.now(UTC)))
@@ -182,9 +198,9 @@ class OktopostManager:
                     pause = min(pause, RETRY_AFTER_FAILURE)
                 await asyncio.sleep(pause)
 
-    async def _cycle(self, client: OktopostClient, running: _Managed) -> None:
+    async def _cycle(self, client: OktopostClient, running: _Managed) -> SyncReport:
         try:
-            await sync_webhooks(
+            report = await sync_webhooks(
                 client, running.instance, self.webhook_url(running.instance), running.registry
             )
         finally:
@@ -194,6 +210,7 @@ class OktopostManager:
         ):
             await self._ingest(running.instance, webhook_id, payload_id, payload)
             running.seen.add(payload_id)  # only once Kafka acknowledged it
+        return report
 
     @contextlib.asynccontextmanager
     async def _client(self, instance: Instance) -> AsyncIterator[OktopostClient]:
@@ -242,7 +259,9 @@ class OktopostManager:
         """Delete the webhooks of a deleted or disabled instance; retried each step until done."""
         try:
             async with self._client(instance) as client:
-                await remove_webhooks(client, self.webhook_url(instance))
+                await remove_webhooks(
+                    client, self.webhook_url(instance), dict(instance.oktopost_webhooks)
+                )
         except PollerError as exc:
             log.warning("cannot delete the webhooks of instance %s yet: %s", instance_id, exc)
             return
@@ -257,6 +276,16 @@ class OktopostManager:
             await write
         except KafkaUnavailableError as exc:
             log.warning("oktopost manager: %s", exc)
+
+
+def _unlisted_error(instance: Instance, report: SyncReport) -> WebhooksUnlistedError | None:
+    """Log and count registered webhooks the listing lacks; the error the health shows."""
+    error = report.unlisted_error()
+    if error is not None:
+        listing = "complete" if report.complete else "incomplete"
+        metrics.OKTOPOST_WEBHOOKS_UNLISTED.labels(listing).inc(len(report.unlisted))
+        log.warning("oktopost instance %s: %s", instance.id, error)
+    return error
 
 
 def managed_webhooks(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:

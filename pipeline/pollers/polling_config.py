@@ -13,7 +13,7 @@ from typing import Any
 from pipeline.config.instances import Instance
 from pipeline.pollers.hootsuite_api import HootsuiteCredentials
 from pipeline.providers.errors import PollerError
-from pipeline.providers.hootsuite_rest import MAX_WINDOW
+from pipeline.providers.hootsuite_rest import LISTING_STATES, MAX_WINDOW
 
 PROVIDER = "hootsuite"
 DEFAULT_API_BASE_URL = "https://platform.hootsuite.com"
@@ -65,6 +65,14 @@ def _credentials(instance: Instance) -> HootsuiteCredentials:
     return HootsuiteCredentials(client_id, client_secret, given.get("refresh_token") or None)
 
 
+def _listing_states(polling: dict[str, Any]) -> tuple[str, ...]:
+    """`polling.states`: only states Hootsuite's listing can filter on (it refuses others)."""
+    states = _strings(polling, "states")
+    if any(state not in LISTING_STATES for state in states):
+        raise PollingConfigError(f"polling.states must be among {', '.join(LISTING_STATES)}")
+    return states
+
+
 @dataclass(frozen=True)
 class PollingConfig:
     """One instance's polling settings with the defaults applied and the window clamped."""
@@ -96,7 +104,7 @@ class PollingConfig:
         return cls(
             interval=_number(polling, "interval_seconds", DEFAULT_INTERVAL, MIN_INTERVAL),
             api_base_url=str(api_base_url),
-            states=_strings(polling, "states"),
+            states=_listing_states(polling),
             social_profile_ids=_strings(polling, "social_profile_ids"),
             lookback=lookback,
             lookahead=lookahead,

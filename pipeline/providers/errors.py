@@ -45,3 +45,9 @@ class ConfigUnreadableError(PollerError):
     key ring does not open); polling waits until it can."""
 
     code = "config_unreadable"
+
+
+class WebhooksUnlistedError(ProviderResponseError):
+    """Webhooks the pipeline registered are missing from the provider's listing of them."""
+
+    code = "webhooks_unlisted"

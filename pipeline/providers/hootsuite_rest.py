@@ -21,3 +21,7 @@ MESSAGE_STATE_TYPES: dict[str, str] = {
     "SEND_FAILED_PERMANENTLY": "post.failed",
     "REJECTED": "post.rejected",
 }
+
+# The values `GET /v1/messages` documents for its `state` filter, one per listing: SUBMITTED is
+# a state a message can be in, but not one a listing can ask for.
+LISTING_STATES = ("PENDING_APPROVAL", "REJECTED", "SENT", "SCHEDULED", "SEND_FAILED_PERMANENTLY")

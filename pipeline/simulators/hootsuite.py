@@ -26,7 +26,7 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from pipeline.providers.hootsuite_rest import MAX_WINDOW, MESSAGE_STATE_TYPES
+from pipeline.providers.hootsuite_rest import LISTING_STATES, MAX_WINDOW, MESSAGE_STATE_TYPES
 
 STATES = tuple(MESSAGE_STATE_TYPES)
 DAILY_QUOTA = 100_000
@@ -356,9 +356,10 @@ async def _list_messages(request: web.Request) -> web.Response:
     _require_token(request)
     start, end = _time_window(request)
     limit = _limit(request)
-    states = set(request.query.getall("state", [])) or set(STATES)
-    if not states <= set(STATES):
-        raise _ApiError(400, ERR_BAD_PARAMETER, "unknown state")
+    asked = request.query.getall("state", [])
+    if len(asked) > 1 or not set(asked) <= set(LISTING_STATES):
+        raise _ApiError(400, ERR_BAD_PARAMETER, f"state: one of {', '.join(LISTING_STATES)}")
+    states = set(asked) or set(STATES)
     profiles = set(request.query.getall("socialProfileIds", []))
     after = _decode_cursor(request.query.get("cursor"))
     selected = sorted(

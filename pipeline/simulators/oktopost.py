@@ -1,10 +1,12 @@
 """A stand-in for Oktopost's webhooks API and its pushes, over real HTTP.
 
-It plays the provider side of `pipeline.oktopost`: webhook CRUD at `/v2/webhook` (HTTP Basic
-`ACCOUNT_ID:API_KEY`, form bodies, `{"Result": true, …}` answers, the `Secret` shown only on
-create), the delivery history at `/v2/webhook-log/{id}`, and `emit`, which pushes an event to every
-enabled webhook of its type, signed with that webhook's Secret and retried on Oktopost's schedule
-(5 s, 25 s, 125 s; tests shorten it) before it is abandoned.
+It plays the provider side of `pipeline.oktopost` as Oktopost's documentation describes it:
+webhook CRUD at `/v2/webhook` (HTTP Basic `ACCOUNT_ID:API_KEY`, form bodies, `{"Result": true, …}`
+answers, the `Secret` shown only in the create answer), the delivery history at
+`/v2/webhook-log/{id}`, list answers paged by `_page` counted from 0 ("Default: 0") and `_count`
+(20, 25, 50 or 100; default 20) with `Total`, and `emit`, which pushes an event to every enabled
+webhook of its type, signed with that webhook's Secret and retried on Oktopost's schedule (5 s,
+25 s, 125 s; tests shorten it) before it is abandoned.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ class OktopostState:
         # Pushes whose 2xx answers Oktopost does not see (answered after its 5 s timeout): it
         # retries them, then abandons them, though the receiver had them every time.
         self.lose_answers = 0
+        # A faulty listing, for the manager's guard: these webhook ids are left out of `Items`;
+        # `Total` still counts them unless `hidden_from_total` (then the listing looks complete).
+        self.hidden: set[str] = set()
+        self.hidden_from_total = False
         self._ids = itertools.count(1)
         self._pushes: set[asyncio.Task[None]] = set()
 
@@ -171,21 +177,30 @@ def _shown(webhook: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in webhook.items() if key != "Secret"}
 
 
-def _page(request: web.Request, found: list[dict[str, Any]]) -> web.Response:
-    """Oktopost's list answer for `_page` and `_count` (20, 25, 50 or 100)."""
-    count, page = request.query.get("_count", "20"), request.query.get("_page", "1")
-    if not count.isdigit() or int(count) not in PAGE_SIZES or not page.isdigit() or int(page) < 1:
-        return _refuse(400, "_count must be 20, 25, 50 or 100 and _page 1 or more")
-    start = (int(page) - 1) * int(count)
+def _page(request: web.Request, found: list[dict[str, Any]], total: int) -> web.Response:
+    """Oktopost's list answer: `_page` counts from 0 (documented "Default: 0"), `_count` is 20,
+    25, 50 or 100 (default 20), and `Total` counts every match, not only this page's."""
+    count, page = request.query.get("_count", "20"), request.query.get("_page", "0")
+    if not count.isdigit() or int(count) not in PAGE_SIZES or not page.isdigit():
+        return _refuse(400, "_count must be 20, 25, 50 or 100 and _page 0 or more")
+    start = int(page) * int(count)
     items = found[start : start + int(count)]
-    return _answer({"Result": True, "Items": items, "Total": len(found)})
+    return _answer({"Result": True, "Items": items, "Total": total})
 
 
 async def _list(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     wanted = request.query.get("event")
     found = [w for w in state.webhooks.values() if wanted in (None, w["Event"])]
-    return _page(request, [_shown(w) for w in found])
+    shown = [_shown(w) for w in found if w["Id"] not in state.hidden]
+    return _page(request, shown, len(shown) if state.hidden_from_total else len(found))
+
+
+async def _get(request: web.Request) -> web.Response:
+    webhook = request.app[STATE_KEY].webhooks.get(request.match_info["id"])
+    if webhook is None:
+        return _refuse(404, "webhook not found")
+    return _answer({"Result": True, "Webhook": _shown(webhook)})
 
 
 async def _create(request: web.Request) -> web.Response:
@@ -222,7 +237,7 @@ async def _log(request: web.Request) -> web.Response:
     items = state.logs.get(request.match_info["id"])
     if items is None:
         return _refuse(404, "webhook not found")
-    return _page(request, list(reversed(items)))  # newest first
+    return _page(request, list(reversed(items)), len(items))  # newest first
 
 
 @web.middleware
@@ -239,6 +254,7 @@ def create_simulator(state: OktopostState) -> web.Application:
     app[STATE_KEY] = state
     app.router.add_get("/v2/webhook", _list)
     app.router.add_post("/v2/webhook", _create)
+    app.router.add_get("/v2/webhook/{id}", _get)
     app.router.add_post("/v2/webhook/{id}", _update)
     app.router.add_delete("/v2/webhook/{id}", _delete)
     app.router.add_get("/v2/webhook-log/{id}", _log)

@@ -1,6 +1,8 @@
-"""A managed Oktopost instance against the Oktopost simulator: its 19 webhooks registered once
-(also after a restart), each push verified by its own Secret, and an ingress outage longer than
-Oktopost's retries healed by reading the webhook log — every event delivered exactly once.
+"""A managed Oktopost instance against the Oktopost simulator, which pages as Oktopost documents
+(`_page` from 0): its 19 webhooks registered once and exactly 19 on the account through sync
+rounds and a restart, each push verified by its own Secret, an ingress outage longer than
+Oktopost's retries healed by reading the webhook log — every event delivered exactly once — and
+none left once the instance is deleted. A listing that misses a webhook is reported, not obeyed.
 
 Real broker, real `pipeline ingress`/`worker`/`poller` processes; the simulator (with Oktopost's
 retry schedule shortened to 0.3 s, 0.6 s, 0.9 s) and the receiver run in the test's event loop.
@@ -17,6 +19,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 from aiohttp import web
@@ -77,6 +80,25 @@ async def registered(stack: Stack, instance_id: str) -> set[str]:
     return {webhook["id"] for webhook in shown["oktopost_webhooks"]}
 
 
+async def health(stack: Stack, instance_id: str) -> dict[str, Any]:
+    shown = (await stack.admin("GET", f"/v1/instances/{instance_id}"))[1]
+    return dict(shown["health"] or {})
+
+
+async def wait_health(stack: Stack, instance_id: str, status: str) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + 30
+    while (found := await health(stack, instance_id)).get("status") != status:
+        assert asyncio.get_running_loop().time() < deadline, f"not {status} in 30 s: {found}"
+        await asyncio.sleep(0.2)
+    return found
+
+
+async def rounds(provider: OktopostState, count: int) -> None:
+    """Until `count` more syncs read every webhook's log (19 log reads each)."""
+    reads = provider.log_reads
+    await eventually(lambda: provider.log_reads >= reads + 19 * count, f"{count} sync rounds")
+
+
 async def wait_registered(stack: Stack, instance_id: str, provider: OktopostState) -> None:
     """Until Oktopost holds 19 webhooks and the ingress the Secrets of exactly those."""
     deadline = asyncio.get_running_loop().time() + 30
@@ -112,17 +134,23 @@ async def test_webhooks_registered_once_verified_each_and_reconciled_after_an_ou
             assert (await stack.admin("POST", "/v1/subscriptions", body))[0] == 201
             await pollers.start()
             await wait_registered(stack, instance["id"], provider)
+            await rounds(provider, 2)
+            assert len(provider.webhooks) == 19
             await pollers.stop()
-            reads = provider.log_reads
             await pollers.start()  # a restart registers nothing again
-            await eventually(lambda: provider.log_reads >= reads + 19, "a cycle after restart")
-            assert provider.created == 19
+            await rounds(provider, 2)
+            assert provider.created == len(provider.webhooks) == 19
+            assert await registered(stack, instance["id"]) == set(provider.webhooks)
+            assert (await health(stack, instance["id"]))["status"] == "healthy"
             assert sorted(w["Event"] for w in provider.webhooks.values()) == sorted(EVENT_MAP)
             assert {w["Url"] for w in provider.webhooks.values()} == {instance["webhook_url"]}
 
             pushed = emit_all(provider, "live")
             await provider.settled()
             assert (provider.delivered, provider.abandoned) == (19, 0)  # each by its own Secret
+            assert [[e["ResponseCode"] for e in log] for log in provider.logs.values()] == [
+                [202]
+            ] * 19
             await _a_secret_of_another_webhook_is_refused(stack, instance, provider)
             # Received by the ingress 4 times, logged as failed: read back, it is the same event.
             provider.lose_answers = 1
@@ -139,9 +167,10 @@ async def test_webhooks_registered_once_verified_each_and_reconciled_after_an_ou
             )
             await receiver.wait_for(39, timeout=60)
             # Two more readings of every log must add nothing (nor must any late push).
-            reads = provider.log_reads
-            await eventually(lambda: provider.log_reads >= reads + 38, "two more reconciliations")
+            await rounds(provider, 2)
+            assert provider.created == len(provider.webhooks) == 19
             assert (await stack.admin("DELETE", f"/v1/instances/{instance['id']}"))[0] == 204
+            await eventually(lambda: not provider.webhooks, "the webhooks deleted")
     finally:
         await receiver.stop()
 
@@ -177,16 +206,9 @@ async def test_bad_credentials_show_in_the_health_and_deleting_removes_the_webho
         right = await managed_instance(stack, url)
         await pollers.start()
 
-        async def health() -> dict[str, Any]:
-            shown = (await stack.admin("GET", f"/v1/instances/{wrong['id']}"))[1]
-            return dict(shown["health"])
-
-        deadline = asyncio.get_running_loop().time() + 30
-        while (await health()).get("status") != "unhealthy":
-            assert asyncio.get_running_loop().time() < deadline
-            await asyncio.sleep(0.2)
-        assert (await health())["reason"] == "auth_failed"
-        assert "wrong" not in str(await health())
+        shown = await wait_health(stack, wrong["id"], "unhealthy")
+        assert shown["reason"] == "auth_failed"
+        assert "wrong" not in str(shown)
 
         await wait_registered(stack, right["id"], provider)
         path = f"/v1/instances/{right['id']}"
@@ -205,3 +227,45 @@ async def test_bad_credentials_show_in_the_health_and_deleting_removes_the_webho
         assert (await stack.admin("DELETE", path))[0] == 204
         await eventually(lambda: not provider.webhooks, "the webhooks deleted")
         assert (await stack.admin("DELETE", f"/v1/instances/{wrong['id']}"))[0] == 204
+
+
+async def test_a_webhook_missing_from_the_listing_is_reported_not_registered_again(
+    stack: Stack, pollers: Pollers
+) -> None:
+    provider = OktopostState({ACCOUNT: API_KEY})
+    async with serve(provider) as url:
+        instance = await managed_instance(stack, url)
+        await pollers.start()
+        await wait_registered(stack, instance["id"], provider)
+        first = next(iter(provider.webhooks))
+        provider.hidden = {first}  # left out of the listing's Items; its Total still counts it
+        shown = await wait_health(stack, instance["id"], "unhealthy")
+        assert shown["reason"] == "webhooks_unlisted"
+        assert first in shown["message"]
+        await rounds(provider, 2)
+        assert provider.created == len(provider.webhooks) == 19
+        assert first in await registered(stack, instance["id"])  # its Secret kept
+        assert await unlisted_counted(stack, "incomplete") >= 3
+        event = provider.webhooks[first]["Event"]
+        assert provider.emit(event, {ID_FIELD[event]: "from-the-hidden-one"}) == 1
+        await provider.settled()
+        assert (provider.delivered, provider.abandoned) == (1, 0)  # still verified
+
+        provider.hidden_from_total = True  # a complete listing: replaced once, then deleted
+        await eventually(lambda: first not in provider.webhooks, "the unlisted one deleted")
+        await wait_health(stack, instance["id"], "healthy")
+        assert provider.created == 20
+        assert await registered(stack, instance["id"]) == set(provider.webhooks)
+        assert len(provider.webhooks) == 19
+        assert await unlisted_counted(stack, "complete") >= 1
+        assert (await stack.admin("DELETE", f"/v1/instances/{instance['id']}"))[0] == 204
+        await eventually(lambda: not provider.webhooks, "the webhooks deleted")
+
+
+async def unlisted_counted(stack: Stack, listing: str) -> float:
+    """The poller's `pipeline_oktopost_webhooks_unlisted_total` for one kind of listing."""
+    url = f"http://127.0.0.1:{stack.settings.poller_port}/metrics"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        text = await response.text()
+    sample = f'pipeline_oktopost_webhooks_unlisted_total{{listing="{listing}"}} '
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(sample))

@@ -63,6 +63,9 @@ WAITING = {
     "pipeline_deliveries_deferred_total": (
         "counted only when a slow subscriber holds its request limit; this load's answer at once"
     ),
+    "pipeline_oktopost_webhooks_unlisted_total": (
+        "counted only when Oktopost's listing lacks a registered webhook; this load manages none"
+    ),
 }
 WINDOWS = {"$__rate_interval": "2m", "$__interval": "15s", "$__range": "5m"}
 CLIENT_ID, CLIENT_SECRET = "prometheus-test-app", "prometheus-test-secret"
@@ -391,6 +394,17 @@ ALERT_CASES: dict[str, tuple[str, dict[str, str], list[tuple[str, str, str]]]] =
                 'pipeline_poller_instances{health="unhealthy",job="poller",instance="p:8081"}',
                 "2x20",
                 "0x20",
+            )
+        ],
+    ),
+    "PipelineOktopostWebhooksUnlisted": (
+        "10m",
+        {"listing": "incomplete"},
+        [
+            (
+                'pipeline_oktopost_webhooks_unlisted_total{listing="incomplete"}',
+                "0 0 0 1 2 3 4 5 6 7 8",
+                "5x10",
             )
         ],
     ),

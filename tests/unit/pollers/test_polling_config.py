@@ -50,6 +50,7 @@ def test_filters_are_strings() -> None:
         {"interval_seconds": True},
         {"lookback_seconds": -1},
         {"states": "SENT"},
+        {"states": ["SUBMITTED"]},  # a message state, but not a filter Hootsuite lists by
         {"social_profile_ids": [{"id": 1}]},
         {"max_requests_per_second": 0},
     ],
