@@ -424,6 +424,40 @@ ALERT_CASES: dict[str, tuple[str, dict[str, str], list[tuple[str, str, str]]]] =
             )
         ],
     ),
+    "PipelineConfigUnreadable": (
+        "5m",
+        {"topic": "config.subscriptions", "job": "worker", "instance": "w:6066"},
+        [
+            (
+                'pipeline_config_unreadable_records{topic="config.subscriptions",job="worker",'
+                'instance="w:6066"}',
+                "0 1 1 1 1 1 1 1 1 1",
+                "0x10",
+            )
+        ],
+    ),
+    "PipelineTableExpiryBehind": (
+        "25m",
+        {"table": "dedup", "job": "worker", "instance": "w:6066"},
+        [
+            (
+                'pipeline_table_oldest_key_age_seconds{table="dedup",job="worker",instance="w:6066"}',
+                "100+20x30",  # over 2.5 windows of 100 s from minute 8 on
+                "100x30",
+            ),
+            (
+                'pipeline_table_window_seconds{table="dedup",job="worker",instance="w:6066"}',
+                "100x30",
+                "100x30",
+            ),
+            (
+                'pipeline_table_last_expiry_timestamp_seconds{table="dedup",job="worker",'
+                'instance="w:6066"}',
+                "0+60x30",  # runs every minute: only the age fires it
+                "0+60x30",
+            ),
+        ],
+    ),
     "PipelineTargetDown": (
         "5m",
         {"job": "worker", "instance": "w:6066"},
