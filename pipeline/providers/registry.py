@@ -14,11 +14,12 @@ from pipeline.providers.meta import Meta
 from pipeline.providers.oktopost import Oktopost
 from pipeline.providers.snapshot import PollSnapshot
 from pipeline.providers.standard import Standard
+from pipeline.providers.x import X
 
 PROVIDERS: dict[str, Provider] = {
-    provider.name: provider for provider in (Oktopost(), Hootsuite(), Standard(), Meta())
+    provider.name: provider for provider in (Oktopost(), Hootsuite(), Standard(), Meta(), X())
 }
-HANDSHAKES: dict[str, Handshaking] = {provider.name: provider for provider in (Meta(),)}
+HANDSHAKES: dict[str, Handshaking] = {provider.name: provider for provider in (Meta(), X())}
 
 SnapshotNormalizer = Callable[[PollSnapshot, Lineage], Normalized]
 SNAPSHOT_NORMALIZERS: dict[tuple[str, str], SnapshotNormalizer] = {

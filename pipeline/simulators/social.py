@@ -81,12 +81,98 @@ META: dict[str, Any] = {
     },
 }
 
-SAMPLES: dict[str, dict[str, Any]] = {"meta": META}
+X_TWEET = {
+    "id_str": "1866000000000000001",
+    "text": "@brand love it",
+    "created_at": "Fri Dec 06 13:00:00 +0000 2024",
+    "timestamp_ms": "1733490000000",
+    "user": {"id_str": "4040", "screen_name": "jane"},
+    "in_reply_to_status_id_str": None,
+    "in_reply_to_user_id_str": None,
+}
+X: dict[str, Any] = {
+    "mention": {"for_user_id": X_USER, "tweet_create_events": [X_TWEET]},
+    "reply": {
+        "for_user_id": X_USER,
+        "tweet_create_events": [
+            {
+                **X_TWEET,
+                "id_str": "1866000000000000002",
+                "in_reply_to_status_id_str": "1865000000000000000",
+                "in_reply_to_user_id_str": X_USER,
+            }
+        ],
+    },
+    "own_tweet": {
+        "for_user_id": X_USER,
+        "tweet_create_events": [
+            {**X_TWEET, "id_str": "1866000000000000003", "user": {"id_str": X_USER}}
+        ],
+    },
+    "favorite": {
+        "for_user_id": X_USER,
+        "favorite_events": [
+            {
+                "id": "a7ba59eab0bfcba386f7acedac279542",
+                "created_at": "Fri Dec 06 13:00:00 +0000 2024",
+                "timestamp_ms": 1733490000000,
+                "favorited_status": {"id_str": "1865000000000000000"},
+                "user": {"id_str": "4040", "screen_name": "jane"},
+            }
+        ],
+    },
+    "follow": {
+        "for_user_id": X_USER,
+        "follow_events": [
+            {
+                "type": "follow",
+                "created_timestamp": "1733490000000",
+                "target": {"id": X_USER, "screen_name": "brand"},
+                "source": {"id": "4040", "screen_name": "jane"},
+            }
+        ],
+    },
+    "direct_message": {
+        "for_user_id": X_USER,
+        "direct_message_events": [
+            {
+                "type": "message_create",
+                "id": "954491830116155396",
+                "created_timestamp": "1733490000000",
+                "message_create": {
+                    "target": {"recipient_id": X_USER},
+                    "sender_id": "4040",
+                    "message_data": {"text": "hello"},
+                },
+            }
+        ],
+    },
+    "tweet_delete": {
+        "for_user_id": X_USER,
+        "tweet_delete_events": [
+            {
+                "status": {"id": "1866000000000000003", "user_id": X_USER},
+                "timestamp_ms": "1733490000000",
+            }
+        ],
+    },
+}
+
+SAMPLES: dict[str, dict[str, Any]] = {"meta": META, "x": X}
 EXPECTED_TYPES: dict[str, dict[str, str]] = {
     "meta": {
         "page_comment": "comment.created",
         "instagram_comment": "comment.created",
         "message": "message.received",
+    },
+    "x": {
+        "mention": "mention.created",
+        "reply": "comment.created",
+        "own_tweet": "post.published",
+        "favorite": "reaction.created",
+        "follow": "follow.created",
+        "direct_message": "message.received",
+        "tweet_delete": "post.deleted",
     },
 }
 

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +37,16 @@ class Handshake:
     refused: dict[str, str] | None = None
 
 
+def _x_answer(body: bytes) -> bool:
+    expected = (
+        "sha256="
+        + base64.b64encode(hmac.new(SECRET.encode(), b"crc-1", hashlib.sha256).digest()).decode()
+    )
+    return orjson.loads(body) == {"response_token": expected}
+
+
 HANDSHAKES: dict[str, Handshake] = {
+    "x": Handshake({"crc_token": "crc-1"}, 200, _x_answer),
     "meta": Handshake(
         {"hub.mode": "subscribe", "hub.verify_token": "vt-1", "hub.challenge": "CHALLENGE-1"},
         200,
@@ -74,6 +86,7 @@ async def base_url(producer: FakeProducer) -> AsyncIterator[str]:
     for instance in (
         _instance("meta", verify_token="vt-1"),
         _instance("oktopost"),
+        _instance("x"),
     ):
         instances.apply(instance.id, instance, 0)
     ingress = Ingress(

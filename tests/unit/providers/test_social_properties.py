@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pipeline.events.cloudevent import Lineage
 from pipeline.providers.base import Normalized, PayloadError, SignatureError
 from pipeline.providers.registry import PROVIDERS
-from pipeline.simulators.social import SAMPLES, sample, signed_request
+from pipeline.simulators.social import EXPECTED_TYPES, SAMPLES, sample, signed_request
 from tests.support.documents import mutated
 from tests.support.malformed import corrupt_bytes, encode, header_values, json_values
 from tests.support.totality import PROPERTY, check_normalized
@@ -42,6 +42,24 @@ def test_every_documented_sample_becomes_only_schema_valid_events(provider: str)
         assert result is not None, name
         assert result.rejected == [], name
         assert len(check_normalized(result)) == len(result.events) >= 1, name
+
+
+@pytest.mark.parametrize(
+    ("provider", "name"), [(p, n) for p in SOCIAL for n in sorted(EXPECTED_TYPES[p])]
+)
+def test_each_documented_sample_maps_to_its_catalog_type(provider: str, name: str) -> None:
+    result = normalized(provider, sample(provider, name))
+    assert result is not None
+    assert [e["type"] for e in result.events] == [EXPECTED_TYPES[provider][name]]
+    [found] = result.events
+    assert found["provider"] == provider
+    assert found["data"]["platform"] in {"facebook", "instagram", provider}
+
+
+def test_every_sample_has_its_expected_type() -> None:
+    assert {p: sorted(names) for p, names in EXPECTED_TYPES.items()} == {
+        p: sorted(names) for p, names in SAMPLES.items()
+    }
 
 
 def _mutations(provider: str) -> st.SearchStrategy[bytes]:
