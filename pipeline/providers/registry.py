@@ -10,6 +10,7 @@ from pipeline.events.cloudevent import Lineage
 from pipeline.providers.base import Handshaking, Normalized, Provider
 from pipeline.providers.hootsuite import Hootsuite
 from pipeline.providers.hootsuite_polls import normalize_message_snapshot
+from pipeline.providers.linkedin import LinkedIn
 from pipeline.providers.meta import Meta
 from pipeline.providers.oktopost import Oktopost
 from pipeline.providers.snapshot import PollSnapshot
@@ -17,9 +18,12 @@ from pipeline.providers.standard import Standard
 from pipeline.providers.x import X
 
 PROVIDERS: dict[str, Provider] = {
-    provider.name: provider for provider in (Oktopost(), Hootsuite(), Standard(), Meta(), X())
+    provider.name: provider
+    for provider in (Oktopost(), Hootsuite(), Standard(), Meta(), X(), LinkedIn())
 }
-HANDSHAKES: dict[str, Handshaking] = {provider.name: provider for provider in (Meta(), X())}
+HANDSHAKES: dict[str, Handshaking] = {
+    provider.name: provider for provider in (Meta(), X(), LinkedIn())
+}
 
 SnapshotNormalizer = Callable[[PollSnapshot, Lineage], Normalized]
 SNAPSHOT_NORMALIZERS: dict[tuple[str, str], SnapshotNormalizer] = {

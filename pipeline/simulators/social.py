@@ -158,7 +158,33 @@ X: dict[str, Any] = {
     },
 }
 
-SAMPLES: dict[str, dict[str, Any]] = {"meta": META, "x": X}
+LINKEDIN_COMMENT = {
+    "notificationId": 98765,
+    "action": "COMMENT",
+    "organizationalEntity": "urn:li:organization:123",
+    "sourcePost": "urn:li:share:456",
+    "generatedActivity": "urn:li:comment:(urn:li:activity:789,111)",
+    "lastModifiedAt": 1733490000000,
+}
+
+
+def _linkedin(**notification: Any) -> dict[str, Any]:
+    return {
+        "type": "ORGANIZATION_SOCIAL_ACTION_NOTIFICATIONS",
+        "notifications": [{**LINKEDIN_COMMENT, **notification}],
+    }
+
+
+LINKEDIN: dict[str, Any] = {
+    "comment": _linkedin(),
+    "like": _linkedin(notificationId=98766, action="LIKE", generatedActivity=None),
+    "share": _linkedin(notificationId=98767, action="SHARE", generatedActivity="urn:li:share:999"),
+    "mention": _linkedin(
+        notificationId=98768, action="SHARE_MENTION", generatedActivity="urn:li:share:1000"
+    ),
+}
+
+SAMPLES: dict[str, dict[str, Any]] = {"meta": META, "x": X, "linkedin": LINKEDIN}
 EXPECTED_TYPES: dict[str, dict[str, str]] = {
     "meta": {
         "page_comment": "comment.created",
@@ -173,6 +199,12 @@ EXPECTED_TYPES: dict[str, dict[str, str]] = {
         "follow": "follow.created",
         "direct_message": "message.received",
         "tweet_delete": "post.deleted",
+    },
+    "linkedin": {
+        "comment": "comment.created",
+        "like": "reaction.created",
+        "share": "share.created",
+        "mention": "mention.created",
     },
 }
 

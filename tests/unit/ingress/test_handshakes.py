@@ -45,7 +45,13 @@ def _x_answer(body: bytes) -> bool:
     return orjson.loads(body) == {"response_token": expected}
 
 
+def _linkedin_answer(body: bytes) -> bool:
+    response = hmac.new(SECRET.encode(), b"code-1", hashlib.sha256).hexdigest()
+    return orjson.loads(body) == {"challengeCode": "code-1", "challengeResponse": response}
+
+
 HANDSHAKES: dict[str, Handshake] = {
+    "linkedin": Handshake({"challengeCode": "code-1"}, 200, _linkedin_answer),
     "x": Handshake({"crc_token": "crc-1"}, 200, _x_answer),
     "meta": Handshake(
         {"hub.mode": "subscribe", "hub.verify_token": "vt-1", "hub.challenge": "CHALLENGE-1"},
@@ -87,6 +93,7 @@ async def base_url(producer: FakeProducer) -> AsyncIterator[str]:
         _instance("meta", verify_token="vt-1"),
         _instance("oktopost"),
         _instance("x"),
+        _instance("linkedin"),
     ):
         instances.apply(instance.id, instance, 0)
     ingress = Ingress(
