@@ -15,11 +15,20 @@ from pipeline.providers.meta import Meta
 from pipeline.providers.oktopost import Oktopost
 from pipeline.providers.snapshot import PollSnapshot
 from pipeline.providers.standard import Standard
+from pipeline.providers.tiktok import TikTok
 from pipeline.providers.x import X
 
 PROVIDERS: dict[str, Provider] = {
     provider.name: provider
-    for provider in (Oktopost(), Hootsuite(), Standard(), Meta(), X(), LinkedIn())
+    for provider in (
+        Oktopost(),
+        Hootsuite(),
+        Standard(),
+        Meta(),
+        X(),
+        LinkedIn(),
+        TikTok(),
+    )
 }
 HANDSHAKES: dict[str, Handshaking] = {
     provider.name: provider for provider in (Meta(), X(), LinkedIn())

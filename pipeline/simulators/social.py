@@ -184,7 +184,39 @@ LINKEDIN: dict[str, Any] = {
     ),
 }
 
-SAMPLES: dict[str, dict[str, Any]] = {"meta": META, "x": X, "linkedin": LINKEDIN}
+
+def _tiktok(event: str, content: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "client_key": "awxxxxxxxxxxxxxx",
+        "event": event,
+        "create_time": 1733490000,
+        "user_openid": "act.example12345Example12345Example",
+        "content": orjson.dumps(content).decode(),
+    }
+
+
+TIKTOK: dict[str, Any] = {
+    "publish_complete": _tiktok(
+        "post.publish.complete",
+        {"publish_id": "v_pub_url~v2.123", "publish_type": "DIRECT_PUBLISH"},
+    ),
+    "publicly_available": _tiktok(
+        "post.publish.publicly_available",
+        {"publish_id": "v_pub_url~v2.123", "post_id": "7406164488431273222"},
+    ),
+    "publish_failed": _tiktok(
+        "post.publish.failed", {"publish_id": "v_pub_url~v2.124", "reason": "spam_risk"}
+    ),
+    "upload_failed": _tiktok("video.upload.failed", {"share_id": "share.7406"}),
+    "authorization_removed": _tiktok("authorization.removed", {"reason": 1}),
+}
+
+SAMPLES: dict[str, dict[str, Any]] = {
+    "meta": META,
+    "x": X,
+    "linkedin": LINKEDIN,
+    "tiktok": TIKTOK,
+}
 EXPECTED_TYPES: dict[str, dict[str, str]] = {
     "meta": {
         "page_comment": "comment.created",
@@ -205,6 +237,13 @@ EXPECTED_TYPES: dict[str, dict[str, str]] = {
         "like": "reaction.created",
         "share": "share.created",
         "mention": "mention.created",
+    },
+    "tiktok": {
+        "publish_complete": "post.sent",
+        "publicly_available": "post.published",
+        "publish_failed": "post.failed",
+        "upload_failed": "post.failed",
+        "authorization_removed": "integration.uninstalled",
     },
 }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -94,6 +95,7 @@ async def base_url(producer: FakeProducer) -> AsyncIterator[str]:
         _instance("oktopost"),
         _instance("x"),
         _instance("linkedin"),
+        _instance("tiktok"),
     ):
         instances.apply(instance.id, instance, 0)
     ingress = Ingress(
@@ -143,6 +145,22 @@ async def test_a_provider_without_a_verification_get_is_405(base_url: str) -> No
     status, body, _ = await _request("GET", base_url + _hook("oktopost"))
     assert status == 405
     assert orjson.loads(body)["error"]["code"] == "method_not_allowed"
+
+
+async def test_tiktok_sends_no_verification_get_405(base_url: str) -> None:
+    status, _, _ = await _request("GET", base_url + _hook("tiktok"))
+    assert status == 405
+
+
+async def test_a_stale_tiktok_signature_is_401(base_url: str, producer: FakeProducer) -> None:
+    body = sample("tiktok", "publish_complete")
+    stale = signed_request("tiktok", SECRET, body, time.time() - 301)
+    status, answer, _ = await _request("POST", base_url + _hook("tiktok"), body=body, headers=stale)
+    assert (status, orjson.loads(answer)["error"]["code"]) == (401, "invalid_signature")
+    assert producer.records == []
+    fresh = signed_request("tiktok", SECRET, body, time.time() - 250)
+    status, _, _ = await _request("POST", base_url + _hook("tiktok"), body=body, headers=fresh)
+    assert status == 202
 
 
 async def test_an_unknown_instance_is_404_for_the_verification_too(base_url: str) -> None:
