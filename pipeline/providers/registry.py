@@ -17,6 +17,7 @@ from pipeline.providers.snapshot import PollSnapshot
 from pipeline.providers.standard import Standard
 from pipeline.providers.tiktok import TikTok
 from pipeline.providers.x import X
+from pipeline.providers.youtube import YouTube
 
 PROVIDERS: dict[str, Provider] = {
     provider.name: provider
@@ -28,10 +29,11 @@ PROVIDERS: dict[str, Provider] = {
         X(),
         LinkedIn(),
         TikTok(),
+        YouTube(),
     )
 }
 HANDSHAKES: dict[str, Handshaking] = {
-    provider.name: provider for provider in (Meta(), X(), LinkedIn())
+    provider.name: provider for provider in (Meta(), X(), LinkedIn(), YouTube())
 }
 
 SnapshotNormalizer = Callable[[PollSnapshot, Lineage], Normalized]

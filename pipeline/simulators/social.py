@@ -211,11 +211,58 @@ TIKTOK: dict[str, Any] = {
     "authorization_removed": _tiktok("authorization.removed", {"reason": 1}),
 }
 
+YOUTUBE_CHANNEL = "UCdemo00000000000000000a"
+
+
+def youtube_feed(
+    video_id: str = "dQw4w9WgXcQ",
+    channel_id: str = YOUTUBE_CHANNEL,
+    published: str = "2024-12-06T13:00:00+00:00",
+    updated: str = "2024-12-06T13:00:05.123456+00:00",
+    title: str = "Launch day",
+) -> bytes:
+    """A push as YouTube's hub sends it for a new or edited video (Atom, namespaces declared)."""
+    return f"""<?xml version='1.0' encoding='UTF-8'?>
+<feed xmlns:yt="http://www.youtube.com/xml/schemas/2015" xmlns="http://www.w3.org/2005/Atom">
+ <link rel="hub" href="https://pubsubhubbub.appspot.com"/>
+ <link rel="self" href="https://www.youtube.com/xml/feeds/videos.xml?channel_id={channel_id}"/>
+ <title>YouTube video feed</title>
+ <updated>{updated}</updated>
+ <entry>
+  <id>yt:video:{video_id}</id>
+  <yt:videoId>{video_id}</yt:videoId>
+  <yt:channelId>{channel_id}</yt:channelId>
+  <title>{title}</title>
+  <link rel="alternate" href="https://www.youtube.com/watch?v={video_id}"/>
+  <author><name>Brand</name><uri>https://www.youtube.com/channel/{channel_id}</uri></author>
+  <published>{published}</published>
+  <updated>{updated}</updated>
+ </entry>
+</feed>""".encode()
+
+
+def youtube_deletion(video_id: str = "dQw4w9WgXcQ", channel_id: str = YOUTUBE_CHANNEL) -> bytes:
+    return f"""<?xml version='1.0' encoding='UTF-8'?>
+<feed xmlns:at="http://purl.org/atompub/tombstones/1.0" xmlns="http://www.w3.org/2005/Atom">
+ <at:deleted-entry ref="yt:video:{video_id}" when="2024-12-07T09:00:00+00:00">
+  <link href="https://www.youtube.com/watch?v={video_id}"/>
+  <at:by><name>Brand</name><uri>https://www.youtube.com/channel/{channel_id}</uri></at:by>
+ </at:deleted-entry>
+</feed>""".encode()
+
+
+YOUTUBE: dict[str, Any] = {
+    "new_video": youtube_feed(),
+    "edited_video": youtube_feed(updated="2024-12-08T10:00:00+00:00", title="Launch day (cut)"),
+    "deleted_video": youtube_deletion(),
+}
+
 SAMPLES: dict[str, dict[str, Any]] = {
     "meta": META,
     "x": X,
     "linkedin": LINKEDIN,
     "tiktok": TIKTOK,
+    "youtube": YOUTUBE,
 }
 EXPECTED_TYPES: dict[str, dict[str, str]] = {
     "meta": {
@@ -244,6 +291,11 @@ EXPECTED_TYPES: dict[str, dict[str, str]] = {
         "publish_failed": "post.failed",
         "upload_failed": "post.failed",
         "authorization_removed": "integration.uninstalled",
+    },
+    "youtube": {
+        "new_video": "video.published",
+        "edited_video": "video.updated",
+        "deleted_video": "video.deleted",
     },
 }
 

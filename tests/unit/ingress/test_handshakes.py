@@ -22,7 +22,8 @@ from pipeline.ingress.context import Ingress
 from pipeline.ingress.readmodels.attempt_log import AttemptLog
 from pipeline.ingress.server import build_app
 from pipeline.settings import load_settings
-from pipeline.simulators.social import SAMPLES, sample, signed_request
+from pipeline.simulators.social import SAMPLES, YOUTUBE_CHANNEL, sample, signed_request
+from tests.support.contract import assert_valid
 from tests.unit.ingress.test_webhooks import FakeProbe, FakeProducer
 
 SECRET = "platform-secret"
@@ -51,7 +52,19 @@ def _linkedin_answer(body: bytes) -> bool:
     return orjson.loads(body) == {"challengeCode": "code-1", "challengeResponse": response}
 
 
+YOUTUBE_VERIFY = {
+    "hub.mode": "subscribe",
+    "hub.topic": f"https://www.youtube.com/xml/feeds/videos.xml?channel_id={YOUTUBE_CHANNEL}",
+    "hub.challenge": "yt-challenge-9",
+    "hub.lease_seconds": "432000",
+}
 HANDSHAKES: dict[str, Handshake] = {
+    "youtube": Handshake(
+        YOUTUBE_VERIFY,
+        200,
+        lambda body: body == b"yt-challenge-9",
+        {**YOUTUBE_VERIFY, "hub.topic": YOUTUBE_VERIFY["hub.topic"].replace("UCdemo", "UCother")},
+    ),
     "linkedin": Handshake({"challengeCode": "code-1"}, 200, _linkedin_answer),
     "x": Handshake({"crc_token": "crc-1"}, 200, _x_answer),
     "meta": Handshake(
@@ -96,6 +109,7 @@ async def base_url(producer: FakeProducer) -> AsyncIterator[str]:
         _instance("x"),
         _instance("linkedin"),
         _instance("tiktok"),
+        _instance("youtube", channels=[YOUTUBE_CHANNEL]),
     ):
         instances.apply(instance.id, instance, 0)
     ingress = Ingress(
@@ -145,6 +159,31 @@ async def test_a_provider_without_a_verification_get_is_405(base_url: str) -> No
     status, body, _ = await _request("GET", base_url + _hook("oktopost"))
     assert status == 405
     assert orjson.loads(body)["error"]["code"] == "method_not_allowed"
+
+
+async def test_a_verified_youtube_lease_is_recorded_before_the_answer(
+    base_url: str, producer: FakeProducer
+) -> None:
+    status, _, _ = await _request("GET", base_url + _hook("youtube"), params=YOUTUBE_VERIFY)
+    assert status == 200
+    [(topic, key, value)] = producer.records
+    assert (topic, key) == ("unit.websub.leases", f"youtube1/{YOUTUBE_CHANNEL}".encode())
+    assert value is not None
+    lease = orjson.loads(value)
+    assert (lease["lease_seconds"], lease["topic"]) == (432000, YOUTUBE_VERIFY["hub.topic"])
+    assert_valid("websub-lease.json", value)
+    unsubscribe = {**YOUTUBE_VERIFY, "hub.mode": "unsubscribe"}  # a channel it still wants
+    status, _, _ = await _request("GET", base_url + _hook("youtube"), params=unsubscribe)
+    assert status == 403
+    assert len(producer.records) == 1
+
+
+async def test_a_lease_kafka_cannot_take_is_503_and_the_hub_retries(
+    base_url: str, producer: FakeProducer
+) -> None:
+    producer.fail = True
+    status, body, _ = await _request("GET", base_url + _hook("youtube"), params=YOUTUBE_VERIFY)
+    assert (status, orjson.loads(body)["error"]["code"]) == (503, "kafka_unavailable")
 
 
 async def test_tiktok_sends_no_verification_get_405(base_url: str) -> None:
