@@ -3,23 +3,37 @@ its signed sample accepted and resent, and exactly one event per occurrence on e
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from pipeline.events.catalog import Catalog
+from pipeline.providers.youtube import feed_topic
 from pipeline.settings import REPO_ROOT
-from pipeline.simulators.social import EXPECTED_TYPES, SAMPLES, sample, signed_request
+from pipeline.simulators.social import (
+    EXPECTED_TYPES,
+    SAMPLES,
+    sample,
+    signed_request,
+    youtube_feed,
+)
+from pipeline.simulators.websub import HubState, create_hub
 from tests.integration.conftest import Stack
 from tests.integration.test_ingest import new_instance, path_of
+from tests.integration.test_poller import Pollers, eventually
 from tests.support.kafka import read_topic
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.integration
 CATALOG = Catalog(REPO_ROOT / "topics")
 SECRET = "platform-secret"
 SETTLE_SECONDS = 3.0  # how long nothing more may arrive after the expected events
+LEASE_SECONDS = 20  # short, so that a renewal is seen within the test
 
 
 async def _get(stack: Stack, path: str, params: dict[str, str]) -> tuple[int, bytes]:
@@ -73,3 +87,63 @@ async def test_each_platform_verified_signed_resent_and_normalized_once(stack: S
         settle=SETTLE_SECONDS,
     )
     assert found(values) == expected  # one event per occurrence: the resends were dropped
+
+
+@contextlib.asynccontextmanager
+async def _hub(state: HubState) -> AsyncIterator[str]:
+    runner = web.AppRunner(create_hub(state), access_log=None, shutdown_timeout=0.5)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def pollers(stack: Stack) -> AsyncIterator[Pollers]:
+    running = Pollers(stack)
+    yield running
+    if running.current is not None:
+        log = running.current.log_tail
+        assert await running.stop() == 0, log()  # SIGTERM: a clean shutdown
+
+
+async def test_youtube_is_subscribed_pushed_and_renewed_before_its_lease_ends_across_a_restart(
+    stack: Stack, pollers: Pollers
+) -> None:
+    hub = HubState(lease_seconds=LEASE_SECONDS)  # granted, whatever the manager asks for
+    channel = "UC" + uuid.uuid4().hex[:22]
+    topic = feed_topic(channel)
+    async with _hub(hub) as hub_url:
+        instance = await new_instance(stack, "youtube", channels=[channel], api_base_url=hub_url)
+        assert instance["signing_secret"]  # hub.secret: generated, shown once
+        await pollers.start()
+        await eventually(lambda: _verified(hub, topic) >= 1, "the hub's first verification")
+        first = next(at for at, mode, t, _ in hub.verified if t == topic and mode == "subscribe")
+        video = youtube_feed(video_id="v" + uuid.uuid4().hex[:10], channel_id=channel)
+        assert await hub.publish(topic, video) == [202]
+        assert await hub.publish(topic, video) == [202]  # the hub's retry
+        await pollers.stop()
+        await pollers.start()  # the lease is on Kafka: the new one renews it on time
+        await eventually(
+            lambda: _verified(hub, topic) >= 2, "a renewal", seconds=LEASE_SECONDS + 10
+        )
+    renewed = [at for at, mode, t, _ in hub.verified if t == topic and mode == "subscribe"][1]
+    asked = [at for at, mode, t in hub.requests if t == topic]
+    assert renewed < first + LEASE_SECONDS  # before the lease ended
+    assert asked[1] >= first + LEASE_SECONDS * 2 / 3 - 1  # not at the restart: when due
+    source = f"/instances/{instance['id']}"
+    values = await read_topic(
+        stack.settings.kafka_bootstrap,
+        stack.topic("events.normalized"),
+        until=lambda values: any(v and v["source"] == source for v in values),
+        settle=SETTLE_SECONDS,
+    )
+    mine = [v for v in values if v and v["source"] == source]
+    assert [(v["type"], v["data"]["channel_id"]) for v in mine] == [("video.published", channel)]
+
+
+def _verified(hub: HubState, topic: str) -> int:
+    return sum(1 for _, mode, t, _ in hub.verified if t == topic and mode == "subscribe")
