@@ -19,6 +19,7 @@ import msgspec
 
 from pipeline.config.cloud_elements import translate
 from pipeline.config.ingress_limit import limit_fields
+from pipeline.config.platform_fields import platform_fields
 from pipeline.config.requests import RequestError, boolean, optional_text, text, url
 from pipeline.events.cloudevent import rfc3339
 from pipeline.providers.oktopost import EVENT_MAP
@@ -86,6 +87,9 @@ class Instance(msgspec.Struct, frozen=True, kw_only=True):
     reconcile_interval_seconds: float | None = None  # None: DEFAULT_RECONCILE_SECONDS
     # Written by the Oktopost webhook manager only, by Oktopost's webhook id.
     oktopost_webhooks: dict[str, OktopostWebhook] = msgspec.field(default_factory=dict)
+    verify_token: str | None = None  # Meta's verification GET presents it
+    channels: list[str] = msgspec.field(default_factory=list)  # YouTube channels subscribed
+    lease_seconds: int | None = None  # the WebSub lease asked for (None: the default)
 
     def public(self, public_url: str) -> dict[str, Any]:
         """What the admin API shows: no secret or credential value, ever."""
@@ -95,6 +99,8 @@ class Instance(msgspec.Struct, frozen=True, kw_only=True):
         shown["credentials"] = sorted(key for key, value in self.credentials.items() if value)
         del shown["callback_signature_key"]
         shown["has_callback_signature_key"] = bool(self.callback_signature_key)
+        del shown["verify_token"]
+        shown["has_verify_token"] = bool(self.verify_token)
         shown["oktopost_webhooks"] = sorted(
             ({"id": key, "event": value.event} for key, value in self.oktopost_webhooks.items()),
             key=lambda webhook: webhook["event"],
@@ -152,6 +158,7 @@ def create_instance(body: dict[str, Any]) -> tuple[Instance, str | None]:
         credentials=_credentials(body.get("credentials")),
         **limit_fields(body),
         **_connection_fields(body),
+        **platform_fields(body, provider),
     )
     return instance, generated
 
@@ -178,6 +185,7 @@ def patch_instance(instance: Instance, body: dict[str, Any]) -> Instance:
     if "credentials" in body:
         changes["credentials"] = {**instance.credentials, **_credentials(body["credentials"])}
     changes.update(_connection_fields(body, only_given=True))
+    changes.update(platform_fields(body, instance.provider, only_given=True))
     return msgspec.structs.replace(instance, **changes)
 
 

@@ -1,9 +1,9 @@
 """Admin API, deliver agent ↔ `config.instances`, `config.subscriptions`: sealed secret fields.
 
 Every secret field is sealed by the key ring on the way to Kafka and opened on the way back: an
-instance's `signing_secret`, `callback_signature_key`, each `credentials` value and each managed
-Oktopost webhook's `secret`, a subscription's `secret`, `previous_secret` and
-`signature_key`. Other fields stay plain, so the topics remain readable as the data contract.
+instance's `signing_secret`, `callback_signature_key`, `verify_token` (Meta), each `credentials`
+value and each managed Oktopost webhook's `secret`, a subscription's `secret`, `previous_secret`
+and `signature_key`. Other fields stay plain, so the topics remain readable as the data contract.
 Records written before sealing open as they are and are sealed when next written.
 
 A record is decoded once into its typed value (`decode_instance`, `decode_subscription`) and its
@@ -45,6 +45,7 @@ def _instance_fields(instance: Instance, change: Transform) -> Instance:
         callback_signature_key=_change(
             instance.callback_signature_key, change, f"{where}/callback_signature_key"
         ),
+        verify_token=_change(instance.verify_token, change, f"{where}/verify_token"),
         credentials={
             name: _change(value, change, f"{where}/credentials/{name}")
             for name, value in instance.credentials.items()

@@ -39,6 +39,7 @@ class Topic(StrEnum):
     INSTANCES_HEALTH = "instances.health"
     POLLERS_CREDENTIALS = "pollers.credentials"
     POLLERS_SHARDS = "pollers.shards"
+    WEBSUB_LEASES = "websub.leases"
 
 
 def retry_topic(tier: int) -> str:

@@ -13,7 +13,9 @@ from pipeline.demo.simulator import (
     DEMO_OKTOPOST_ACCOUNT,
     DEMO_OKTOPOST_API_KEY,
     OKTOPOST_PATH,
+    WEBSUB_PATH,
 )
+from pipeline.simulators.social import YOUTUBE_CHANNEL
 
 log = logging.getLogger(__name__)
 DEMO_OKTOPOST_SECRET = "demo-oktopost-secret"  # noqa: S105 - documented in the README's curl example
@@ -54,6 +56,16 @@ def demo_resources(simulator_url: str, receiver_url: str) -> list[tuple[str, dic
                     "api_key": DEMO_OKTOPOST_API_KEY,
                 },
                 "reconcile_interval_seconds": 30,
+            },
+        ),
+        (
+            "/v1/instances",
+            {
+                "id": "demo-youtube",
+                "provider": "youtube",
+                "name": "Demo YouTube channel (simulated WebSub hub)",
+                "api_base_url": simulator_url + WEBSUB_PATH,
+                "channels": [YOUTUBE_CHANNEL],
             },
         ),
         (

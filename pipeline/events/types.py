@@ -30,6 +30,24 @@ EVENT_TYPES: dict[str, str] = {
     "stream.message": "stream_messages",
     "integration.installed": "integrations",
     "integration.uninstalled": "integrations",
+    # What the social platforms share (README "Social platforms"), whichever platform it is on.
+    "post.published": "posts",
+    "comment.created": "comments",
+    "comment.updated": "comments",
+    "comment.deleted": "comments",
+    "message.received": "messages",
+    "message.sent": "messages",
+    "mention.created": "mentions",
+    "reaction.created": "reactions",
+    "reaction.deleted": "reactions",
+    "share.created": "shares",
+    "follow.created": "follows",
+    "follow.deleted": "follows",
+    "video.published": "videos",
+    "video.updated": "videos",
+    "video.deleted": "videos",
+    # The catch-all: a platform's kind the catalog has no type for yet, kept whole.
+    "platform.event": "platform_events",
 }
 
 # `posts` → `post_id`: the data field that repeats the subject's id.
@@ -44,6 +62,14 @@ ID_FIELDS: dict[str, str] = {
     "advocacy_topics": "advocacy_topic_id",
     "stream_messages": "stream_message_id",
     "integrations": "integration_id",
+    "comments": "comment_id",
+    "messages": "message_id",
+    "mentions": "mention_id",
+    "reactions": "reaction_id",
+    "shares": "share_id",
+    "follows": "follow_id",
+    "videos": "video_id",
+    "platform_events": "platform_event_id",
 }
 
 

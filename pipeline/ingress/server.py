@@ -25,6 +25,7 @@ from pipeline.ingress.admin import catalog, instances, oauth, subscriptions
 from pipeline.ingress.admin.auth import require_admin_token
 from pipeline.ingress.admin.http import admin_errors
 from pipeline.ingress.context import INGRESS, Ingress
+from pipeline.ingress.handshakes import Handshakes
 from pipeline.ingress.readmodels.attempt_log import AttemptLog
 from pipeline.ingress.webhooks import Webhooks
 from pipeline.metrics import render as render_metrics
@@ -75,6 +76,8 @@ def build_app(ingress: Ingress, render: Render = render_metrics) -> web.Applicat
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors])
     app[INGRESS] = ingress
     app.router.add_post("/v1/webhooks/{provider}/{instance_key}", Webhooks(ingress).handle)
+    # The platforms' verification of the same URL (Meta, X, LinkedIn, YouTube's WebSub hub)
+    app.router.add_get("/v1/webhooks/{provider}/{instance_key}", Handshakes(ingress).handle)
     add_health_routes(app, ingress.ready, render)
     app.add_subapp("/v1", _admin_app(settings, ingress))
     return app

@@ -72,6 +72,16 @@ def _instance_id(key: str) -> str | None:
     return instance_id_from_key(key)
 
 
+def enabled_instance(ingress: Ingress, key: str, provider: str) -> Instance | None:
+    """The enabled instance of `provider` at webhook URL segment `key`, or None (404); raises
+    `UnreadableRecordError` when its record cannot be read here (503: not a deleted one)."""
+    instance_id = _instance_id(key)
+    instance = ingress.instances.get(instance_id) if instance_id else None
+    if instance is None or not instance.enabled or instance.provider != provider:
+        return None
+    return instance
+
+
 _second_prefix: tuple[int, str] = (-1, "")
 
 
@@ -160,11 +170,7 @@ class Webhooks:
         return await self._write(envelope, headers, empty_body=provider.empty_acknowledgement)
 
     def _instance(self, key: str, provider: str) -> Instance | None:
-        instance_id = _instance_id(key)
-        instance = self._ingress.instances.get(instance_id) if instance_id else None
-        if instance is None or not instance.enabled or instance.provider != provider:
-            return None
-        return instance
+        return enabled_instance(self._ingress, key, provider)
 
     async def _write(
         self, envelope: WebhookEnvelope, headers: dict[str, str], *, empty_body: bool

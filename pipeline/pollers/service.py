@@ -35,6 +35,7 @@ from pipeline.pollers.oktopost_webhooks import managed_webhooks
 from pipeline.pollers.polling_config import is_polled
 from pipeline.pollers.shards import ShardMembership
 from pipeline.pollers.state import PollerStateView
+from pipeline.pollers.websub import websub_subscriptions
 from pipeline.pollers.writer import PollerTopics
 from pipeline.producer import DurableProducer
 from pipeline.settings import Settings
@@ -271,6 +272,7 @@ def create_poller_app(settings: Settings) -> web.Application:
     add_health_routes(app, service.ready)
     app.cleanup_ctx.append(_lifecycle)
     app.cleanup_ctx.append(managed_webhooks(settings))  # Oktopost instances' own webhooks
+    app.cleanup_ctx.append(websub_subscriptions(settings))  # YouTube channels at their hubs
     return app
 
 

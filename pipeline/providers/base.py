@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -22,6 +24,18 @@ class PayloadError(PipelineError):
     """An authenticated sender's body cannot be parsed at all."""
 
     code = "unparseable_body"
+
+
+class HandshakeRefusedError(PipelineError):
+    """A platform's verification request does not prove it knows the instance (answered 403)."""
+
+    code = "handshake_refused"
+
+
+class HandshakeParameterError(PipelineError):
+    """A verification request lacks the parameter the platform always sends (answered 400)."""
+
+    code = "missing_parameter"
 
 
 # Deepest nesting of a payload or batch element worth normalizing. Its event wraps it two levels
@@ -65,6 +79,16 @@ def identifier(value: Any) -> str | None:
     return None
 
 
+def content_digest(value: Any) -> str:
+    """SHA-256 of `value` as compact JSON with sorted keys: the same for equal content however
+    it was serialised (an identity for providers that send no id of the occurrence)."""
+    try:
+        canonical = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits: Python's own encoder takes it
+        canonical = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(canonical).hexdigest()
+
+
 def brief(value: Any, limit: int = 80) -> str:
     """`repr(value)` for a message, cut at `limit` characters (a sender's value can be huge)."""
     text = repr(value)
@@ -96,6 +120,43 @@ class Normalized:
     events: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     ignored: int = 0
+
+
+@dataclass(frozen=True)
+class InstanceKeys:
+    """What a platform's verification request is checked against, taken from the instance."""
+
+    instance_id: str
+    signing_secret: str | None
+    verify_token: str | None = None
+    channels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LeaseChange:
+    """A WebSub hub's verified (un)subscription: the ingress records it before answering."""
+
+    channel_id: str
+    topic: str
+    lease_seconds: int | None  # None: an unsubscription (the lease ends now)
+
+
+@dataclass(frozen=True)
+class HandshakeAnswer:
+    """The 200 answer to a verification request: its body, and what to record first."""
+
+    body: bytes
+    content_type: str = "text/plain"
+    lease: LeaseChange | None = None
+
+
+class Handshaking(Protocol):
+    """A provider whose platform verifies the webhook URL with a GET (`HANDSHAKES` in registry)."""
+
+    name: str
+
+    def handshake(self, keys: InstanceKeys, query: Mapping[str, str]) -> HandshakeAnswer:
+        """The answer, or `HandshakeRefusedError` / `HandshakeParameterError`; never another."""
 
 
 class Provider(Protocol):

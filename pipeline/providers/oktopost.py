@@ -9,8 +9,6 @@ id and a digest of `data`, so a payload read back from the webhook log gets the 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +20,7 @@ from pipeline.providers.base import (
     Normalized,
     Rejected,
     brief,
+    content_digest,
     decode_json,
     identifier,
     is_missing,
@@ -98,16 +97,6 @@ class Oktopost:
         return result
 
 
-def _digest(data: dict[str, Any]) -> str:
-    """The data's fingerprint, the same for a pushed body and its webhook-log copy (which lack
-    `timestamp` and `webhookId`): SHA-256 of the compact JSON with sorted keys."""
-    try:
-        canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:  # an integer beyond 64 bits: Python's own encoder takes it
-        canonical = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(canonical).hexdigest()
-
-
 def _normalize(payload: dict[str, Any], lineage: Lineage) -> dict[str, Any] | Rejected:
     event, data = payload.get("event"), payload.get("data")
     if not isinstance(event, str) or event not in EVENT_MAP:  # an object or array is unhashable
@@ -129,7 +118,8 @@ def _normalize(payload: dict[str, Any], lineage: Lineage) -> dict[str, Any] | Re
     )
     identity = (payload.get("webhookId", ""), event, object_id, payload.get("timestamp", ""))
     if lineage.identity == "content":
-        identity = ("content", event, object_id, _digest(data))
+        # the same for a pushed body and its webhook-log copy (which lack timestamp, webhookId)
+        identity = ("content", event, object_id, content_digest(data))
     return build_event(
         lineage,
         identity=identity,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from pipeline.providers.base import SignatureError
 
@@ -36,4 +38,28 @@ def verify_hex(secret: str, signature: str, messages: Iterable[bytes], header: s
         expected = hmac.new(key, message, digest).hexdigest()
         matched |= hmac.compare_digest(expected, given)
     if not matched:
+        raise SignatureError(f"{header} does not match the body")
+
+
+def hmac_hex(secret: str, message: bytes, digest: Any = hashlib.sha256) -> str:
+    return hmac.new(secret.encode(), message, digest).hexdigest()
+
+
+def hmac_base64(secret: str, message: bytes) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
+
+
+def same_text(given: str, expected: str) -> bool:
+    """Constant-time equality of a value from a request (any text a header or query carries:
+    lone surrogates included, which `compare_digest` refuses as str) and the expected one."""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
+
+
+def require_signature(secret: str | None, given: str, expected: str, header: str) -> None:
+    """`SignatureError` unless `given` is `expected` (computed with a non-empty `secret`)."""
+    if not secret:  # never an empty key: anyone could sign with it
+        raise SignatureError("the instance has no signing secret")
+    if not given:
+        raise SignatureError(f"missing {header} header")
+    if not same_text(given.strip(), expected):
         raise SignatureError(f"{header} does not match the body")

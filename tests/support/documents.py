@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from pipeline.providers.oktopost import EVENT_MAP
-from tests.support.malformed import broken, broken_values
+from tests.support.malformed import broken, broken_values, json_values
 from tests.support.payloads import OKTOPOST_DATA
 
 ids = st.one_of(
@@ -198,3 +198,16 @@ def message_snapshots(draw: st.DrawFn) -> dict[str, Any]:
         "deleted": deleted,
         "options": {"include_raw": draw(st.booleans())},
     }
+
+
+@st.composite
+def mutated(draw: st.DrawFn, value: Any) -> Any:
+    """A documented sample with any of its objects broken (fields dropped, retyped, repeated)
+    and any of its scalars replaced, at every depth: what a platform's odd payload may be."""
+    if isinstance(value, dict):
+        inner = {key: draw(mutated(item)) for key, item in value.items()}
+        return draw(broken(inner, tuple(inner))) if draw(st.integers(0, 3)) == 0 else inner
+    if isinstance(value, list):
+        items = [draw(mutated(item)) for item in value]
+        return items + draw(st.lists(json_values, max_size=2))
+    return draw(broken_values) if draw(st.integers(0, 5)) == 0 else value

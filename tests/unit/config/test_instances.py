@@ -87,6 +87,9 @@ def test_cloud_elements_configuration_keys() -> None:
         ({"provider": "oktopost", "id": "a/b"}, "id"),
         ({"provider": "oktopost", "polling": {"interval_seconds": 0}}, "polling.interval_seconds"),
         ({"provider": "oktopost", "polling": {"colour": "red"}}, "polling"),
+        ({"provider": "oktopost", "verify_token": "t"}, "verify_token"),
+        ({"provider": "meta", "verify_token": 1}, "verify_token"),
+        ({"provider": "meta", "channels": ["UC1"]}, "channels"),
     ],
 )
 def test_invalid_fields_are_named(body: dict[str, object], field: str) -> None:

@@ -159,3 +159,19 @@ def test_a_subscription_record_of_the_wrong_shape_says_why() -> None:
     raw += b' "secret": "whsec_x", "created": "", "modified": ""}'
     with pytest.raises(UnreadableConfigError, match=re.escape("config.subscriptions record:")):
         ConfigCodec(RING).subscription_from_json(raw)
+
+
+def test_a_meta_verify_token_is_sealed_and_never_shown() -> None:
+    instance, generated = create_instance(
+        {"provider": "meta", "id": "m1", "signing_secret": "app-secret", "verify_token": "vt-1"}
+    )
+    assert generated is None  # the app secret is Meta's: nothing generated, nothing shown
+    raw = seal_instance(RING, instance)
+    assert b"vt-1" not in raw
+    assert b"app-secret" not in raw
+    assert open_instance(RING, raw).verify_token == "vt-1"
+    shown = instance.public("http://127.0.0.1:8080")
+    assert "verify_token" not in shown
+    assert "signing_secret" not in shown
+    assert shown["has_verify_token"] is True
+    assert_valid("instance.json", raw)

@@ -42,6 +42,7 @@ def test_every_design_topic_is_declared_with_one_retry_topic_per_delay() -> None
         "instances.health",
         "pollers.credentials",
         "pollers.shards",
+        "websub.leases",
     }
     assert names >= DESIGN_TOPICS
 

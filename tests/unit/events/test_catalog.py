@@ -28,7 +28,8 @@ def _event(event_type: str = "post.sent", object_id: str = "42") -> dict[str, An
         object_id=object_id,
         provider_event="postSent",
         time=moment,
-        data={"network": "LinkedIn"},
+        # `kind`: the catch-all's required name of the platform's kind; ignored by the others
+        data={"network": "LinkedIn", "kind": "page:ratings"},
         raw={"postId": object_id},
     )
 

@@ -15,6 +15,7 @@ from tests.unit.ingress.admin_support import RecordingProducer, make_ingress
 
 ROUTES = {
     ("POST", "/v1/webhooks/{provider}/{instance_key}"),
+    ("GET", "/v1/webhooks/{provider}/{instance_key}"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
