@@ -257,6 +257,86 @@ YOUTUBE: dict[str, Any] = {
     "deleted_video": youtube_deletion(),
 }
 
+
+def _page_change(value: dict[str, Any], field: str = "feed") -> dict[str, Any]:
+    """A Page webhook with one change: the documented comment sample's shape, another value."""
+    return {
+        "object": "page",
+        "entry": [{"id": PAGE, "time": 1733490100, "changes": [{"field": field, "value": value}]}],
+    }
+
+
+_COMMENT = META["page_comment"]["entry"][0]["changes"][0]["value"]
+# The documented verbs and items beyond the sample (`verb` also `edited`, `remove`; `item` also
+# `reaction`), the Page's own message echoed back, and a field the catalog has no type for.
+META.update(
+    {
+        "comment_edited": _page_change({**_COMMENT, "verb": "edited", "message": "Nicer!"}),
+        "comment_removed": _page_change({**_COMMENT, "verb": "remove"}),
+        "reaction_added": _page_change(
+            {
+                "item": "reaction",
+                "verb": "add",
+                "reaction_type": "like",
+                "post_id": f"{PAGE}_555",
+                "from": {"id": "4242", "name": "Jane"},
+                "created_time": 1733490100,
+            }
+        ),
+        "reaction_removed": _page_change(
+            {
+                "item": "reaction",
+                "verb": "remove",
+                "reaction_type": "like",
+                "post_id": f"{PAGE}_555",
+                "from": {"id": "4242", "name": "Jane"},
+                "created_time": 1733490200,
+            }
+        ),
+        "message_echo": {
+            "object": "page",
+            "entry": [
+                {
+                    "id": PAGE,
+                    "time": 1733490100,
+                    "messaging": [
+                        {
+                            "sender": {"id": PAGE},
+                            "recipient": {"id": "6789"},
+                            "timestamp": 1733490100000,
+                            "message": {"mid": "m_def", "text": "hi!", "is_echo": True},
+                        }
+                    ],
+                }
+            ],
+        },
+        "unknown_field": _page_change({"id": "9090", "rating": 5}, field="ratings"),
+    }
+)
+X.update(
+    {
+        "unfollow": {
+            "for_user_id": X_USER,
+            "follow_events": [{**X["follow"]["follow_events"][0], "type": "unfollow"}],
+        },
+        "direct_message_sent": {
+            "for_user_id": X_USER,
+            "direct_message_events": [
+                {
+                    "type": "message_create",
+                    "id": "954491830116155397",
+                    "created_timestamp": "1733490100000",
+                    "message_create": {
+                        "target": {"recipient_id": "4040"},
+                        "sender_id": X_USER,
+                        "message_data": {"text": "thanks"},
+                    },
+                }
+            ],
+        },
+    }
+)
+
 SAMPLES: dict[str, dict[str, Any]] = {
     "meta": META,
     "x": X,
@@ -269,6 +349,12 @@ EXPECTED_TYPES: dict[str, dict[str, str]] = {
         "page_comment": "comment.created",
         "instagram_comment": "comment.created",
         "message": "message.received",
+        "comment_edited": "comment.updated",
+        "comment_removed": "comment.deleted",
+        "reaction_added": "reaction.created",
+        "reaction_removed": "reaction.deleted",
+        "message_echo": "message.sent",
+        "unknown_field": "platform.event",
     },
     "x": {
         "mention": "mention.created",
@@ -278,6 +364,8 @@ EXPECTED_TYPES: dict[str, dict[str, str]] = {
         "follow": "follow.created",
         "direct_message": "message.received",
         "tweet_delete": "post.deleted",
+        "unfollow": "follow.deleted",
+        "direct_message_sent": "message.sent",
     },
     "linkedin": {
         "comment": "comment.created",

@@ -22,6 +22,7 @@ from cloudevents.core.bindings import http, kafka
 from standardwebhooks.webhooks import Webhook
 
 from pipeline.events.types import EVENT_TYPES
+from pipeline.simulators.social import SAMPLES, sample, signed_request
 from tests.integration.conftest import Stack
 from tests.integration.test_delivery import subscribe
 from tests.integration.test_ingest import new_instance, path_of
@@ -32,6 +33,7 @@ from tests.support.payloads import OKTOPOST_DATA, hex_hmac, oktopost_body, stand
 from tests.support.receiver import Received, Receiver
 
 pytestmark = pytest.mark.integration
+PLATFORM_SECRET = "platform-secret"
 STRUCTURED = b"application/cloudevents+json; charset=utf-8"  # the binding 1.0.2, structured mode
 CORE = ("specversion", "id", "type", "source", "subject", "datacontenttype")  # besides `time`
 LINEAGE = ("provider", "providerevent", "instanceid", "receivedat")  # the extensions written
@@ -82,15 +84,30 @@ async def _send_every_type(stack: Stack, okto: Any, hoot: Any, standard: Any) ->
     return len(OKTOPOST_DATA) + len(batch) + 1
 
 
+async def _send_every_platform_sample(stack: Stack, platforms: dict[str, Any]) -> int:
+    """Each social platform's documented samples, signed as it signs; the number of events."""
+    for provider, instance in sorted(platforms.items()):
+        for name in sorted(SAMPLES[provider]):
+            body = sample(provider, name)
+            headers = signed_request(provider, PLATFORM_SECRET, body)
+            assert (await stack.post(path_of(instance), body, headers))[0] == 202, name
+    return sum(len(SAMPLES[provider]) for provider in platforms)
+
+
 async def _every_type(stack: Stack) -> Run:
     receiver = await Receiver().start()
     try:
         okto = await new_instance(stack, "oktopost", signing_secret="okto-secret")
         hoot = await new_instance(stack, "hootsuite")
         standard = await new_instance(stack, "standard")
-        everyone = [okto["id"], hoot["id"], standard["id"]]
+        platforms = {
+            provider: await new_instance(stack, provider, signing_secret=PLATFORM_SECRET)
+            for provider in sorted(SAMPLES)
+        }
+        everyone = [okto["id"], hoot["id"], standard["id"], *(i["id"] for i in platforms.values())]
         subscription = await subscribe(stack, receiver.url, instance_ids=everyone)
         count = await _send_every_type(stack, okto, hoot, standard)
+        count += await _send_every_platform_sample(stack, platforms)
         records = await read_records(
             stack.settings.kafka_bootstrap,
             stack.topic("events.normalized"),
