@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     handler: Callable[[Settings, argparse.Namespace], int] = args.handler
     try:
         settings = load_settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_file)
         return handler(settings, args)
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201

@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    log_file: Path | None = None
 
     @field_validator("retry_schedule", mode="before")
     @classmethod
