@@ -18,6 +18,7 @@ ROUTES = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
     ("POST", "/v1/instances"),
     ("GET", "/v1/instances"),
     ("GET", "/v1/instances/{id}"),
