@@ -255,7 +255,8 @@ OPERATIONS = (
         (
             Answer(
                 202,
-                "on webhooks.raw and acknowledged by Kafka (acks=all); empty for Hootsuite",
+                "on webhooks.raw and acknowledged by Kafka (acks=all, idempotent producer); "
+                "empty for Hootsuite, which asks for an empty 2xx",
                 ref("Accepted"),
                 headers=("X-Request-Id",),
             ),
@@ -279,7 +280,10 @@ OPERATIONS = (
             Answer(413, "body over PIPELINE_MAX_BODY_BYTES", codes=("body_too_large",)),
             Answer(
                 429,
-                "the instance is over its max_requests_per_second; nothing written",
+                "the instance is over its max_requests_per_second (a token bucket of `burst`, "
+                "default one second's worth, counted after the signature check, per ingress "
+                "process); Retry-After gives the whole seconds until the next is admitted; "
+                "nothing written",
                 codes=("rate_limited",),
                 headers=("Retry-After",),
             ),
@@ -290,8 +294,8 @@ OPERATIONS = (
                 codes=("kafka_unavailable", "not_ready", "config_unreadable"),
             ),
         ),
-        description="Authenticated per provider (signatures: the providers reference); no admin "
-        "token. Every answer carries `X-Request-Id`.",
+        description="Authenticated per provider: each checks its own signature (see the "
+        "providers reference). Every answer carries `X-Request-Id`.",
         params=(
             Param("provider", "path", "oktopost, hootsuite or standard"),
             Param("instance_key", "path", "the base64url instance id, as in its webhook_url"),
