@@ -41,7 +41,7 @@ docs-serve: setup  # http://127.0.0.1:8000, rebuilt as you edit
 bench: setup $(PEER_STAMP)  # under 15 minutes; results in bench/results/, summary in BENCHMARKS.md
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-# The bench's peer (Quix Streams, bench/peer_quix.py) is bench-only, never a pipeline dependency.
+# The bench's peer (Quix Streams, bench/peers/quix.py) is bench-only, never a pipeline dependency.
 # pip cannot resolve it together with the project (quixstreams 3.28.1 asks pydantic-settings<2.16,
 # the project pins 2.16.3, with which Quix runs fine), hence two steps.
 $(PEER_STAMP): $(STAMP)
