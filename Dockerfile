@@ -3,7 +3,7 @@
 #   docker run IMAGE worker    # the faust agents, web port 6066 (/healthz, /readyz, /metrics)
 #   docker run IMAGE poller    # REST polling, port 8081
 #   docker run IMAGE topics apply
-# Configuration is PIPELINE_* environment variables (see the README); docker-compose.yml sets them.
+# Configuration is PIPELINE_* environment variables (docs/reference/settings.md); docker-compose.yml sets them.
 FROM python:3.11-slim
 
 # No .pyc files in the image layers; log lines reach `docker logs` at once.

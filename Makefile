@@ -13,19 +13,35 @@ ASYNCAPI_SPECS := 6.11.1
 ASYNCAPI_SPECS_SHA256 := 01af8744dc33c0c7eb2e908f6a955319ee58b70ecadc9387d1aeb16c0cd28928
 ASYNCAPI_SCHEMA := .cache/asyncapi-specs-$(ASYNCAPI_SPECS)/asyncapi-3.0.0.json
 
-.PHONY: run test bench soak setup lint typecheck unit integration kafka-start kafka-stop topics clean asyncapi-schema
+.PHONY: run test bench soak setup lint typecheck unit integration kafka-start kafka-stop topics clean asyncapi-schema docs docs-build docs-gen docs-serve
 
 run: setup
 	$(BIN)/pipeline run $(if $(filter 1,$(DEMO)),--demo,)
 
-test: setup lint typecheck $(ASYNCAPI_SCHEMA)
+test: setup lint typecheck docs-build $(ASYNCAPI_SCHEMA)
 	bash .ci/install-prometheus.sh
 	$(BIN)/pytest -q tests
+
+# The docs site (mkdocs.yml, docs/): built strictly into .cache/site/, so a broken link or anchor,
+# or a page missing from the nav, fails `make test`. tests/unit/docs_gen/ checks that the generated
+# reference pages are current.
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
+
+docs: docs-gen docs-build
+
+docs-build: setup
+	$(MKDOCS) build --strict
+
+docs-gen: setup  # rewrites the generated pages of docs/reference/ from the code
+	$(BIN)/python -m pipeline.docs_gen
+
+docs-serve: setup  # http://127.0.0.1:8000, rebuilt as you edit
+	$(MKDOCS) serve
 
 bench: setup $(PEER_STAMP)  # under 15 minutes; results in bench/results/, summary in BENCHMARKS.md
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-# The bench's peer (Quix Streams, bench/peer_quix.py) is bench-only, never a pipeline dependency.
+# The bench's peer (Quix Streams, bench/peers/quix.py) is bench-only, never a pipeline dependency.
 # pip cannot resolve it together with the project (quixstreams 3.28.1 asks pydantic-settings<2.16,
 # the project pins 2.16.3, with which Quix runs fine), hence two steps.
 $(PEER_STAMP): $(STAMP)

@@ -2,7 +2,7 @@
 
 Writes `<stamp>.json` (every figure), `<stamp>.md` (the tables), `<stamp>-latency.png` and
 `<stamp>-throughput.png`, and prints the tables. `python -m bench soak …` is the fault-injection
-run instead (`bench/soak.py`).
+run instead (`bench/soak/main.py`).
 """
 
 from __future__ import annotations
@@ -10,29 +10,29 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench.config import from_args
-from bench.plots import latency_plot, throughput_plot
-from bench.report import ratios, sustained_rate, write_json
-from bench.session import log, run_session
-from bench.tables import markdown
+from bench.ladder.config import from_args
+from bench.ladder.plots import latency_plot, throughput_plot
+from bench.ladder.report import ratios, sustained_rate, write_json
+from bench.ladder.session import log, run_session
+from bench.ladder.tables import markdown
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else argv
     if arguments[:1] == ["soak"]:
-        from bench.soak import main as soak  # noqa: PLC0415 - only the soak needs its modules
+        from bench.soak.main import main as soak  # noqa: PLC0415 - only the soak needs its modules
 
         return soak(arguments[1:])
     if arguments[:1] == ["drain"]:
-        from bench.worker_drain import main as drain  # noqa: PLC0415 - as the soak
+        from bench.drains.worker_drain import main as drain  # noqa: PLC0415 - as the soak
 
         return drain(arguments[1:])
     if arguments[:1] == ["peer"]:
-        from bench.peer import main as peer  # noqa: PLC0415 - as the soak
+        from bench.peers.main import main as peer  # noqa: PLC0415 - as the soak
 
         return peer(arguments[1:])
     if arguments[:1] == ["codecs"]:
-        from bench.codecs import main as codecs  # noqa: PLC0415 - as the soak
+        from bench.micro.codecs import main as codecs  # noqa: PLC0415 - as the soak
 
         return codecs(arguments[1:])
     config = from_args(argv)

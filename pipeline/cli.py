@@ -192,12 +192,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    kafka = commands.add_parser("kafka", help="the local development broker (Kafka 3.9.1, KRaft)")
+    kafka = commands.add_parser(
+        "kafka",
+        help="the local development broker (Kafka 3.9.1, KRaft)",
+        description="start resolves the jars and formats storage the first time, waits until a "
+        "metadata request succeeds, and is a no-op (with a message) while a broker runs; stop "
+        "shuts it down (SIGTERM, SIGKILL after 45 s); status exits 0 only when it answers.",
+    )
     kafka.add_argument("action", choices=["start", "stop", "status"])
     kafka.set_defaults(handler=_kafka)
 
     topics = commands.add_parser(
-        "topics", help="apply or list topics/manifest.toml, or print it as AsyncAPI"
+        "topics",
+        help="apply or list topics/manifest.toml, or print it as AsyncAPI",
+        description="apply creates the topics of topics/manifest.toml that are missing, reports "
+        "every difference on existing ones (partitions, cleanup policy, retention) without "
+        "changing them, and exits 1 when something differs; twice is a no-op. list prints the "
+        "manifest as the cluster will see it. asyncapi prints the manifest and its schemas as "
+        "an AsyncAPI 3.0.0 document.",
     )
     topics.add_argument("action", choices=["apply", "list", "asyncapi"])
     topics.add_argument(
@@ -215,33 +227,72 @@ def _parser() -> argparse.ArgumentParser:
     tail.set_defaults(handler=_tail)
 
     secrets = commands.add_parser(
-        "secrets", help="rotate: re-seal config records under the first key; new-key: print one"
+        "secrets",
+        help="rotate: re-seal config records under the first key; new-key: print one",
+        description="rotate re-writes every record of config.instances and "
+        "config.subscriptions that holds a plain secret or one sealed under an older key, sealed "
+        "under the first key of PIPELINE_SECRET_KEYS, and prints how many per topic; twice is "
+        "a no-op. new-key prints a new id:base64key entry for PIPELINE_SECRET_KEYS.",
     )
     secrets.add_argument("action", choices=["rotate", "new-key"])
     secrets.add_argument("--id", default="k1", help="new-key: the key's id (default k1)")
     secrets.set_defaults(handler=_secrets)
 
-    ingress = commands.add_parser("ingress", help="webhooks in and the admin API (port 8080)")
+    ingress = commands.add_parser(
+        "ingress",
+        help="webhooks in and the admin API (port 8080)",
+        description="Webhooks in and the admin API; with PIPELINE_INGRESS_PROCESSES=N, N "
+        "processes on that port.",
+    )
     ingress.add_argument("--member-of", type=int, default=None, help=argparse.SUPPRESS)
     ingress.set_defaults(handler=_ingress)
 
-    worker = commands.add_parser("worker", help="run the faust agents (web port 6066)")
+    worker = commands.add_parser(
+        "worker",
+        help="run the faust agents (web port 6066)",
+        description="The faust agents: normalize + dedup + route, and deliver.",
+    )
     worker.set_defaults(handler=_worker)
 
-    poller = commands.add_parser("poller", help="poll providers' REST APIs (port 8081)")
+    poller = commands.add_parser(
+        "poller",
+        help="poll providers' REST APIs (port 8081)",
+        description="Polls providers' REST APIs for the instances with polling enabled and "
+        "manages Oktopost webhooks; run several and they share the instances, taking over those "
+        "of one that dies.",
+    )
     poller.set_defaults(handler=_poller)
 
-    run = commands.add_parser("run", help="broker + topics + every process, in the foreground")
+    run = commands.add_parser(
+        "run",
+        help="broker + topics + every process, in the foreground",
+        description="Starts the local broker unless one answers, applies the topic manifest, "
+        "runs ingress, worker and poller in the foreground, each logging to "
+        "PIPELINE_DATA_DIR/logs/<process>.log; Ctrl-C or SIGTERM stops the processes, then the "
+        "broker if this run started it. A process that exits on its own (a crash, or the "
+        "worker's stall watchdog) is reported and restarted after 1, 2, 4 … s (at most 30 s "
+        "apart; back to 1 s once it ran a minute).",
+    )
     run.add_argument(
         "--demo", action="store_true", help="also a Hootsuite simulator and a printing receiver"
     )
     run.set_defaults(handler=_run)
 
-    simulator = commands.add_parser("simulator", help="the Hootsuite API simulator (demo data)")
+    simulator = commands.add_parser(
+        "simulator",
+        help="the Hootsuite API simulator (demo data)",
+        description="The Hootsuite API simulator with a trickle of demo messages, and Oktopost's "
+        "webhooks API under /oktopost pushing a postSent each round.",
+    )
     simulator.add_argument("--port", type=int, default=None, help="default: 8090")
     simulator.set_defaults(handler=_simulator)
 
-    receiver = commands.add_parser("receiver", help="a receiver that prints each delivery")
+    receiver = commands.add_parser(
+        "receiver",
+        help="a receiver that prints each delivery",
+        description="Prints each delivery it receives and whether its signature matches and its "
+        "webhook-timestamp is within 5 minutes.",
+    )
     receiver.add_argument("--port", type=int, default=None, help="default: 9000")
     receiver.add_argument("--secret", default=None, help="whsec_… to check signatures with")
     receiver.set_defaults(handler=_receiver)
@@ -253,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     handler: Callable[[Settings, argparse.Namespace], int] = args.handler
     try:
         settings = load_settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_file)
         return handler(settings, args)
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201

@@ -40,7 +40,7 @@ RECONNECT_INTERVAL_SECONDS = 0.2
 # 5 ms linger (the Java producer's default since Kafka 4.0) gathers a few records per request: in
 # interleaved benchmark sessions it used 5-10 % less ingress CPU per request than 0 or 2 ms at 250
 # and 1,000 webhooks/s, and less broker CPU (one produce request per record costs the broker more
-# than the record), for up to 5 ms more per answer (BENCHMARKS.md, "Ingress").
+# than the record), for up to 5 ms more per answer (BENCHMARKS.md, "The ingress alone").
 LINGER_MS = 5
 MAX_BATCH_BYTES = 256 * 1024
 

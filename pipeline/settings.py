@@ -36,48 +36,162 @@ def parse_duration(value: object) -> float:
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
+def _shown(default: str) -> dict[str, Any]:
+    return {"shown": default}
+
+
 class Settings(BaseSettings):
     """Every knob of every process. Defaults run the whole pipeline on one laptop."""
 
     model_config = SettingsConfigDict(env_prefix="PIPELINE_", frozen=True, extra="ignore")
 
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
-    app_id: str = Field(default="social-events", pattern=r"^[A-Za-z0-9._-]+$")
+    # Each field's description is the settings reference (`pipeline.docs_gen`); `shown` is the
+    # default as the reference states it (Markdown), where the value itself would mislead.
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated"
+    )
+    topic_prefix: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="prefix of every topic name (isolates tests or tenants on one cluster)",
+    )
+    app_id: str = Field(
+        default="social-events",
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="faust app id: consumer group and changelog topic names",
+    )
 
-    ingress_port: Port = 8080
-    worker_web_port: Port = 6066
-    poller_port: Port = 8081
-    demo_simulator_port: Port = 8090
-    demo_receiver_port: Port = 9000
-    bind_host: str = "127.0.0.1"
-    public_url: str | None = None
-    ingress_ack_timeout: Annotated[float, NoDecode] = Field(default=5.0, gt=0)
-    ingress_processes: int = Field(default=1, ge=1, le=64)  # on one port (SO_REUSEPORT)
+    ingress_port: Port = Field(default=8080, description="ingress HTTP port")
+    worker_web_port: Port = Field(default=6066, description="worker web port")
+    poller_port: Port = Field(default=8081, description="poller HTTP port")
+    demo_simulator_port: Port = Field(default=8090, description="the demo simulator's port")
+    demo_receiver_port: Port = Field(default=9000, description="the demo receiver's port")
+    bind_host: str = Field(
+        default="127.0.0.1",
+        description="address the HTTP servers listen on (`0.0.0.0` in containers)",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="base of the `webhook_url` the instance API returns",
+        json_schema_extra=_shown("`http://127.0.0.1:<ingress port>`"),
+    )
+    ingress_ack_timeout: Annotated[float, NoDecode] = Field(
+        default=5.0,
+        gt=0,
+        description="how long the ingress waits for Kafka's ack before answering 503",
+    )
+    ingress_processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="ingress processes sharing the port (SO_REUSEPORT), each following the "
+        "configuration",
+    )
 
-    admin_token: SecretStr | None = None
-    secret_keys: SecretStr | None = None  # `id:base64key,…`, see pipeline/config/keyring.py
-    data_dir: Path = REPO_ROOT / "var"
-    topics_dir: Path = REPO_ROOT / "topics"
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token of the admin API; several, comma-separated, are all accepted "
+        "(add the new one, move clients over, remove the old one: no downtime)",
+        json_schema_extra=_shown("none (admin API off)"),
+    )
+    secret_keys: SecretStr | None = Field(
+        default=None,
+        description="key ring sealing the secrets on Kafka: `id:base64key,…`, 32-byte AES-256 "
+        "keys; the first seals, all open (see pipeline/config/keyring.py and the operations "
+        "guide)",
+        json_schema_extra=_shown(
+            "none: a key generated once into `PIPELINE_DATA_DIR/secret-keys`, with a warning "
+            "(not for production)"
+        ),
+    )
+    data_dir: Path = Field(
+        default=REPO_ROOT / "var",
+        description="local broker storage, the workers' rocksdb state, the processes' log files "
+        "under `pipeline run`, and the generated `secret-keys` when `PIPELINE_SECRET_KEYS` is "
+        "not set",
+        json_schema_extra=_shown("`var/`"),
+    )
+    topics_dir: Path = Field(
+        default=REPO_ROOT / "topics",
+        description="where the manifest and schemas are read from",
+        json_schema_extra=_shown("`topics/`"),
+    )
 
-    retry_schedule: Annotated[tuple[float, ...], NoDecode] = (5.0, 25.0, 125.0)
-    delivery_timeout: Annotated[float, NoDecode] = Field(default=5.0, gt=0)
-    dedup_window: Annotated[float, NoDecode] = Field(default=7 * 86400.0, gt=0)
-    # RocksDB block cache of each partition of the dedup and delivered tables: their memory,
-    # whatever the number of keys the window holds (pipeline/expiring_table.py).
-    state_cache_mb: int = Field(default=8, ge=1, le=4096)
-    allow_private_destinations: bool = False
-    delivery_concurrency: int = Field(default=32, ge=1, le=1024)
-    delivery_concurrency_per_subscription: int = Field(default=8, ge=1, le=1024)
-    stall_timeout: Annotated[float, NoDecode] = Field(default=60.0, gt=0)
-    # How long the worker's producer waits for more records before it sends a request: fewer,
-    # fuller produce requests for this much latency per hop (BENCHMARKS.md, "What changed in
-    # the worker").
-    producer_linger: Annotated[float, NoDecode] = Field(default=0.002, ge=0, le=1)
-    shutdown_timeout: Annotated[float, NoDecode] = Field(default=30.0, gt=0)
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    retry_schedule: Annotated[tuple[float, ...], NoDecode] = Field(
+        default=(5.0, 25.0, 125.0),
+        description="delivery retry delays (seconds, or `30s`, `5m`, `1h`); one retry topic per "
+        "delay",
+        json_schema_extra=_shown("`5,25,125`"),
+    )
+    delivery_timeout: Annotated[float, NoDecode] = Field(
+        default=5.0, gt=0, description="seconds a subscriber has to answer"
+    )
+    dedup_window: Annotated[float, NoDecode] = Field(
+        default=7 * 86400.0,
+        gt=0,
+        description="how long an event id (and a delivered webhook-id) is remembered: at least "
+        "this long, at most twice",
+        json_schema_extra=_shown("`7d`"),
+    )
+    state_cache_mb: int = Field(
+        default=8,
+        ge=1,
+        le=4096,
+        description="RocksDB block cache of each partition of the dedup and delivered tables: "
+        "with their small memtables, the tables' memory, whatever the number of keys",
+    )
+    allow_private_destinations: bool = Field(
+        default=False,
+        description="allow callbacks to loopback/private/link-local/metadata addresses",
+    )
+    delivery_concurrency: int = Field(
+        default=32,
+        ge=1,
+        le=1024,
+        description="delivery requests in flight per retry tier and worker",
+    )
+    delivery_concurrency_per_subscription: int = Field(
+        default=8,
+        ge=1,
+        le=1024,
+        description="requests in flight to one subscription; more are deferred to tier 1",
+    )
+    stall_timeout: Annotated[float, NoDecode] = Field(
+        default=60.0,
+        gt=0,
+        description="seconds an owned partition may have records to read and no commit "
+        "progress (with its next message in no agent's hands) before the worker fails "
+        "`/healthz` and exits with code 70 to be restarted",
+    )
+    producer_linger: Annotated[float, NoDecode] = Field(
+        default=0.002,
+        ge=0,
+        le=1,
+        description="how long the worker's producer waits to fill a request (seconds, or "
+        "`2ms`): fewer, fuller produce requests, at this much latency per hop",
+        json_schema_extra=_shown("`2ms`"),
+    )
+    shutdown_timeout: Annotated[float, NoDecode] = Field(
+        default=30.0,
+        gt=0,
+        description="seconds the worker's shutdown (SIGTERM, Ctrl-C) may take; then it logs why "
+        "and exits with code 1 (with Kafka gone, faust's stop never ends)",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="largest webhook body accepted (413 above)"
+    )
 
-    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    log_level: str = Field(
+        default="INFO",
+        pattern=r"^(DEBUG|INFO|WARNING|ERROR)$",
+        description="`DEBUG`, `INFO`, `WARNING` or `ERROR`",
+    )
+    log_file: Path | None = Field(
+        default=None,
+        description="also log to this file, and show only warnings and errors on the console "
+        "(every line with `DEBUG`); `pipeline run` gives each process "
+        "`PIPELINE_DATA_DIR/logs/<process>.log`",
+    )
 
     @field_validator("retry_schedule", mode="before")
     @classmethod

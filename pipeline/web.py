@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 
 from pipeline import metrics
+from pipeline.http.openapi import Answer, Operation
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -47,6 +48,29 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error(500, "internal_error", "the server failed to handle the request")
+
+
+_STATUS = {"$ref": "#/components/schemas/Status"}
+HEALTH_OPERATIONS = (
+    Operation("get", "/healthz", "Alive", "health", (Answer(200, "the process runs", _STATUS),)),
+    Operation(
+        "get",
+        "/readyz",
+        "Ready",
+        "health",
+        (
+            Answer(200, "connected to Kafka, configuration loaded and readable", _STATUS),
+            Answer(503, "not (yet) ready", _STATUS),
+        ),
+    ),
+    Operation(
+        "get",
+        "/metrics",
+        "Prometheus metrics",
+        "health",
+        (Answer(200, "the Prometheus text format"),),
+    ),
+)
 
 
 def add_health_routes(

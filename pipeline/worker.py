@@ -19,6 +19,7 @@ from typing import Any
 
 import faust
 
+from pipeline.logs import configure as configure_logging
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,9 @@ class PipelineWorker(faust.Worker):
     def __init__(self, app: faust.App, deadline: ShutdownDeadline, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
         self._deadline = deadline
+        # No terminal spinner: its cursor codes are noise in a log (faust drops it only when it
+        # configures logging itself, which it does not here).
+        self.spinner = None
 
     def _on_sigint(self) -> None:
         self._deadline.arm()
@@ -77,7 +81,11 @@ def run_worker(
 
     `exit_code` may replace the code of that exit (a worker that stopped itself says why)."""
     deadline = ShutdownDeadline(settings.shutdown_timeout)
-    worker = PipelineWorker(app, deadline, loglevel=settings.log_level, quiet=True)
+    # The process's logging is pipeline.logs' (one format, the log file if any), not faust's.
+    configure_logging(settings.log_level, settings.log_file)
+    worker = PipelineWorker(
+        app, deadline, loglevel=settings.log_level, quiet=True, override_logging=False
+    )
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

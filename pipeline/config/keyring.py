@@ -36,6 +36,7 @@ PREFIX = "enc:v1:"
 NONCE_BYTES = 12
 KEY_FILE = "secret-keys"
 GENERATED_ID_PREFIX = "local-"  # + random hex: two machines' generated keys never share an id
+_warned: set[Path] = set()  # generated key files this process has warned about
 
 
 class SealedValueError(PipelineError, ValueError):
@@ -127,11 +128,14 @@ def load_key_ring(configured: str | None, data_dir: Path) -> KeyRing:
     path = data_dir / KEY_FILE
     if not path.exists():
         _create_key_file(path)
-    log.warning(
-        "PIPELINE_SECRET_KEYS is not set: secrets on Kafka are sealed with the key in %s, "
-        "generated for this machine; not for production (set PIPELINE_SECRET_KEYS, back it up)",
-        path,
-    )
+    if path not in _warned:  # once per process, however many parts of it load the ring
+        _warned.add(path)
+        log.warning(
+            "PIPELINE_SECRET_KEYS is not set: secrets on Kafka are sealed with the key in %s, "
+            "generated for this machine; not for production (set PIPELINE_SECRET_KEYS, back it "
+            "up)",
+            path,
+        )
     return parse_key_ring(path.read_text(), variable=str(path))
 
 

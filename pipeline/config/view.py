@@ -6,8 +6,8 @@ so a change made through any ingress reaches every process without a restart.
 A record the process cannot read (a seal its key ring does not open, a shape it cannot decode) is
 never taken for a deleted one: the key is held as `Unreadable`, `get` raises
 `UnreadableRecordError` for it, and only a later readable write or a tombstone settles it.
-Each caller decides what waiting means for it (README, "Guarantees"); the count is exported as
-`pipeline_config_unreadable_records`.
+Each caller decides what waiting means for it (docs/explanation/guarantees.md); the count is
+exported as `pipeline_config_unreadable_records`.
 """
 
 from __future__ import annotations

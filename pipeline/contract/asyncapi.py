@@ -52,7 +52,7 @@ def asyncapi_document(settings: Settings) -> dict[str, Any]:
         channel_id = spec.name.removeprefix(settings.topic_prefix)
         message_id = topic.name.replace(".{tier}", "")
         if spec.value_schema is not None:
-            _embed(spec.value_schema, schemas)
+            embed(spec.value_schema, schemas)
         messages[message_id] = _message(spec, message_id)
         channels[channel_id] = _channel(spec, message_id)
         operations.update(_operations(topic, channel_id, message_id))
@@ -154,7 +154,7 @@ def _operations(topic: DeclaredTopic, channel_id: str, message_id: str) -> dict[
     return operations
 
 
-def _embed(path: Path, schemas: dict[str, Any]) -> None:
+def embed(path: Path, schemas: dict[str, Any]) -> None:
     """`path`'s schema and those it refers to, under `components.schemas` by file stem."""
     if path.stem in schemas:
         return
@@ -173,6 +173,6 @@ def _rewritten(node: Any, folder: Path, schemas: dict[str, Any]) -> Any:
     ref = node.get("$ref")
     if isinstance(ref, str) and not ref.startswith("#"):
         target = folder / ref
-        _embed(target, schemas)
+        embed(target, schemas)
         rewritten["$ref"] = f"#/components/schemas/{target.stem}"
     return rewritten

@@ -7,7 +7,7 @@ drop the rare repeat.
 
 msgspec Structs, chosen by `python -m bench codecs`: decoding a task into one (its types checked)
 costs less than `orjson.loads` into a dict, a frozen dataclass built from that dict about twice as
-much, and encoding under half a microsecond more than orjson (BENCHMARKS.md, "Typed records").
+much, and encoding under half a microsecond more than orjson (BENCHMARKS.md, "Codecs").
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ the admin API's check and the signer's key must agree.
 
 The HMAC is written here rather than taken from the `standardwebhooks` library, which the tests
 use as the reference (same signatures, each side verifies the other's): measured with
-`bench/signing_timeit.py`, the library's `sign` takes about 1.5-2x the time of this one (it wants
-the body as text and the time as a datetime) and its `verify` about 2x — a few µs per delivery
+`bench/micro/signing_timeit.py`, the library's `sign` takes about 1.5-2x the time of this one (it
+wants the body as text and the time as a datetime) and its `verify` about 2x — a few µs per delivery
 attempt against about 150 µs — and `verify` reads the clock itself, so the tolerance could not
 be tested, and raises a bare `ValueError` on a malformed signature header.
 """

@@ -19,6 +19,7 @@ from aiohttp import web
 from pipeline import metrics
 from pipeline.config.view import UnreadableRecordError
 from pipeline.errors import KafkaUnavailableError, PipelineError
+from pipeline.http.openapi import Answer, Operation, Param
 from pipeline.ingress.context import Ingress
 from pipeline.ingress.webhooks import enabled_instance
 from pipeline.providers.base import (
@@ -87,3 +88,57 @@ class Handshakes:
 def _refused(exc: PipelineError) -> web.Response:
     status = 403 if isinstance(exc, HandshakeRefusedError) else 400
     return error(status, exc.code, str(exc))
+
+
+OPERATIONS = (
+    Operation(
+        "get",
+        "/v1/webhooks/{provider}/{instance_key}",
+        "Answer a platform's verification",
+        "webhooks",
+        (
+            Answer(
+                200,
+                "the platform's expected answer: Meta's and a WebSub hub's challenge as text, X's "
+                "response_token and LinkedIn's challengeResponse as JSON",
+                {"type": "string"},
+            ),
+            Answer(
+                400,
+                "a parameter the platform always sends is missing",
+                codes=("missing_parameter",),
+            ),
+            Answer(
+                403,
+                "the request does not prove it knows the instance (a wrong hub.verify_token, a "
+                "WebSub topic the instance never asked for)",
+                codes=("handshake_refused",),
+            ),
+            Answer(
+                404,
+                "no enabled instance of that provider at that URL",
+                codes=("unknown_instance", "unknown_provider"),
+            ),
+            Answer(
+                405,
+                "the provider's platform sends no verification request (oktopost, hootsuite, "
+                "standard, tiktok)",
+                codes=("method_not_allowed",),
+                headers=("Allow",),
+            ),
+            Answer(
+                503,
+                "the instances are still loading, this instance's record cannot be opened here, "
+                "or Kafka did not take a WebSub lease",
+                codes=("not_ready", "config_unreadable", "kafka_unavailable"),
+            ),
+        ),
+        description="Meta `hub.mode`/`hub.verify_token`/`hub.challenge`, X `crc_token`, LinkedIn "
+        "`challengeCode`, a YouTube WebSub hub's `hub.mode`/`hub.topic`/`hub.challenge`/"
+        "`hub.lease_seconds` (the lease is written to websub.leases before the answer).",
+        params=(
+            Param("provider", "path", "meta, x, linkedin or youtube"),
+            Param("instance_key", "path", "the base64url instance id, as in its webhook_url"),
+        ),
+    ),
+)

@@ -21,6 +21,7 @@ from pipeline.contract.headers import RecordHeaders
 from pipeline.contract.topics import Topic
 from pipeline.events.catalog import Catalog
 from pipeline.health import KafkaProbe
+from pipeline.ingress import openapi
 from pipeline.ingress.admin import catalog, instances, oauth, subscriptions
 from pipeline.ingress.admin.auth import require_admin_token
 from pipeline.ingress.admin.http import admin_errors
@@ -79,6 +80,7 @@ def build_app(ingress: Ingress, render: Render = render_metrics) -> web.Applicat
     # The platforms' verification of the same URL (Meta, X, LinkedIn, YouTube's WebSub hub)
     app.router.add_get("/v1/webhooks/{provider}/{instance_key}", Handshakes(ingress).handle)
     add_health_routes(app, ingress.ready, render)
+    openapi.add_route(app, settings.topics_dir)
     app.add_subapp("/v1", _admin_app(settings, ingress))
     return app
 

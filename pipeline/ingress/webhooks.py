@@ -32,6 +32,7 @@ from pipeline.contract.topics import Topic
 from pipeline.errors import KafkaUnavailableError
 from pipeline.events.envelope import EnvelopeOptions, WebhookEnvelope, encode_envelope
 from pipeline.events.invalid import encode_invalid, invalid_record
+from pipeline.http.openapi import Answer, Operation, Param, ref
 from pipeline.ingress.context import Ingress
 from pipeline.ingress.rate_limit import RateLimiter, retry_after
 from pipeline.oktopost.registry import CONTENT_IDENTITY, is_managed, webhook_secret
@@ -249,3 +250,67 @@ def _envelope(
         options=EnvelopeOptions(include_raw=instance.include_raw, identity=identity),
         body=body,
     )
+
+
+OPERATIONS = (
+    Operation(
+        "post",
+        "/v1/webhooks/{provider}/{instance_key}",
+        "Receive a provider's webhook",
+        "webhooks",
+        (
+            Answer(
+                202,
+                "on webhooks.raw and acknowledged by Kafka (acks=all, idempotent producer); "
+                "empty for Hootsuite, which asks for an empty 2xx",
+                ref("Accepted"),
+                headers=("X-Request-Id",),
+            ),
+            Answer(200, "a Hootsuite batch of pings only: answered, nothing written"),
+            Answer(
+                400,
+                "an authenticated sender's body cannot be parsed (kept on events.invalid), or a "
+                "header the record keeps is not UTF-8 (nothing written)",
+                codes=("unparseable_body", "invalid_header"),
+            ),
+            Answer(
+                401,
+                "bad, stale or missing signature; nothing written",
+                codes=("invalid_signature",),
+            ),
+            Answer(
+                404,
+                "no enabled instance of that provider at that URL",
+                codes=("unknown_instance", "unknown_provider"),
+            ),
+            Answer(413, "body over PIPELINE_MAX_BODY_BYTES", codes=("body_too_large",)),
+            Answer(
+                429,
+                "the instance is over its max_requests_per_second (a token bucket of `burst`, "
+                "default one second's worth, counted after the signature check, per ingress "
+                "process); Retry-After gives the whole seconds until the next is admitted; "
+                "nothing written",
+                codes=("rate_limited",),
+                headers=("Retry-After",),
+            ),
+            Answer(
+                503,
+                "Kafka did not acknowledge within PIPELINE_INGRESS_ACK_TIMEOUT, the instances are "
+                "still loading, or this instance's record cannot be opened here",
+                codes=("kafka_unavailable", "not_ready", "config_unreadable"),
+            ),
+        ),
+        description="Authenticated per provider: each checks its own signature (see the "
+        "providers reference). Every answer carries `X-Request-Id`.",
+        params=(
+            Param(
+                "provider",
+                "path",
+                "oktopost, hootsuite, standard, meta, x, linkedin, tiktok or youtube",
+            ),
+            Param("instance_key", "path", "the base64url instance id, as in its webhook_url"),
+        ),
+        body={"description": "the provider's body, byte for byte as it signed it"},
+        content_type="*/*",
+    ),
+)

@@ -15,7 +15,8 @@ from pipeline.config.instances import DEFAULT_RECONCILE_SECONDS, Instance
 from pipeline.providers.oktopost import EVENT_MAP
 
 ALL_EVENTS = tuple(EVENT_MAP)
-# Envelope option: the CloudEvent id is built from the content, not the delivery (see README).
+# Envelope option: the CloudEvent id is built from the content, not the delivery
+# (docs/reference/providers.md, "Oktopost, managed").
 CONTENT_IDENTITY = "content"
 WEBHOOK_HEADER = "x-oktopost-webhook"
 

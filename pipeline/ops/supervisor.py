@@ -4,17 +4,26 @@ Starts the local broker (unless one answers already), applies the topic manifest
 process as a child. Ctrl-C or SIGTERM stops the children, then the broker if this run started it.
 A child that exits on its own (a crash, or the worker's stall watchdog) is said on the terminal
 and restarted with a growing backoff, as an orchestrator's restart policy would.
+
+The terminal is for a person: one line per process started or stopped, warnings and errors, the
+demo's deliveries. Each child logs everything else to `PIPELINE_DATA_DIR/logs/<process>.log`
+(`pipeline.logs`), and gets the key ring this run resolved, so that a generated key is warned
+about once, not by every process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from pipeline.config.keyring import KEY_FILE, key_ring_for
 from pipeline.contract.changelogs import changelog_specs
 from pipeline.contract.topics import load_manifest
 from pipeline.ops import local_kafka
@@ -36,6 +45,7 @@ class Plan:
     env: dict[str, str] | None = None
     after_start: Callable[[], Awaitable[None]] | None = field(default=None)
     program: tuple[str, ...] = (sys.executable, "-m", "pipeline")  # what runs a subcommand
+    log_dir: Path | None = None  # each child logs to <log_dir>/<name>.log, the console is quiet
 
 
 def say(message: str) -> None:
@@ -49,16 +59,30 @@ async def run_all(settings: Settings, plan: Plan) -> int:
     say(message)
     try:
         specs = load_manifest(settings) + changelog_specs(settings)
+        created = []
         for report in await apply_topics(settings.kafka_bootstrap, specs):
-            if report.outcome is not Outcome.UNCHANGED:
+            if report.outcome is Outcome.CREATED:
+                created.append(report.name)
+            elif report.outcome is not Outcome.UNCHANGED:
                 say(f"topic {report.line()}")
+        if created:
+            say(f"topics created: {', '.join(created)}")
         host = settings.bind_host
         ports = (settings.ingress_port, settings.worker_web_port, settings.poller_port)
         say("metrics: " + ", ".join(f"http://{host}:{port}/metrics" for port in ports))
-        return await _supervise(plan)
+        return await _supervise(_for_children(settings, plan))
     finally:
         if started:
             say(await local_kafka.stop(kafka))
+
+
+def _for_children(settings: Settings, plan: Plan) -> Plan:
+    """The plan with the children's log files and, unless one is configured, the key ring."""
+    env = dict(os.environ if plan.env is None else plan.env)
+    if settings.secret_keys is None:
+        key_ring_for(settings)  # generates the data dir's key if need be, and warns once
+        env["PIPELINE_SECRET_KEYS"] = (settings.data_dir / KEY_FILE).read_text().strip()
+    return dataclasses.replace(plan, env=env, log_dir=settings.data_dir / "logs")
 
 
 async def _supervise(plan: Plan) -> int:
@@ -66,8 +90,10 @@ async def _supervise(plan: Plan) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    children = {name: await _spawn(plan, name) for name in plan.processes}
-    say("running " + ", ".join(f"{name} (pid {child.pid})" for name, child in children.items()))
+    children = {}
+    for name in plan.processes:
+        children[name] = await _spawn(plan, name)
+        say(f"{name} started (pid {children[name].pid}){_log_note(plan, name)}")
     say("press Ctrl-C to stop everything")
     setup = asyncio.ensure_future(plan.after_start()) if plan.after_start else None
     try:
@@ -80,9 +106,22 @@ async def _supervise(plan: Plan) -> int:
 
 
 async def _spawn(plan: Plan, name: str) -> asyncio.subprocess.Process:
+    env = plan.env
+    if plan.log_dir is not None:
+        log_file = plan.log_dir / f"{name}.log"
+        env = {**(os.environ if env is None else env), "PIPELINE_LOG_FILE": str(log_file)}
     return await asyncio.create_subprocess_exec(
-        *plan.program, name, *plan.processes[name], env=plan.env, start_new_session=True
+        *plan.program, name, *plan.processes[name], env=env, start_new_session=True
     )
+
+
+def _log_note(plan: Plan, name: str) -> str:
+    if plan.log_dir is None:
+        return ""
+    path = plan.log_dir / f"{name}.log"
+    with contextlib.suppress(ValueError):
+        path = path.relative_to(Path.cwd())
+    return f", log {path}"
 
 
 async def _keep_running(

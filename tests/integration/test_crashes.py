@@ -2,8 +2,8 @@
 
 Oktopost webhooks (one event each) go in at a fixed rate to a subscriber on 127.0.0.1 while one
 process is killed and, where it is not redundant, restarted. The figures each test prints (how many
-were accepted, delivered and repeated) are the ones quoted in the README and the issue notes; the
-soak (`make soak`) repeats this many times over.
+were accepted, delivered and repeated) are the ones quoted in docs/explanation/guarantees.md and
+the issue notes; the soak (`make soak`) repeats this many times over.
 """
 
 from __future__ import annotations

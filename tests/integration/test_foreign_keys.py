@@ -150,9 +150,9 @@ def topics_only(kafka_bootstrap: str, tmp_path: Path) -> Settings:
 async def test_two_workers_on_one_machine_without_a_key_ring_do_not_diverge(
     topics_only: Settings, tmp_path: Path
 ) -> None:
-    """The README's way: own data dirs, no PIPELINE_SECRET_KEYS. The second worker's generated
-    key is not the first's: it refuses to start, naming the key; the first, killed under load and
-    restarted, delivers every accepted webhook."""
+    """The documented way (docs/how-to/operate.md): own data dirs, no PIPELINE_SECRET_KEYS. The
+    second worker's generated key is not the first's: it refuses to start, naming the key; the
+    first, killed under load and restarted, delivers every accepted webhook."""
     settings = topics_only
     no_ring = {"PIPELINE_SECRET_KEYS": ""}
     ingress = _process("ingress", settings, tmp_path, settings.ingress_port, no_ring).start()

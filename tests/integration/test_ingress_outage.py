@@ -164,7 +164,7 @@ async def _until(condition: object, seconds: float) -> None:
 
 
 def _report(answers: list[Answer], stopped: float, returned: float) -> None:
-    """What `-s` shows: the answers per second around the outage (the figures in the README)."""
+    """What `-s` shows: the answers per second around the outage (docs/reference/webhooks.md)."""
     first = min(a.sent for a in answers)
     print(f"\nbroker stopped at {stopped - first:.1f} s, back at {returned - first:.1f} s")
     for second in range(int(max(a.sent for a in answers) - first) + 1):

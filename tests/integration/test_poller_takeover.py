@@ -75,7 +75,8 @@ async def polled(stack: Stack, instance_id: str, message_id: str) -> None:
 
 async def rotations_written(stack: Stack, instance_id: str, statuses: list[int]) -> None:
     """Wait until every refresh answered so far has its rotated token on `pollers.credentials`
-    (a SIGKILL between an answer and Kafka's ack loses that token: README, Known limits)."""
+    (a SIGKILL between an answer and Kafka's ack loses that token: docs/explanation/guarantees.md,
+    Known limits)."""
 
     def written(values: list[Any]) -> bool:
         answered = sum(1 for status in statuses if status == 200)  # one may still arrive
@@ -270,7 +271,7 @@ async def test_two_pollers_share_twenty_instances_and_one_takes_over_a_killed_on
         after = [t for t in polled_at[profile] if t > killed_at]
         if after[0] - before[-1] > 3.0:  # silent for three intervals: it was the killed one's
             takeovers[profile] = after[0] - killed_at
-    print(  # the figures quoted in the README
+    print(  # the figures quoted in docs/reference/providers.md
         f"takeover after SIGKILL: {len(takeovers)} of {len(profiles)} instances, "
         f"min {min(takeovers.values()):.1f}s, max {max(takeovers.values()):.1f}s"
     )

@@ -86,8 +86,7 @@ def test_make_runs_demo_end_to_end_and_ctrl_c_stops_everything(tmp_path: Path) -
         )
     try:
         _wait(lambda: "demo ready" in output.read_text(), "the demo setup", 120, run)
-        assert "webhooks.raw: created" in output.read_text()
-        assert f"http://127.0.0.1:{ports['WORKER_WEB']}/metrics" in output.read_text()
+        assert "topics created: webhooks.raw, " in output.read_text()
         assert f"http://127.0.0.1:{ports['WORKER_WEB']}/metrics" in output.read_text()
         polled = "[signature ok]: post.scheduled"
         _wait(lambda: polled in output.read_text(), "a polled event at the receiver", 90, run)
@@ -120,6 +119,14 @@ def test_make_runs_demo_end_to_end_and_ctrl_c_stops_everything(tmp_path: Path) -
     text = output.read_text()
     for name in ("ingress", "worker", "poller", "simulator", "receiver"):
         assert f"{name} stopped" in text
+        assert f"{name} started (pid " in text
+    lines = text.splitlines()
+    first = next(n for n, line in enumerate(lines, 1) if "[signature ok]" in line)
+    assert first <= 30, "the first demo delivery scrolls away"
+    assert "Starting..." not in text  # faust's service lines are in the worker's log file
+    assert "[^-PipelineApp]: Starting..." in (tmp_path / "logs" / "worker.log").read_text()
+    assert text.count("PIPELINE_SECRET_KEYS is not set") == 1
+    assert " ERROR " not in text
     assert "BAD SIGNATURE" not in text
     assert "stopped" in text.splitlines()[-1]
     assert not _listening(kafka_port)

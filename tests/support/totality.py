@@ -1,8 +1,8 @@
 """What "events or rejections, never an exception" means, checked on a result.
 
 Every event must be one the normalize agent can write (orjson serialises it) with RFC 3339 times;
-every rejection carries a reason code listed in the README; every dead letter matches
-`topics/schemas/invalid-record.json`.
+every rejection carries a reason code listed in docs/reference/normalized-events.md; every dead
+letter matches `topics/schemas/invalid-record.json`.
 """
 
 from __future__ import annotations
@@ -42,10 +42,11 @@ INVALID_RECORD = _schema("invalid-record.json")
 
 
 def documented_reasons() -> set[str]:
-    """The reason codes of `events.invalid` as the README's table of reasons lists them."""
-    readme = (REPO_ROOT / "README.md").read_text()
-    start = readme.index("What cannot be normalized goes to `events.invalid`")
-    section = readme[start : readme.index("### Mapping", start)]
+    """The reason codes of `events.invalid` as the docs' table of reasons lists them."""
+    page = (REPO_ROOT / "docs" / "reference" / "normalized-events.md").read_text()
+    start = page.index("## Dead letters: `events.invalid`")
+    end = page.find("\n## ", start + 1)  # the next section, if any
+    section = page[start : end if end != -1 else None]
     return set(re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE))
 
 

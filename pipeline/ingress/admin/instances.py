@@ -15,8 +15,9 @@ from aiohttp import web
 from pipeline.config.cloud_elements import AuthorizationCode, translate
 from pipeline.config.instances import Instance, create_instance, patch_instance
 from pipeline.config.requests import RequestError
+from pipeline.http.openapi import Answer, Operation, Param, ref
 from pipeline.ingress.admin.callbacks import sync_callback
-from pipeline.ingress.admin.http import read_json
+from pipeline.ingress.admin.http import ADMIN_ANSWERS, ID, INVALID, NOT_FOUND, read_json
 from pipeline.ingress.admin.oauth import CodeRefusedError, api_base_url, exchange_code
 from pipeline.ingress.context import INGRESS
 from pipeline.web import error, json_response
@@ -110,6 +111,69 @@ async def delete(request: web.Request) -> web.Response:
     await ingress.put_instance(instance_id, None)
     await sync_callback(ingress, instance_id, None)
     return web.Response(status=204)
+
+
+_SHOWN = Answer(200, "the instance, without secrets", ref("Instance"))
+OPERATIONS = (
+    Operation(
+        "post",
+        "/v1/instances",
+        "Create an instance",
+        "instances",
+        (
+            Answer(201, "created; a generated signing_secret is shown this once", ref("Instance")),
+            Answer(409, "an instance with this id exists", codes=("conflict",)),
+            Answer(
+                422,
+                "a field is wrong, or the provider refused the code",
+                codes=("invalid_field", "code_refused"),
+            ),
+            *ADMIN_ANSWERS,
+        ),
+        description="Takes this API's fields or Cloud Elements' body; a `providerData.code` is "
+        "exchanged for tokens before the answer.",
+        body=ref("InstanceInput"),
+        admin=True,
+    ),
+    Operation(
+        "get",
+        "/v1/instances",
+        "List instances",
+        "instances",
+        (Answer(200, "every instance, by id", ref("InstanceList")), *ADMIN_ANSWERS),
+        params=(Param("tag", "query", "keep those carrying every tag named (repeatable)"),),
+        admin=True,
+    ),
+    Operation(
+        "get",
+        "/v1/instances/{id}",
+        "Show an instance",
+        "instances",
+        (_SHOWN, NOT_FOUND, *ADMIN_ANSWERS),
+        params=(ID,),
+        admin=True,
+    ),
+    Operation(
+        "patch",
+        "/v1/instances/{id}",
+        "Change an instance",
+        "instances",
+        (_SHOWN, NOT_FOUND, INVALID, *ADMIN_ANSWERS),
+        description="`id` and `provider` are fixed; other fields given replace the stored ones.",
+        params=(ID,),
+        body=ref("InstanceInput"),
+        admin=True,
+    ),
+    Operation(
+        "delete",
+        "/v1/instances/{id}",
+        "Delete an instance",
+        "instances",
+        (Answer(204, "deleted (a tombstone on config.instances)"), NOT_FOUND, *ADMIN_ANSWERS),
+        params=(ID,),
+        admin=True,
+    ),
+)
 
 
 def add_routes(app: web.Application) -> None:

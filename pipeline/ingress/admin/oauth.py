@@ -17,6 +17,8 @@ from aiohttp import web
 from pipeline.config.cloud_elements import AuthorizationCode
 from pipeline.config.requests import RequestError, url
 from pipeline.errors import PipelineError
+from pipeline.http.openapi import Answer, Operation, Param
+from pipeline.ingress.admin.http import ADMIN_ANSWERS, INVALID
 from pipeline.pollers.polling_config import DEFAULT_API_BASE_URL
 from pipeline.web import json_response
 
@@ -97,6 +99,28 @@ async def authorize_url(request: web.Request) -> web.Response:
     if query.get("state"):
         params["state"] = query["state"]
     return json_response({"url": f"{base}/oauth2/auth?{urlencode(params)}"})
+
+
+_URL = {"type": "object", "required": ["url"], "properties": {"url": {"type": "string"}}}
+OPERATIONS = (
+    Operation(
+        "get",
+        "/v1/oauth/authorize-url",
+        "The provider's consent page",
+        "onboarding",
+        (Answer(200, "the address to send the user to", _URL), INVALID, *ADMIN_ANSWERS),
+        description='Cloud Elements\' "getting a redirect URL": the code the provider gives back '
+        "goes into `providerData.code` of a new instance.",
+        params=(
+            Param("provider", "query", "hootsuite", required=True),
+            Param("client_id", "query", "the app's client id", required=True),
+            Param("redirect_uri", "query", "where the provider sends the user back", required=True),
+            Param("state", "query", "returned to redirect_uri as it was"),
+            Param("api_base_url", "query", "the provider's API (default: the real one)"),
+        ),
+        admin=True,
+    ),
+)
 
 
 def add_routes(app: web.Application) -> None:

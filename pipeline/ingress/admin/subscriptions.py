@@ -21,7 +21,8 @@ from pipeline.config.subscriptions import (
 from pipeline.contract.topics import Topic
 from pipeline.delivery.tasks import DeliveryTask, encode, new_task
 from pipeline.events.cloudevent import parse_time, rfc3339
-from pipeline.ingress.admin.http import read_json
+from pipeline.http.openapi import Answer, Operation, Param, ref
+from pipeline.ingress.admin.http import ADMIN_ANSWERS, ID, INVALID, NOT_FOUND, read_json
 from pipeline.ingress.context import INGRESS, Ingress
 from pipeline.ingress.readmodels.retained import records_between
 from pipeline.web import error, json_response
@@ -150,6 +151,124 @@ def _moment(body: dict[str, Any], key: str) -> datetime:
     if moment is None:
         raise RequestError(key, "must be an RFC 3339 time, e.g. 2025-11-20T12:00:00Z")
     return moment
+
+
+_SHOWN = Answer(200, "the subscription, without secrets", ref("Subscription"))
+_WITH_SECRET = "the subscription with its new `secret`, shown this once"  # noqa: S105 - prose
+_QUEUED = Answer(202, "queued on deliveries; how many", ref("Queued"))
+_ONE = "/v1/subscriptions/{id}"
+_LIST_FILTERS = (
+    Param("event_type", "query", "subscriptions that would receive this type"),
+    Param("name", "query", "a substring of the name"),
+    Param("order", "query", "name, created or modified; a leading - reverses"),
+    Param("page", "query", "from 1", {"type": "integer", "minimum": 1}),
+    Param("count", "query", "20, 25, 50 or 100", {"type": "integer"}),
+)
+OPERATIONS = (
+    Operation(
+        "post",
+        "/v1/subscriptions",
+        "Create a subscription",
+        "subscriptions",
+        (
+            Answer(201, _WITH_SECRET, ref("Subscription")),
+            Answer(409, "a subscription with this id exists", codes=("conflict",)),
+            INVALID,
+            *ADMIN_ANSWERS,
+        ),
+        body=ref("SubscriptionInput"),
+        admin=True,
+    ),
+    Operation(
+        "get",
+        "/v1/subscriptions",
+        "List subscriptions",
+        "subscriptions",
+        (Answer(200, "a page of subscriptions", ref("SubscriptionList")), INVALID, *ADMIN_ANSWERS),
+        params=_LIST_FILTERS,
+        admin=True,
+    ),
+    Operation(
+        "get",
+        _ONE,
+        "Show a subscription",
+        "subscriptions",
+        (_SHOWN, NOT_FOUND, *ADMIN_ANSWERS),
+        params=(ID,),
+        admin=True,
+    ),
+    Operation(
+        "patch",
+        _ONE,
+        "Change a subscription",
+        "subscriptions",
+        (_SHOWN, NOT_FOUND, INVALID, *ADMIN_ANSWERS),
+        params=(ID,),
+        body=ref("SubscriptionInput"),
+        admin=True,
+    ),
+    Operation(
+        "delete",
+        _ONE,
+        "Delete a subscription",
+        "subscriptions",
+        (Answer(204, "deleted"), NOT_FOUND, *ADMIN_ANSWERS),
+        params=(ID,),
+        admin=True,
+    ),
+    Operation(
+        "post",
+        "/v1/subscriptions/{id}/rotate-secret",
+        "Rotate the signing secret",
+        "subscriptions",
+        (Answer(200, _WITH_SECRET, ref("Subscription")), NOT_FOUND, *ADMIN_ANSWERS),
+        description="The previous secret keeps signing, as a second signature, for 24 hours.",
+        params=(ID,),
+        admin=True,
+    ),
+    Operation(
+        "get",
+        "/v1/subscriptions/{id}/attempts",
+        "The delivery log, newest first",
+        "subscriptions",
+        (Answer(200, "a page of attempts", ref("AttemptList")), NOT_FOUND, INVALID, *ADMIN_ANSWERS),
+        description="The last 1,000 attempts per subscription, read from deliveries.attempts.",
+        params=(ID, *_LIST_FILTERS[3:]),
+        admin=True,
+    ),
+    Operation(
+        "post",
+        "/v1/subscriptions/{id}/replay",
+        "Re-deliver retained events",
+        "subscriptions",
+        (_QUEUED, NOT_FOUND, INVALID, *ADMIN_ANSWERS),
+        description="The events written to events.normalized between `from` and `to` that match "
+        "the subscription, delivered again (even ones delivered before).",
+        params=(ID,),
+        body=ref("ReplayWindow"),
+        admin=True,
+    ),
+    Operation(
+        "post",
+        "/v1/subscriptions/{id}/redrive",
+        "Re-deliver the dead letters",
+        "subscriptions",
+        (_QUEUED, NOT_FOUND, *ADMIN_ANSWERS),
+        description="Its tasks on deliveries.dead, except what was delivered since.",
+        params=(ID,),
+        admin=True,
+    ),
+    Operation(
+        "post",
+        "/v1/subscriptions/{id}/test",
+        "Send a test ping",
+        "subscriptions",
+        (_QUEUED, NOT_FOUND, *ADMIN_ANSWERS),
+        description="A `pipeline.test` event to the subscription's URL.",
+        params=(ID,),
+        admin=True,
+    ),
+)
 
 
 def add_routes(app: web.Application) -> None:

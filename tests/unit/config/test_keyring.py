@@ -90,6 +90,9 @@ def test_without_a_configured_ring_one_key_is_generated_once_with_a_warning(
     assert "not for production" in caplog.text
     assert base64.b64encode(first.keys[0][1]).decode() not in caplog.text
     assert list((tmp_path / "data").iterdir()) == [key_file]  # no draft left behind
+    # once per key file and process, however many parts of the process load the ring
+    warned = [r for r in caplog.records if "not for production" in r.getMessage()]
+    assert [str(tmp_path / "data") in r.getMessage() for r in warned] == [True, False]
 
 
 def test_a_configured_ring_wins_over_the_file(tmp_path: Path) -> None:

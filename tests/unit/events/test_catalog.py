@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -109,8 +110,12 @@ def test_an_unreadable_schema_file_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_a_time_in_the_data_that_is_not_a_time_is_refused() -> None:
-    """The compiled validator refuses it; the Python one (no rfc3339-validator installed) saw
-    nothing wrong, and the event was accepted."""
+    """The compiled validator refuses it; the Python one, without rfc3339-validator (the
+    pipeline's own dependencies), saw nothing wrong, and the event was accepted. With it (the dev
+    extra brings it, through openapi-spec-validator) the Python one words the refusal."""
     event = _event()
     event["data"] = {**event["data"], "sent_at": "not a time"}
-    assert CATALOG.violation(event) == 'data/sent_at: "not a time" is not a "date-time"'
+    assert re.fullmatch(
+        r"data/sent_at: (\"not a time\" is not a \"date-time\"|'not a time' is not a 'date-time')",
+        str(CATALOG.violation(event)),
+    )

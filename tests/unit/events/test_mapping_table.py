@@ -1,4 +1,5 @@
-"""The README's mapping table names every normalized type a provider emits, and every provider."""
+"""The mapping table (docs/reference/providers.md) names every normalized type a provider emits,
+and every provider."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pipeline.events.types import EVENT_TYPES
 from pipeline.providers.registry import PROVIDERS
 from pipeline.settings import REPO_ROOT
 
-# In the catalog for providers to come (README says so under the table).
+# In the catalog for providers to come (the docs say so under the table).
 UNEMITTED = {"stream.message"}
 SOURCES = {
     "oktopost": "Oktopost",
@@ -23,9 +24,10 @@ SOURCES = {
 
 
 def _rows() -> list[list[str]]:
-    readme = (REPO_ROOT / "README.md").read_text()
-    start = readme.index("### Mapping")
-    table = readme[start : readme.index("\n## ", start)]
+    page = (REPO_ROOT / "docs/reference/providers.md").read_text()
+    start = page.index("## Mapping")
+    end = page.find("\n## ", start + 1)
+    table = page[start : end if end >= 0 else len(page)]
     rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| ")]
     return [row for row in rows[1:] if len(row) == 4]  # after the header
 

@@ -19,6 +19,7 @@ ROUTES = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
     ("POST", "/v1/instances"),
     ("GET", "/v1/instances"),
     ("GET", "/v1/instances/{id}"),
