@@ -13,7 +13,7 @@ ASYNCAPI_SPECS := 6.11.1
 ASYNCAPI_SPECS_SHA256 := 01af8744dc33c0c7eb2e908f6a955319ee58b70ecadc9387d1aeb16c0cd28928
 ASYNCAPI_SCHEMA := .cache/asyncapi-specs-$(ASYNCAPI_SPECS)/asyncapi-3.0.0.json
 
-.PHONY: run test bench soak setup lint typecheck unit integration kafka-start kafka-stop topics clean asyncapi-schema docs docs-build docs-gen docs-serve
+.PHONY: run test bench bench-state soak setup lint typecheck unit integration kafka-start kafka-stop topics clean asyncapi-schema docs docs-build docs-gen docs-serve
 
 run: setup
 	$(BIN)/pipeline run $(if $(filter 1,$(DEMO)),--demo,)
@@ -48,6 +48,11 @@ $(PEER_STAMP): $(STAMP)
 	$(BIN)/pip install -q --disable-pip-version-check quixstreams==3.28.1
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $@
+
+# The worker's state (issue 24): 5 million keys through the table layer, its recoveries, and the
+# pipeline's RSS per event; about 20 minutes on 2 cores. `BENCH_STATE_ARGS="--keys 300000"`.
+bench-state: setup
+	$(BIN)/python -m bench state $(BENCH_STATE_ARGS)
 
 soak: setup  # fault injection: per round one SIGKILL + restart; every accepted event accounted for
 	$(BIN)/python -m bench soak $(SOAK_ARGS)

@@ -35,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.micro.codecs import main as codecs  # noqa: PLC0415 - as the soak
 
         return codecs(arguments[1:])
+    if arguments[:1] == ["state"]:
+        from bench.state.main import main as state  # noqa: PLC0415 - as the soak
+
+        return state(arguments[1:])
     config = from_args(argv)
     results = asyncio.run(run_session(config))
     results["ratios"] = ratios(results)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.children import free_port
 from pipeline.contract.topics import Topic, load_manifest, retry_topics
@@ -62,6 +63,20 @@ async def stop_broker(kafka: local_kafka.LocalKafka) -> None:
 async def create_topics(settings: Settings) -> None:
     """Apply the manifest under the session's prefix (as `pipeline topics apply` does)."""
     await apply_topics(settings.kafka_bootstrap, load_manifest(settings))
+
+
+async def delete_session_topics(bootstrap: str, stem: str) -> list[str]:
+    """Delete the topics whose names start with `stem` (a session's topic prefix and app id both
+    start with `bench<tag>`), e.g. after a session on the shared broker; the names deleted."""
+    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await client.start()
+    try:
+        names = [name for name in await client.list_topics() if name.startswith(stem)]
+        if names:
+            await client.delete_topics(names)
+    finally:
+        await client.close()
+    return names
 
 
 def counted_topics(settings: Settings) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,38 @@ def _status_kib(pid: int, key: str) -> int:
         if line.startswith(key + ":"):
             return int(line.split()[1])
     return 0
+
+
+def rss_kib(pid: int | None = None) -> int:
+    """The resident set (VmRSS) of `pid` alone, or of this process, in KiB."""
+    return _status_kib(os.getpid() if pid is None else pid, "VmRSS")
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd",
+            "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
+        )
+    ]  # fmt: skip
+
+
+def malloc_stats() -> dict[str, int]:
+    """This process's C heap as glibc's `mallinfo2` sums it over every arena: bytes obtained
+    from the system (heap arenas, mmapped chunks), in use, and free but kept by malloc."""
+    try:
+        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):  # not glibc 2.33+
+        return {}
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    return {
+        "malloc_arena_bytes": info.arena,
+        "malloc_mmapped_bytes": info.hblkhd,
+        "malloc_in_use_bytes": info.uordblks + info.hblkhd,
+        "malloc_free_bytes": info.fordblks,
+    }
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -95,11 +95,17 @@ class Stack:
 
 
 async def start_stack(
-    settings: Settings, logs: Path, extra_env: dict[str, str], *, worker: bool = True
+    settings: Settings,
+    logs: Path,
+    extra_env: dict[str, str],
+    *,
+    worker: bool = True,
+    worker_argv: tuple[str, ...] = ("pipeline", "worker"),
 ) -> Stack:
+    """`worker_argv`: the worker's `python -m` arguments (a bench's probe wrapping it)."""
     env = pipeline_env(settings, extra_env)
     ingress = Child("ingress", ["pipeline", "ingress"], logs, env).start()
-    started = Child("worker", ["pipeline", "worker"], logs, env).start() if worker else None
+    started = Child("worker", list(worker_argv), logs, env).start() if worker else None
     stack = Stack(settings, ingress, started)
     try:
         await ingress.ready(f"http://127.0.0.1:{settings.ingress_port}/readyz")
