@@ -21,11 +21,13 @@ from pipeline.delivery.gates import SubscriberGates
 from pipeline.delivery.sender import Sender
 from pipeline.events.catalog import Catalog
 from pipeline.lag import LagMonitor
+from pipeline.memory import release_free_memory
 from pipeline.settings import Settings
 from pipeline.tables import declare_tables
 from pipeline.topics import declare_topics
 
 LAG_INTERVAL_SECONDS = 10.0
+MEMORY_TRIM_SECONDS = 10.0  # `pipeline.memory`: a trim takes a few ms
 
 
 def expiry_interval(window: float) -> float:
@@ -95,5 +97,10 @@ def register_agents(
         expiry.run()
 
     app.timer(expiry_interval(settings.dedup_window))(expire_tables)
+
+    async def trim_memory() -> None:
+        release_free_memory()
+
+    app.timer(MEMORY_TRIM_SECONDS)(trim_memory)
     app.task(start_delivery_clients)
     app.on_before_shutdown.connect(stop_delivery_clients)
