@@ -154,7 +154,7 @@ def build(settings: Settings, topic: str, progress: Progress) -> faust.App:
     expiry = tables.expiry()
 
     async def expire_tables() -> None:
-        expiry.run()
+        await expiry.run()
 
     app.timer(expiry_interval(settings.dedup_window))(expire_tables)
     return app

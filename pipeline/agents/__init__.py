@@ -94,7 +94,7 @@ def register_agents(
     expiry = tables.expiry()
 
     async def expire_tables() -> None:
-        expiry.run()
+        await expiry.run()
 
     app.timer(expiry_interval(settings.dedup_window))(expire_tables)
 

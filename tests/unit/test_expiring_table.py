@@ -6,6 +6,7 @@ started; a clock stands in for time. The last test shows the upstream behaviour 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -87,6 +88,9 @@ def test_expire_drops_old_buckets_from_disk_with_one_range_delete(
     clock.now += WINDOW
     assert store.expire() == 2  # both open partitions
     assert store.expire() == 0  # nothing new to drop in the same bucket
+    assert len(store._to_compact) == 2  # reclaimed off the event loop, by `compact_expired`
+    asyncio.run(store.compact_expired())
+    assert store._to_compact == []
     assert [key[9:] for key in raw_keys(store)] == [b'"recent"']
     assert store.oldest_bucket() == store.bucket() - 1
     _, size = store.disk_stats()  # the key estimate is RocksDB's, rough after range deletes
