@@ -59,7 +59,11 @@ HEALTH_OPERATIONS = (
         "Ready",
         "health",
         (
-            Answer(200, "connected to Kafka, configuration loaded and readable", _STATUS),
+            Answer(
+                200,
+                "connected to Kafka, configuration loaded (worker and poller: and readable)",
+                _STATUS,
+            ),
             Answer(503, "not (yet) ready", _STATUS),
         ),
     ),

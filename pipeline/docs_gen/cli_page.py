@@ -10,8 +10,9 @@ from pipeline.docs_gen.markdown import code, header, table
 INTRO = (
     "Everything is one command, `pipeline` (in `.venv/bin/` after `make setup`), configured by "
     "the `PIPELINE_*` variables of the [settings](settings.md). Every HTTP process serves "
-    "`GET /healthz` (alive), `GET /readyz` (connected to Kafka, configuration loaded and "
-    "readable) and `GET /metrics` (Prometheus)."
+    "`GET /healthz` (alive), `GET /readyz` (connected to Kafka, configuration loaded; the "
+    "worker and the poller also fail it on a record they cannot read) and `GET /metrics` "
+    "(Prometheus)."
 )
 
 
