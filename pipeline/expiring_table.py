@@ -43,10 +43,6 @@ from pipeline.contract.changelogs import changelog_config
 log = logging.getLogger(__name__)
 MARK = b"\x01"  # every bucketed key starts with it; faust's offset key (b"__faust…") does not
 BUCKET_BYTES = 8
-# faust writes a table partition's changelog offset to RocksDB at every acked changelog record
-# (`Collection._on_changelog_sent`): a second memtable entry per key. Written at most this often,
-# a restart reads at most this much more of the changelog's tail (applying it again is harmless).
-OFFSET_WRITE_SECONDS = 1.0
 
 
 def prefix(bucket: int) -> bytes:
@@ -58,7 +54,7 @@ def store_options(cache_bytes: int) -> dict[str, int]:
     return {
         "block_cache_size": cache_bytes,
         "block_cache_compressed_size": 0,
-        "write_buffer_size": 1024 * 1024,  # warm (flushed once) after ~5,000 keys a partition
+        "write_buffer_size": 4 * 1024 * 1024,
         "max_write_buffer_number": 2,
         "target_file_size_base": 16 * 1024 * 1024,
         "bloom_filter_size": 10,  # bits per key: most lookups are misses (new events)
@@ -78,29 +74,6 @@ class ExpiringStore(faust_rocksdb.Store):
         self._to_compact: list[tuple[Any, bytes]] = []  # (db, end) dropped, not yet compacted
         self._rebalanced_at = time.monotonic()
         self._recovered = 0  # changelog records applied since the last rebalance
-        self._unwritten_offsets: dict[Any, int] = {}  # changelog partition → offset not yet put
-        self._offsets_written_at: dict[Any, float] = {}
-
-    def persisted_offset(self, tp: Any) -> int | None:
-        unwritten = self._unwritten_offsets.get(tp)
-        return unwritten if unwritten is not None else super().persisted_offset(tp)
-
-    def set_persisted_offset(self, tp: Any, offset: int) -> None:
-        now = time.monotonic()
-        if now - self._offsets_written_at.get(tp, float("-inf")) < OFFSET_WRITE_SECONDS:
-            self._unwritten_offsets[tp] = offset
-            return
-        self._unwritten_offsets.pop(tp, None)
-        self._offsets_written_at[tp] = now
-        super().set_persisted_offset(tp, offset)
-
-    def write_offsets(self) -> None:
-        """Put the offsets held back by `set_persisted_offset` (the expiry timer, a stop)."""
-        for tp, offset in list(self._unwritten_offsets.items()):
-            if tp.partition in self._dbs:
-                self._offsets_written_at[tp] = time.monotonic()
-                super().set_persisted_offset(tp, offset)
-            del self._unwritten_offsets[tp]
 
     def bucket(self) -> int:
         return int(self.clock() // self.width)
@@ -164,14 +137,6 @@ class ExpiringStore(faust_rocksdb.Store):
                 db.put(prefix(written) + key, message.value)
         for tp, offset in offsets.items():
             self.set_persisted_offset(tp, offset)
-
-    async def stop(self) -> None:
-        self.write_offsets()
-        await super().stop()
-
-    def revoke_partitions(self, table: Any, tps: Any) -> None:
-        self.write_offsets()
-        super().revoke_partitions(table, tps)
 
     async def on_rebalance(
         self, assigned: Any, revoked: Any, newly_assigned: Any, generation_id: int = 0
@@ -340,7 +305,6 @@ class Expiry:
     async def run(self) -> None:
         for name, table in self.tables.items():
             store = table.store
-            store.write_offsets()
             started = time.perf_counter()
             dropped = store.expire()
             await store.compact_expired()

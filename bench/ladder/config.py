@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.payloads import Mix
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"  # bench/results, for every job
 PROFILE_CHOICES = ("auto", "ingress", "worker", "both", "none")
 
 

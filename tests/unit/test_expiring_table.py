@@ -160,16 +160,3 @@ def test_faust_windowed_tables_index_every_key_in_memory(tmp_path: Path) -> None
     assert sum(len(keys) for keys in table._partition_timestamp_keys.values()) == 1000
     ours = declare_tables(app, settings).dedup
     assert not ours._should_expire_keys()  # so `_maybe_set_key_ttl` never indexes a key
-
-
-def test_the_changelog_offset_is_put_at_most_once_a_second(store: ExpiringStore) -> None:
-    """faust sets it at every acked changelog record: a second memtable entry per key."""
-    tp = TP("expiring-test-dedup-changelog", 0)
-    db = store._db_for_partition(0)
-    store.set_persisted_offset(tp, 5)
-    store.set_persisted_offset(tp, 6)
-    store.set_persisted_offset(tp, 7)
-    assert db.get(store.offset_key) == b"5"  # the first went to disk, the others wait
-    assert store.persisted_offset(tp) == 7  # read as set
-    store.write_offsets()  # the expiry timer, a revocation or a stop
-    assert db.get(store.offset_key) == b"7"
