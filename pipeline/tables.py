@@ -1,7 +1,8 @@
 """The worker's faust tables (rocksdb, changelogged), co-partitioned with their source topics.
 
 Both are expiring sets (`pipeline.expiring_table`): keys on disk in time buckets of
-`PIPELINE_DEDUP_WINDOW`, remembered for at least one window and at most two, with a fixed cache.
+`PIPELINE_DEDUP_WINDOW`, remembered for at least one window and at most two, with one fixed
+memory budget (`pipeline.state_memory`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pipeline.contract.changelogs import TABLE_SOURCES
 from pipeline.contract.topics import topic_spec
 from pipeline.expiring_table import ExpiringTable, Expiry, declare_expiring
 from pipeline.settings import Settings
+from pipeline.state_memory import StateMemory
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class Tables:
 
 def declare_tables(app: faust.App, settings: Settings) -> Tables:
     window = settings.dedup_window
-    cache = settings.state_cache_mb * 1024 * 1024
+    memory = StateMemory(settings.state_cache_mb * 1024 * 1024)  # one budget for both tables
     # faust writes a key to the changelog partition of the record being processed, so each table
     # has the partitions of the topics its agent reads (the manifest keeps those equal).
     raw = topic_spec(settings, TABLE_SOURCES["dedup"]).partitions
@@ -39,7 +41,7 @@ def declare_tables(app: faust.App, settings: Settings) -> Tables:
         "dedup",
         width=window,
         partitions=raw,
-        cache_bytes=cache,
+        memory=memory,
         help="CloudEvents source + id of every normalized event, for deduplication.",
     )
     delivered = declare_expiring(
@@ -47,7 +49,7 @@ def declare_tables(app: faust.App, settings: Settings) -> Tables:
         "delivered",
         width=window,
         partitions=tasks,
-        cache_bytes=cache,
+        memory=memory,
         help="webhook-id of every delivery a subscriber acknowledged with 2xx.",
     )
     return Tables(dedup=dedup, delivered=delivered)

@@ -1,4 +1,4 @@
-"""`python -m bench state [--keys N] [--phases N --events N]`: bounded worker state (issue 24).
+"""`python -m bench state [--keys N] [--warmup N --phases N --events N]`: bounded state.
 
 Two parts, each on topics of its own (a prefix of the session's), written into one
 `bench/results/<stamp>-state.json`:
@@ -11,9 +11,10 @@ Two parts, each on topics of its own (a prefix of the session's), written into o
    every `--sample-every` keys. Then recovery: the worker restarted on its intact store must read
    only the changelog's tail; restarted after its data dir's faust folder is deleted, it rebuilds
    the table from the changelog, and the time is given per million keys.
-2. The whole pipeline (`bench/state/pipeline.py`): ingress, worker and a subscriber; `--phases`
-   phases of `--events` unique Oktopost webhooks, each delivered in full before the worker's RSS is
-   read; the growth per event after the first phase.
+2. The whole pipeline (`bench/state/pipeline.py`): ingress, worker and a subscriber; `--warmup`
+   unique events fill the tables' fixed memory (the memtables' share of `PIPELINE_STATE_CACHE_MB`),
+   then `--phases` phases of `--events` unique Oktopost webhooks, each delivered in full before
+   the worker's RSS is read; the growth per event after the first phase.
 
 The targets (issue 24): RSS grows by less than 50 MiB over 5 million keys once warm, and by less
 than 64 bytes per new event in the pipeline.
@@ -177,10 +178,13 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         if args.keys:
             results["table"] = await table_part(args, bootstrap)
         if args.phases:
-            _log(f"the pipeline: {args.phases} phases of {args.events:,} unique events")
+            _log(
+                f"the pipeline: {args.warmup:,} unique events to warm up, then {args.phases} "
+                f"phases of {args.events:,}"
+            )
             probe = args.tracemalloc if args.probe else None
             results["pipeline"] = await pipeline_part(
-                bootstrap, args.phases, args.events, args.deadline, probe=probe
+                bootstrap, args.phases, args.events, args.deadline, warmup=args.warmup, probe=probe
             )
     return results
 
@@ -201,6 +205,12 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--phases", type=int, default=4, help="0: no pipeline part")
     parser.add_argument("--events", type=int, default=8000, help="unique events per phase")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=64_000,
+        help="unique events before the phases, to fill the tables' fixed memory (0: none)",
+    )
     parser.add_argument("--deadline", type=float, default=3600.0, help="seconds for each part")
     parser.add_argument("--bootstrap", help="an existing broker (default: a new one)")
     args = parser.parse_args(argv)

@@ -90,10 +90,34 @@ class Probes:
         raise TimeoutError(f"no probe {label!r} from the worker in time")
 
 
+async def _phase(
+    session: aiohttp.ClientSession,
+    base_url: str,
+    *,
+    receiver_url: str,
+    factory: WebhookFactory,
+    events: int,
+    deadline: float,
+) -> float:
+    """POST `events` unique webhooks and wait until all are delivered; the seconds that took."""
+    expected = await _post(session, base_url, factory, events)
+    if len(expected) != events:
+        raise RuntimeError(f"{len(expected)} of {events} webhooks accepted")
+    return round(await _delivered(session, receiver_url, expected, deadline), 1)
+
+
 async def pipeline_part(
-    bootstrap: str, phases: int, events: int, within: float, *, probe: int | None = None
+    bootstrap: str,
+    phases: int,
+    events: int,
+    within: float,
+    *,
+    warmup: int = 0,
+    probe: int | None = None,
 ) -> dict[str, Any]:
-    """`probe`: None runs `pipeline worker`; a number runs it under `bench.state.probe` with
+    """`warmup` unique events first, not measured: they fill the tables' fixed memory (the
+    memtables' share of `PIPELINE_STATE_CACHE_MB`), the "warm" of "flat once warm".
+    `probe`: None runs `pipeline worker`; a number runs it under `bench.state.probe` with
     that many tracemalloc frames (0: none) and probes it before and after each phase."""
     work = Path(tempfile.mkdtemp(prefix="bench-state-pipeline-"))
     tag = uuid.uuid4().hex[:6]
@@ -120,15 +144,29 @@ async def pipeline_part(
         async with aiohttp.ClientSession() as session:
             await session.put(f"{receiver_url}/secret", data=secret)
             start_rss = rss_kib(stack.worker.pid) / 1024
+            for done in range(0, warmup, events):
+                count = min(events, warmup - done)
+                await _phase(
+                    session,
+                    stack.base_url,
+                    receiver_url=receiver_url,
+                    factory=factory,
+                    events=count,
+                    deadline=deadline,
+                )
+            warm_rss = rss_kib(stack.worker.pid) / 1024
             if probe is not None:
                 await probes.take("before", deadline)
             for phase in range(1, phases + 1):
-                expected = await _post(session, stack.base_url, factory, events)
-                if len(expected) != events:
-                    raise RuntimeError(f"phase {phase}: {len(expected)} of {events} accepted")
-                seconds.append(
-                    round(await _delivered(session, receiver_url, expected, deadline), 1)
+                took = await _phase(
+                    session,
+                    stack.base_url,
+                    receiver_url=receiver_url,
+                    factory=factory,
+                    events=events,
+                    deadline=deadline,
                 )
+                seconds.append(took)
                 worker_rss.append(round(rss_kib(stack.worker.pid) / 1024, 1))
                 ingress_rss.append(round(rss_kib(stack.ingress.pid) / 1024, 1))
                 if probe is not None:
@@ -137,6 +175,8 @@ async def pipeline_part(
             "events_per_phase": events,
             "phases": phases,
             "worker_rss_before_mib": round(start_rss, 1),
+            "warmup_events": warmup,
+            "worker_rss_after_warmup_mib": round(warm_rss, 1),
             "worker_rss_mib": worker_rss,
             "ingress_rss_mib": ingress_rss,
             "phase_delivered_s": seconds,
