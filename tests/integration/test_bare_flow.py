@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.drains.bare_flow import FlowCounts, FlowSpec, delivered_changelog, spec_subscription
+from bench.drains.bare_steps import FlowCounts, FlowSpec, delivered_changelog, spec_subscription
 from bench.payloads import Instances, Mix, WebhookFactory
 from bench.receiver import LOG, create_app
 from pipeline.contract.topics import Topic, load_manifest
@@ -39,7 +39,8 @@ def envelopes(tag: str) -> tuple[list[bytes], set[str]]:
     """`ENVELOPES` envelopes as the ingress writes them (about one in ten a provider's resend),
     and the event ids they carry."""
     factory = WebhookFactory(INSTANCES, Mix(duplicate_share=0.2), tag)
-    values, ids = [], set()
+    values: list[bytes] = []
+    ids: set[str] = set()
     for _ in range(ENVELOPES):
         request = factory.next()
         okto = request.path == INSTANCES.oktopost_path
