@@ -12,8 +12,9 @@ deliver agent does (`render`, `delivery_headers`: Standard Webhooks) and POSTed 
 aiohttp ClientSession, at most `delivery_concurrency` requests in flight and
 `delivery_concurrency_per_subscription` per subscription (the worker's bounds for one tier) →
 its attempt record to `deliveries.attempts` and, on 2xx, its webhook-id to the delivered table's
-changelog (the "delivered mark", as faust writes it: key, the time bucket as JSON) → one gather
-of acks → commit. Produced records carry the manifest's headers, as the worker's `Writer` adds.
+changelog (the "delivered mark", as faust writes it: the key and its time bucket as JSON) → one
+gather of acks → commit. Produced records carry the manifest's headers, as the worker's `Writer`
+adds them.
 
 Its topics are the manifest's under a prefix of its own (`topic_prefix` in the spec's settings),
 created at start, so it runs beside a pipeline's topics on the same broker.
@@ -24,7 +25,9 @@ a failed attempt is logged on `deliveries.attempts` and counted, never retried, 
 dead-lettered (no retry tiers, no 410 handling); a task waits for a slot rather than being
 deferred; no destination check per attempt (the bench allows private destinations); the dedup and
 delivered sets are dicts in memory (no rocksdb, no expiry, no recovery, and no changelog for the
-dedup set, which the worker writes once per new event); no `polls.raw`, metrics or web page.
+dedup set, which the worker writes once per new event); no `polls.raw`, metrics or web page; no
+guard around its input (a record it cannot decode ends it: the backlog is the ingress's, the
+tasks its own).
 On uvloop, as the worker. Runs until SIGTERM, or until `stop_after` deliveries succeeded; then
 writes its counts (`FlowCounts`) to OUT.json.
 """

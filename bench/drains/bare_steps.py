@@ -139,12 +139,12 @@ class Normalizing:
 
 def concluded(settings: Settings, task: DeliveryTask, record: DeliveryAttempt) -> list[Output]:
     """What one attempt writes: its record, and on 2xx the delivered mark (faust's changelog
-    record of `table[webhook_id] = bucket`: raw key, JSON value)."""
+    record of `table[webhook_id] = bucket`: key and value as JSON)."""
     key = task.subscription_id.encode()
     outputs = [(settings.topic(Topic.DELIVERIES_ATTEMPTS), key, encode(record))]
     if record.outcome == OutcomeKind.DELIVERED.value:
         bucket = int(time.time() // settings.dedup_window)
-        mark = (delivered_changelog(settings), task.webhook_id.encode(), orjson.dumps(bucket))
+        mark = (delivered_changelog(settings), orjson.dumps(task.webhook_id), orjson.dumps(bucket))
         outputs.append(mark)
     return outputs
 
@@ -209,7 +209,7 @@ class Delivering:
                 status = response.status
                 answered = {name.lower(): value for name, value in response.headers.items()}
         except (aiohttp.ClientError, OSError) as exc:  # TimeoutError included
-            error = f"{type(exc).__name__}"
+            error = type(exc).__name__
         cap = max(self.settings.retry_schedule)
         outcome = classify(status, answered, error, retry_after_cap=cap)
         return outcome, attempt_record(task, outcome, started, time.perf_counter() - clock)
