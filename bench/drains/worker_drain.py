@@ -1,5 +1,5 @@
-"""`python -m bench drain [--webhooks N] [--workers N] [--spread K]`: workers alone, draining a
-backlog.
+"""`python -m bench drain [--webhooks N] [--workers N] [--spread K] [--flow bare | --with-bare]`:
+workers alone, draining a backlog; or the bare_flow baseline draining it, or both in turn.
 
 The ingress accepts N webhooks while no worker runs; then the workers start together (one app id,
 so one consumer group) and the clock runs from their start until the subscriber has every accepted
@@ -10,11 +10,19 @@ meanwhile, so the figures are the workers' own; the broker and the subscriber st
 machine, which `receiver_cpu_s` and `machine_busy` (the share of all cores in use) show. A fast
 way to compare worker changes; `make bench` stays the judge.
 
+`--flow bare` drains the backlog with `bench.drains.bare_flow` instead (issue 25: the same record
+flow on plain aiokafka and aiohttp, no faust; `bench.drains.bare_drain`), measured the same way, so
+the figures compare directly; `worker_cpu_s_per_1000` is then bare_flow's CPU. `--with-bare` runs
+the worker(s) first, then bare_flow on the same backlog (its own consumer groups and output topics,
+the same receiver and subscriptions), each clocked from its own start and counted from the
+receiver's log as it stood then, and adds `ratios`: worker / bare deliveries/s and CPU-s per 1,000
+delivered events.
+
 Work spreads over workers by partition: `webhooks.raw` is keyed by instance id and `deliveries` by
-subscription id, so the single subscription of `bench.stack.register` puts every delivery on one
-partition. `--spread K` registers K subscriptions instead, each the only one receiving the events
-of its own Oktopost and Hootsuite instance, their ids on K different partitions of both topics; the
-subscriptions share one signing secret, so the subscriber verifies every delivery.
+subscription id, so a single subscription puts every delivery on one partition. `--spread K`
+registers K subscriptions instead, each the only one receiving the events of its own Oktopost and
+Hootsuite instance, their ids on K different partitions of both topics; the subscriptions share
+one signing secret, so the subscriber verifies every delivery.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import sys
 import tempfile
 import time
 import uuid
@@ -31,20 +40,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.broker import create_topics, start_broker, stop_broker
 from bench.children import Child, clean_env, free_port
+from bench.drains.bare_drain import BareRoute, bare_drainer, bare_spec, comparison, flow_ratios
 from bench.payloads import Instances, Mix, WebhookFactory
 from bench.procstat import cpu_seconds
 from bench.profiling import Profile, start_profile, summarize_profile
 from bench.soak.stack import PARTITIONS, spread_ids
 from bench.stack import (
     Stack,
-    register,
+    pipeline_env,
     register_instances,
     session_settings,
     start_stack,
@@ -52,10 +62,12 @@ from bench.stack import (
     worker_envs,
 )
 from pipeline.http.standard_webhooks import generate_secret
+from pipeline.settings import Settings
 
 CLIENTS = 32
 GAP_SECONDS = 0.5  # a pause in deliveries this long is listed
 POLL_SECONDS = 0.5
+FLOWS = ("worker", "bare")
 
 
 @dataclass(frozen=True)
@@ -140,7 +152,7 @@ class Received:
     arrived: list[float] = field(default_factory=list)
     event_ids: Counter[str] = field(default_factory=Counter)
     unsigned: int = 0  # deliveries whose signature did not verify
-    next: int = 0
+    next: int = 0  # the receiver's log from here on is unread (earlier: another flow's)
 
     def add(self, answer: dict[str, Any]) -> None:
         self.arrived += answer["arrived"]
@@ -175,6 +187,11 @@ async def _received(receiver_url: str, since: int) -> dict[str, Any]:
     ):
         answer: dict[str, Any] = await response.json()
         return answer
+
+
+async def _receiver_count(receiver_url: str) -> int:
+    """How many deliveries the receiver has logged so far."""
+    return int((await _received(receiver_url, sys.maxsize))["next"])
 
 
 async def _worker_counts(worker: Child) -> dict[str, int] | None:
@@ -216,24 +233,57 @@ def drain_figures(
     }
 
 
-async def _register(stack: Stack, receiver_url: str, spread: int) -> list[Instances]:
-    """The instances to send webhooks to, subscribed as `spread` says; the receiver gets the
-    secret that signs every delivery."""
+@dataclass(frozen=True)
+class Registered:
+    """What the session registered: the receiver's hook every subscription points at, the
+    secret signing every delivery, the instances to send webhooks to, each route's subscription."""
+
+    hook_url: str
+    secret: str
+    instances: list[Instances] = field(default_factory=list)
+    routes: list[BareRoute] = field(default_factory=list)
+
+
+async def _register(stack: Stack, receiver_url: str, spread: int) -> Registered:
+    """`spread` routes, each an Oktopost and a Hootsuite instance and the subscription alone
+    receiving their events; the receiver gets the secret that signs every delivery."""
     hook_url = f"{receiver_url}/hook"
-    if spread == 1:
-        instances, secret = await register(stack, hook_url)
-        registered = [instances]
-    else:
-        secret = generate_secret()
-        registered = []
-        for route in spread_routes(uuid.uuid4().hex[:6], spread):
-            instances = await register_instances(stack, route.oktopost_id, route.hootsuite_id)
-            own = [route.oktopost_id, route.hootsuite_id]
-            await subscribe(stack, hook_url, route.subscription_id, own, secret)
-            registered.append(instances)
+    secret = generate_secret()
+    registered = Registered(hook_url, secret)
+    for route in spread_routes(uuid.uuid4().hex[:6], spread):
+        instances = await register_instances(stack, route.oktopost_id, route.hootsuite_id)
+        own = [route.oktopost_id, route.hootsuite_id]
+        await subscribe(stack, hook_url, route.subscription_id, own, secret)
+        registered.instances.append(instances)
+        registered.routes.append(BareRoute(route.subscription_id, own))
     async with aiohttp.ClientSession() as session:
         await session.put(f"{receiver_url}/secret", data=secret)
     return registered
+
+
+class Drainer(Protocol):
+    """The processes of one flow draining the backlog (not started yet)."""
+
+    @property
+    def children(self) -> list[Child]: ...
+
+    async def stop_and_count(self) -> dict[str, dict[str, Any] | None]:
+        """Stop every child; what each says it did (None: it could not say)."""
+        ...
+
+
+@dataclass
+class WorkerDrainer:
+    """The pipeline's worker processes, one consumer group; counts from their `/metrics`."""
+
+    children: list[Child]
+
+    async def stop_and_count(self) -> dict[str, dict[str, Any] | None]:
+        counts: dict[str, dict[str, Any] | None] = {
+            worker.name: await _worker_counts(worker) for worker in self.children
+        }
+        await asyncio.gather(*(worker.stop() for worker in self.children))
+        return counts
 
 
 async def _watch(
@@ -242,9 +292,12 @@ async def _watch(
     meter: DrainMeter,
     until: float,
     on_first: Callable[[], None],
+    *,
+    since: int,
 ) -> Received:
-    """Read the subscriber and the meter until every expected event came or `until` passed."""
-    received = Received()
+    """Read the subscriber's log from `since` on and the meter until every expected event came
+    or `until` passed."""
+    received = Received(next=since)
     while time.monotonic() < until:
         meter.read()
         answer = await _received(receiver_url, received.next)
@@ -259,7 +312,7 @@ async def _watch(
 
 
 async def _measure(
-    workers: list[Child],
+    drainer: Drainer,
     receiver: Child,
     receiver_url: str,
     expected: set[str],
@@ -267,22 +320,26 @@ async def _measure(
     deadline: float,
     profile: float,
 ) -> dict[str, Any]:
-    """Start the workers together and measure them until the subscriber has `expected`."""
+    """Start the drainer's processes together and measure them until the subscriber has
+    `expected` (deliveries logged before they started are not theirs)."""
     recordings: list[Profile] = []
+    first = drainer.children[0]
 
-    def profile_first_worker() -> None:
-        output = workers[0].log_path.with_name("worker-profile.txt")
-        recording = start_profile("worker", workers[0].pid, profile, output, output.parent)
+    def profile_first() -> None:
+        output = first.log_path.with_name(f"{first.name}-profile.txt")
+        recording = start_profile(first.name, first.pid, profile, output, output.parent)
         if recording is not None:
             recordings.append(recording)
 
+    since = await _receiver_count(receiver_url)
     started = time.monotonic()
-    pids = {worker.name: worker.start().pid for worker in workers}
+    pids = {child.name: child.start().pid for child in drainer.children}
     meter = DrainMeter({**pids, "receiver": receiver.pid})
-    on_first = profile_first_worker if profile else lambda: None
-    received = await _watch(receiver_url, expected, meter, started + deadline, on_first)
-    counts = {worker.name: await _worker_counts(worker) for worker in workers}
-    await asyncio.gather(*(worker.stop() for worker in workers))
+    on_first = profile_first if profile else lambda: None
+    received = await _watch(
+        receiver_url, expected, meter, started + deadline, on_first, since=since
+    )
+    counts = await drainer.stop_and_count()
     recorded = recordings[0].wait(profile + 10) if recordings else None
     cpu = meter.used()
     receiver_cpu = cpu.pop("receiver")
@@ -299,6 +356,26 @@ async def _measure(
     }
 
 
+def _drainer(
+    flow: str,
+    *,
+    settings: Settings,
+    env: dict[str, str],
+    work: Path,
+    workers: int,
+    registered: Registered,
+) -> Drainer:
+    """The processes of `flow` ("worker" or "bare") for this session, not started."""
+    if flow == "bare":
+        spec = bare_spec(settings, registered.routes, registered.hook_url, registered.secret)
+        return bare_drainer(spec, work, pipeline_env(settings, env))
+    envs = worker_envs(settings, env, workers)
+    names = ["worker-drain", *(f"worker-drain-{n}" for n in range(2, workers + 1))]
+    return WorkerDrainer(
+        [Child(n, ["pipeline", "worker"], work, e) for n, e in zip(names, envs, strict=True)]
+    )
+
+
 async def drain(
     webhooks: int,
     deadline: float,
@@ -308,7 +385,9 @@ async def drain(
     *,
     workers: int = 1,
     spread: int = 1,
+    flows: tuple[str, ...] = ("worker",),
 ) -> dict[str, Any]:
+    """Drain one backlog of `webhooks` with each of `flows` in turn ("worker", "bare")."""
     work = Path(tempfile.mkdtemp(prefix="bench-drain-"))
     tag = uuid.uuid4().hex[:6]
     settings = session_settings(bootstrap, work, tag)
@@ -322,24 +401,22 @@ async def drain(
         registered = await _register(stack, receiver_url, spread)
         if stack.worker is not None:  # started with the ingress, for the registration
             await stack.worker.stop()
-        factories = [WebhookFactory(instances, Mix(), tag) for instances in registered]
+        factories = [WebhookFactory(instances, Mix(), tag) for instances in registered.instances]
         expected = await _post_all(stack.base_url, factories, webhooks)
-        envs = worker_envs(settings, env, workers)
-        names = ["worker-drain", *(f"worker-drain-{n}" for n in range(2, workers + 1))]
-        children = [
-            Child(n, ["pipeline", "worker"], work, e) for n, e in zip(names, envs, strict=True)
-        ]
-        measured = await _measure(
-            children, receiver, receiver_url, expected, deadline=deadline, profile=profile
-        )
-        return {
-            "webhooks": webhooks,
-            "workers": workers,
-            "spread": spread,
-            **measured,
-            "env": env,
-            "work_dir": str(work),
-        }
+        measured = {}
+        for flow in flows:
+            drainer = _drainer(
+                flow, settings=settings, env=env, work=work, workers=workers, registered=registered
+            )
+            measured[flow] = await _measure(
+                drainer, receiver, receiver_url, expected, deadline=deadline, profile=profile
+            )
+        head = {"webhooks": webhooks, "workers": workers, "spread": spread}
+        tail = {"env": env, "work_dir": str(work)}
+        if len(flows) == 1:
+            return {**head, "flow": flows[0], **measured[flows[0]], **tail}
+        ratios = flow_ratios(measured["worker"], measured["bare"])
+        return {**head, "flows": measured, "ratios": ratios, **tail}
     finally:
         await stack.stop()
         await receiver.stop()
@@ -363,10 +440,18 @@ async def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 args.profile,
                 workers=args.workers,
                 spread=args.spread,
+                flows=flows_of(args),
             )
             results.append(drained)
             print(json.dumps(results[-1]), flush=True)  # noqa: T201 - the command's output
+            if "ratios" in drained:
+                print(comparison(drained), flush=True)  # noqa: T201 - the command's output
     return results
+
+
+def flows_of(args: argparse.Namespace) -> tuple[str, ...]:
+    """The flows one drain runs, in order: `--with-bare` is the worker, then bare_flow."""
+    return FLOWS if args.with_bare else (args.flow,)
 
 
 def main(argv: list[str]) -> int:
@@ -375,7 +460,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--deadline", type=float, default=180.0, help="seconds for one drain")
     parser.add_argument("--bootstrap", help="an existing broker (default: a new one)")
-    parser.add_argument("--profile", type=float, default=0.0, help="py-spy seconds of worker 1")
+    parser.add_argument(
+        "--profile", type=float, default=0.0, help="py-spy seconds of worker 1 (or bare_flow)"
+    )
     parser.add_argument("--env", action="append", default=[], help="PIPELINE_X=value")
     parser.add_argument("--workers", type=int, default=1, help="worker processes, one group")
     parser.add_argument(
@@ -385,7 +472,17 @@ def main(argv: list[str]) -> int:
         choices=range(1, PARTITIONS + 1),
         help=f"subscriptions, each on its own partition ({PARTITIONS} for workers to share all)",
     )
+    parser.add_argument(
+        "--flow", choices=FLOWS, default="worker", help="what drains: the worker(s) or bare_flow"
+    )
+    parser.add_argument(
+        "--with-bare",
+        action="store_true",
+        help="the worker(s), then bare_flow on the same backlog; prints worker/bare ratios",
+    )
     args = parser.parse_args(argv)
+    if args.with_bare and args.flow != "worker":
+        parser.error("--with-bare runs both flows; leave --flow out")
     if args.workers < 1:
         parser.error("--workers must be 1 or more")
     asyncio.run(_run(args))
