@@ -20,7 +20,13 @@ run: setup
 
 test: setup lint typecheck docs-build $(ASYNCAPI_SCHEMA)
 	bash .ci/install-prometheus.sh
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q $(PYTEST_PARALLEL) tests
+
+# Test modules run side by side in TEST_WORKERS processes (pytest-xdist), a module's tests in one
+# (they share its stack); the integration tests mostly wait on the broker and their subprocesses.
+# TEST_WORKERS=0 runs them in this process, one after another.
+TEST_WORKERS ?= 3
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 
 # The docs site (mkdocs.yml, docs/): built strictly into .cache/site/, so a broken link or anchor,
 # or a page missing from the nav, fails `make test`. tests/unit/docs_gen/ checks that the generated
@@ -82,10 +88,10 @@ typecheck: setup
 	$(BIN)/mypy
 
 unit: setup $(ASYNCAPI_SCHEMA)
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q $(PYTEST_PARALLEL) tests/unit
 
 integration: setup
-	$(BIN)/pytest -q tests/integration
+	$(BIN)/pytest -q $(PYTEST_PARALLEL) tests/integration
 
 kafka-start: setup
 	$(BIN)/pipeline kafka start

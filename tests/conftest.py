@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import socket
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,14 +14,48 @@ from pipeline.ops import local_kafka
 from pipeline.settings import Settings, load_settings
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the run an id before xdist starts its workers (it hands them `--testrunuid`)."""
+    if not hasattr(config, "workerinput") and getattr(config.option, "testrunuid", None) is None:
+        config.option.testrunuid = uuid.uuid4().hex
+
+
+def _run_id(config: pytest.Config) -> str:
+    """One id per `pytest` run, the same in every xdist worker of it."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        return str(workerinput["testrunuid"])
+    return str(config.option.testrunuid)
+
+
+def _started_marker(kafka: local_kafka.LocalKafka) -> Path:
+    return kafka.home / "started-by-test-run"
+
+
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
-    """The address of a ready broker; stopped at the end only if this session started it."""
+def kafka_bootstrap(pytestconfig: pytest.Config) -> str:
+    """The address of a ready broker, started once per run if none answers (under a file lock,
+    as the run's xdist workers may ask together) and stopped at the end of the run only if this
+    run started it (`pytest_unconfigure`, in the process that runs last)."""
     kafka = local_kafka.LocalKafka.from_settings(load_settings())
-    started, message = asyncio.run(local_kafka.start(kafka))
+    kafka.home.mkdir(parents=True, exist_ok=True)
+    with (kafka.home / "start.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        started, message = asyncio.run(local_kafka.start(kafka))
+        if started:
+            _started_marker(kafka).write_text(_run_id(pytestconfig))
     print(message)  # shown with -s: says whether a broker was reused
-    yield kafka.bootstrap
-    if started:
+    return kafka.bootstrap
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the broker this run started; under xdist, only the controller (it ends last)."""
+    if hasattr(config, "workerinput"):
+        return
+    kafka = local_kafka.LocalKafka.from_settings(load_settings())
+    marker = _started_marker(kafka)
+    if marker.exists() and marker.read_text() == _run_id(config):
+        marker.unlink()
         asyncio.run(local_kafka.stop(kafka))
 
 

@@ -68,6 +68,7 @@ def test_a_plain_value_written_before_sealing_reads_as_it_is() -> None:
         f"{OLD},{OLD}",
         "bad id:" + base64.b64encode(bytes(32)).decode(),
     ],
+    ids=["empty", "no-key", "not-base64", "short-key", "repeated-id", "bad-id"],  # no key in ids
 )
 def test_a_bad_ring_names_the_variable_and_never_the_key(text: str) -> None:
     with pytest.raises(ConfigError, match="PIPELINE_SECRET_KEYS") as raised:
