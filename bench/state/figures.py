@@ -114,6 +114,16 @@ def bytes_per_event(rss_mib: list[float], events_per_phase: int) -> float | None
     return round((rss_mib[-1] - rss_mib[0]) * MIB / (events_per_phase * (len(rss_mib) - 1)), 1)
 
 
+def slope_per_event(warm_mib: float, rss_mib: list[float], events_per_phase: int) -> float | None:
+    """Least-squares RSS growth per event from the warm point over every phase: single readings
+    move by megabytes as malloc's free pool and the caches churn, a slope over many phases less."""
+    if not rss_mib:
+        return None
+    xs = [events_per_phase * n for n in range(len(rss_mib) + 1)]
+    ys = [warm_mib * MIB, *(mib * MIB for mib in rss_mib)]
+    return round(statistics.linear_regression(xs, ys).slope, 1)
+
+
 ROCKSDB_MEMORY = ("cur-size-all-mem-tables", "block-cache-usage", "estimate-table-readers-mem")
 
 
@@ -170,11 +180,14 @@ def table_lines(results: dict[str, Any]) -> list[str]:
             )
     if (pipeline := results.get("pipeline")) is not None:
         rss = " → ".join(f"{value:.1f}" for value in pipeline["worker_rss_mib"])
+        warm = pipeline.get("worker_rss_after_warmup_mib")
         lines += [
             "",
-            f"Worker RSS after each phase of {pipeline['events_per_phase']:,} unique events: "
+            f"Worker RSS after {pipeline.get('warmup_events', 0):,} events of warm-up: {warm} MiB,"
+            f" then after each phase of {pipeline['events_per_phase']:,} unique events: "
             f"{rss} MiB; {pipeline['bytes_per_event_after_first']} bytes per event after the "
-            "first phase",
+            f"first phase, {pipeline.get('bytes_per_event_slope_from_warm')} by the least-squares"
+            " slope from the warm point",
         ]
         if grown := pipeline.get("growth_by_part_bytes_per_event"):
             lines.append(

@@ -24,7 +24,7 @@ from bench.children import Child, clean_env, free_port
 from bench.payloads import Mix, WebhookFactory
 from bench.procstat import rss_kib
 from bench.stack import register, session_settings, start_stack
-from bench.state.figures import bytes_per_event, growth_by_part
+from bench.state.figures import bytes_per_event, growth_by_part, slope_per_event
 
 CLIENTS = 16
 POLL_SECONDS = 0.5
@@ -181,6 +181,9 @@ async def pipeline_part(
             "ingress_rss_mib": ingress_rss,
             "phase_delivered_s": seconds,
             "bytes_per_event_after_first": bytes_per_event(worker_rss, events),
+            "bytes_per_event_slope_from_warm": slope_per_event(
+                round(warm_rss, 1), worker_rss, events
+            ),
         }
         if probe is not None:
             first, last = probes.taken[1], probes.taken[-1]  # after phase 1, after the last
