@@ -1,4 +1,5 @@
-"""pipeline.faust_fixes: commits never pass a message in flight (faust-streaming/faust#606).
+"""pipeline.faust_fixes: commits never pass a message in flight (faust-streaming/faust#606);
+pipeline.faust_hot_path: the same hand-over and monitoring at less CPU per record.
 
 Each case runs against the pipeline's consumer and, to show the test has teeth, against faust's
 own consumer, which must get it wrong.
@@ -6,17 +7,21 @@ own consumer, which must get it wrong.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+from unittest.mock import Mock
 
 import pytest
+from faust.sensors import Monitor
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
 from pipeline.app import create_app
 from pipeline.faust_fixes import SafeConsumer
+from pipeline.faust_hot_path import QuietMonitor
 from pipeline.settings import load_settings
 
 PARTITION = TP("webhooks.raw", 0)
@@ -398,3 +403,106 @@ def test_cleared_records_ahead_of_the_read_offset_or_revoked_seek_nothing(
     consumer.app.flow_control.resume()
     assert sought == []
     assert consumer._read_offset[PARTITION] == read
+
+
+# pipeline.faust_hot_path: the same behaviour at less CPU per record.
+
+
+async def hand_over(
+    consumer: Any, callback: Any, *, faust_alone: bool = False
+) -> tuple[Any, asyncio.Task[Any] | None]:
+    """What `_drain_messages` does with one record; the task the callback ran in."""
+    ran_in: list[asyncio.Task[Any] | None] = []
+
+    async def on_message() -> Any:
+        ran_in.append(asyncio.current_task())
+        return await callback()
+
+    wait_first = faust_aiokafka.Consumer.wait_first if faust_alone else type(consumer).wait_first
+    result = await wait_first(consumer, on_message(), consumer.suspend_flow.wait())
+    return result, (ran_in or [None])[0]
+
+
+async def returns_at_once() -> str:
+    return "handed"
+
+
+async def test_a_hand_over_that_does_not_wait_runs_in_place(tmp_path: Path) -> None:
+    consumer = new_consumer(tmp_path)  # on the test's loop, as every test handing over here
+    result, ran_in = await hand_over(consumer, returns_at_once)
+    assert ran_in is asyncio.current_task()  # no task of its own, no asyncio.wait
+    assert (result.done[0].cr_frame, result.results, result.stopped) == (None, ["handed"], False)
+
+
+async def test_faust_alone_runs_every_hand_over_in_a_task_of_its_own(tmp_path: Path) -> None:
+    consumer = new_consumer(tmp_path)
+    result, ran_in = await hand_over(consumer, returns_at_once, faust_alone=True)
+    assert ran_in is not asyncio.current_task()
+    assert (result.results, result.stopped) == (["handed"], False)
+
+
+async def test_a_hand_over_that_waits_finishes_as_under_faust(tmp_path: Path) -> None:
+    consumer = new_consumer(tmp_path)
+    room = asyncio.Event()
+
+    async def waits_for_room() -> str:
+        await room.wait()  # a full channel
+        await asyncio.sleep(0)
+        return "handed late"
+
+    handing = asyncio.ensure_future(hand_over(consumer, waits_for_room))
+    await asyncio.sleep(0.01)
+    assert not handing.done()
+    room.set()
+    result, _ = await asyncio.wait_for(handing, 1.0)
+    assert result.results[0] == "handed late"
+
+
+@pytest.mark.parametrize("faust_alone", [False, True], ids=["fixed", "faust-alone"])
+async def test_a_suspension_gives_up_a_waiting_hand_over(
+    tmp_path: Path, *, faust_alone: bool
+) -> None:
+    consumer = new_consumer(tmp_path)
+    cancelled = asyncio.Event()
+
+    async def blocked() -> None:
+        try:
+            await asyncio.Event().wait()  # a full channel that never drains
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    handing = asyncio.ensure_future(hand_over(consumer, blocked, faust_alone=faust_alone))
+    await asyncio.sleep(0.01)
+    consumer.stop_flow()  # a rebalance
+    result, _ = await asyncio.wait_for(handing, 1.0)
+    assert result.results == [True]  # the suspension won; the record was not handed over
+    await asyncio.wait_for(cancelled.wait(), 1.0)
+
+
+async def test_a_suspended_flow_hands_over_as_faust_does(tmp_path: Path) -> None:
+    consumer = new_consumer(tmp_path)
+    consumer.stop_flow()
+    result, ran_in = await hand_over(consumer, returns_at_once)
+    assert ran_in is not asyncio.current_task()  # faust's own path, whatever it decides
+    assert result.stopped is False
+
+
+def test_the_app_uses_the_quiet_monitor(consumer: Any) -> None:
+    assert isinstance(consumer.app.monitor, QuietMonitor)
+
+
+@pytest.mark.parametrize("faust_alone", [False, True], ids=["fixed", "faust-alone"])
+def test_the_monitor_keeps_no_statistics_per_record(*, faust_alone: bool) -> None:
+    monitor = Monitor() if faust_alone else QuietMonitor()
+    m = message(7)
+    stream = Mock(task_owner=Mock())
+    monitor.on_message_in(PARTITION, 7, m)
+    state = monitor.on_stream_event_in(PARTITION, 7, stream, Mock())
+    monitor.on_stream_event_out(PARTITION, 7, stream, Mock(), state)
+    monitor.on_message_out(PARTITION, 7, m)
+    monitor.on_send_initiated(Mock(), PARTITION.topic, Mock(), 1, 1)
+    kept = (monitor.messages_received_total, monitor.events_total, monitor.messages_sent)
+    assert kept == ((1, 1, 1) if faust_alone else (0, 0, 0))
+    # faust's slow-processing warnings read when a stream last took a record: kept by both
+    assert PARTITION in monitor.stream_inbound_time
