@@ -20,12 +20,25 @@ that shows faust's own code doing it.
   metrics are its own, `pipeline.metrics`). `QuietMonitor` keeps, of the per-record hooks, only
   the stream's inbound time per partition, which faust's slow-processing warnings read
   (`verify_event_path`), and everything faust calls per fetch, commit or rebalance.
+- Table writes handed to the producer directly. faust's `Table.on_key_set` wraps each write's
+  changelog record in a `FutureMessage` and puts it in the producer buffer, whose task then sends
+  them one by one through the changelog topic's `publish_message` (serializers, headers, sensors,
+  callbacks per record); while it holds more than 100, the conductor stops handing records to
+  every agent. `DirectChangelog` encodes the record as faust's store does and queues it; one task
+  per burst of writes hands the queue to the producer, and each ack writes the partition's
+  persisted offset as faust's `_on_changelog_sent` does. The agents await `changelog_sent()`
+  before they ack the records that wrote, so the changelog records are in the producer's hands
+  before any commit can cover them, and faust's commit flushes the producer (waits for their
+  acks) before it commits, as with faust's buffer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import logging
 from collections.abc import Awaitable, Coroutine, Generator
+from functools import partial
 from time import monotonic
 from typing import Any
 
@@ -35,6 +48,8 @@ from faust.types.transports import ProducerT
 from faust.types.tuples import PendingMessage, RecordMetadata
 from mode.services import WaitArgT, WaitResults
 from mode.utils.times import Seconds
+
+log = logging.getLogger(__name__)
 
 
 class _Rest(Awaitable[Any]):
@@ -145,3 +160,55 @@ class QuietMonitor(Monitor):
 
     def on_send_error(self, producer: ProducerT, exc: BaseException, state: Any) -> None:
         return None
+
+
+class DirectChangelog:
+    """Mixin for a faust `Table` (before it in the bases) whose changelog records skip faust's
+    producer buffer."""
+
+    app: Any
+    data: Any  # the table's store
+    changelog_topic_name: str
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._unsent: list[tuple[int | None, bytes, bytes | None]] = []
+        self._sending: asyncio.Future[None] | None = None
+        super().__init__(*args, **kwargs)
+
+    def on_key_set(self, key: Any, value: Any) -> None:
+        table: Any = super()  # faust's Table
+        if self.app.in_transaction:  # exactly-once keeps offsets until commit: faust's path
+            table.on_key_set(key, value)
+            return
+        # faust's own check: inside a stream's event, partitions equal to the source topic's
+        partition = table.partition_for_key(key)
+        store = self.data
+        self._unsent.append((partition, store._encode_key(key), store._encode_value(value)))
+        if self._sending is None or self._sending.done():
+            self._sending = asyncio.ensure_future(self._send_unsent())
+
+    async def changelog_sent(self) -> None:
+        """Returns once every write so far is in the producer's hands; raises what stopped the
+        sending (the writes not sent stay queued, and a later call sends them)."""
+        sending = self._sending
+        if sending is not None and sending.done() and sending.exception() is not None:
+            self._sending = sending = asyncio.ensure_future(self._send_unsent())
+        if sending is not None:
+            await asyncio.shield(sending)
+
+    async def _send_unsent(self) -> None:
+        unsent = self._unsent
+        topic = self.changelog_topic_name
+        while unsent:
+            partition, key, value = unsent[0]
+            ack = await self.app.producer.send(topic, key, value, partition, None, None)
+            del unsent[0]
+            ack.add_done_callback(partial(self._persisted, topic))
+
+    def _persisted(self, topic: str, ack: asyncio.Future[Any]) -> None:
+        if ack.cancelled() or ack.exception() is not None:
+            # faust's callback raises here (the loop logs it); the record is lost either way
+            log.warning("table changelog %s: a write was not acknowledged: %r", topic, ack)
+            return
+        written = ack.result()
+        self.data.set_persisted_offset(TP(topic, written.partition), written.offset)
