@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from collections import deque
 from collections.abc import Awaitable, Coroutine, Generator
 from functools import partial
 from time import monotonic
@@ -86,6 +87,7 @@ class EagerHandOver:
 
     flow_active: bool
     suspend_flow: Any  # mode's Event
+    should_stop: bool
 
     async def wait_first(self, *coros: WaitArgT, timeout: Seconds | None = None) -> WaitResults:
         waiting: Any = super()
@@ -96,8 +98,10 @@ class EagerHandOver:
             or not inspect.iscoroutine(handed)
             or not self.flow_active
             or self.suspend_flow.is_set()
+            or self.should_stop
         ):
-            return await waiting.wait_first(*coros, timeout=timeout)  # type: ignore[no-any-return]
+            slow: WaitResults = await waiting.wait_first(*coros, timeout=timeout)
+            return slow
         try:
             pending = handed.send(None)
         except StopIteration as finished:
@@ -106,8 +110,8 @@ class EagerHandOver:
         except BaseException:
             _discard(coros[1])
             raise
-        rest = _Rest(handed, pending)
-        return await waiting.wait_first(rest, coros[1])  # type: ignore[no-any-return]
+        rest: WaitResults = await waiting.wait_first(_Rest(handed, pending), coros[1])
+        return rest
 
 
 def _discard(waitable: WaitArgT) -> None:
@@ -171,7 +175,7 @@ class DirectChangelog:
     changelog_topic_name: str
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._unsent: list[tuple[int | None, bytes, bytes | None]] = []
+        self._unsent: deque[tuple[int | None, bytes, bytes | None]] = deque()
         self._sending: asyncio.Future[None] | None = None
         super().__init__(*args, **kwargs)
 
@@ -191,7 +195,11 @@ class DirectChangelog:
         """Returns once every write so far is in the producer's hands; raises what stopped the
         sending (the writes not sent stay queued, and a later call sends them)."""
         sending = self._sending
-        if sending is not None and sending.done() and sending.exception() is not None:
+        if (
+            sending is not None
+            and sending.done()
+            and (sending.cancelled() or sending.exception() is not None)
+        ):
             self._sending = sending = asyncio.ensure_future(self._send_unsent())
         if sending is not None:
             await asyncio.shield(sending)
@@ -202,7 +210,7 @@ class DirectChangelog:
         while unsent:
             partition, key, value = unsent[0]
             ack = await self.app.producer.send(topic, key, value, partition, None, None)
-            del unsent[0]
+            unsent.popleft()  # only once the producer has it: a failed send is tried again
             ack.add_done_callback(partial(self._persisted, topic))
 
     def _persisted(self, topic: str, ack: asyncio.Future[Any]) -> None:
