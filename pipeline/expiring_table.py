@@ -40,6 +40,7 @@ from faust.types.topics import TopicT
 
 from pipeline import metrics
 from pipeline.contract.changelogs import changelog_config
+from pipeline.faust_hot_path import DirectChangelog
 from pipeline.state_memory import StateMemory
 
 log = logging.getLogger(__name__)
@@ -222,8 +223,9 @@ class ExpiringStore(faust_rocksdb.Store):
             yield key
 
 
-class ExpiringTable(faust.Table[str, int]):
-    """A faust table over `ExpiringStore`: values are buckets, set by `add`."""
+class ExpiringTable(DirectChangelog, faust.Table[str, int]):
+    """A faust table over `ExpiringStore`: values are buckets, set by `add`; its changelog
+    records skip faust's producer buffer (`DirectChangelog`: the agents await `changelog_sent`)."""
 
     def __init__(self, app: faust.App, *, width: float, memory: StateMemory, **kwargs: Any) -> None:
         self.width = width

@@ -24,7 +24,7 @@ from faust.types import StreamT
 
 from pipeline import metrics
 from pipeline.agents.batching import Writer
-from pipeline.agents.guard import guarded
+from pipeline.agents.guard import guarded, retrying
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.subscriptions import Subscription, disable_gone
 from pipeline.config.view import CompactedView, Unreadable
@@ -234,6 +234,9 @@ async def _conclude(
         )
         metrics.DELIVERIES_DEAD.labels(subscription.id).inc()
     await asyncio.gather(*acks)
+    # The mark's changelog record in the producer's hands before the task is acked (faust's
+    # commit then waits for its ack); queued a moment after the log record, as faust queued it.
+    await retrying("deliver", delivery.tables.delivered.changelog_sent)
     if outcome.kind is OutcomeKind.DISABLE:
         await _disable(delivery, subscription, outcome)
     _observe(task, subscription, outcome, record)

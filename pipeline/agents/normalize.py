@@ -141,6 +141,8 @@ class Normalizer:
         self.route(batch)
         await retrying("normalize", partial(self.write, batch))
         self.mark(batch)
+        # The marks' changelog records in the producer's hands before the records are acked.
+        await retrying("normalize", self.tables.dedup.changelog_sent)
 
 
 def register_normalize(app: faust.App, normalizer: Normalizer) -> Any:

@@ -38,6 +38,9 @@ class Marks(list[str]):
     def add(self, key: str) -> None:
         self.append(key)
 
+    async def changelog_sent(self) -> None:
+        return None
+
 
 def delivery(writer: HeldWriter, delivered: Marks) -> Any:
     topic = SimpleNamespace(get_topic_name=lambda: "deliveries.attempts")

@@ -96,6 +96,9 @@ class DeliveredTable:
     def add(self, key: str) -> None:
         self.marked.append(key)
 
+    async def changelog_sent(self) -> None:
+        return None
+
 
 @dataclass
 class Stage:

@@ -43,6 +43,9 @@ class DedupTable:
     def add(self, key: str) -> None:
         self.marked.append(key)
 
+    async def changelog_sent(self) -> None:
+        return None
+
 
 class Writer:
     """Kafka acks every write at once; each write notes what was marked seen by then."""
