@@ -7,8 +7,7 @@ memory, and only that index drives expiry (`_del_old_keys`). So 14 days of event
 (about 1.2 kB per event measured here), and keys that arrive by changelog recovery or that sit in
 RocksDB from before a restart are never indexed, hence never expired, on disk or in memory.
 faust's RocksDB store also opens each partition with a 2 GiB block cache and 3 x 64 MiB
-memtables, so its memory follows the data up to several GiB (`ExpiringStore` opens its
-partitions on `StateMemory` instead).
+memtables, so its memory follows the data up to several GiB.
 
 Here a plain (non-windowed) faust `Table` keeps the interface (`key in table`,
 `table[key] = bucket`, its changelog, its recovery) over `ExpiringStore`, a subclass of faust's
@@ -20,7 +19,7 @@ at least one window and forgotten after at most two, whatever process wrote it. 
 value is the bucket itself, so a key recovered from the changelog lands in its own bucket (an
 already expired one is not written at all). The changelog is compacted and deleted after two
 windows (`changelog_config`), so it does not keep what the store has forgotten. Memory is the
-budget of `pipeline.state_memory` shared by every partition, whatever the number of keys.
+block cache and memtables set in `store_options`, whatever the number of keys.
 """
 
 from __future__ import annotations
@@ -41,7 +40,6 @@ from faust.types.topics import TopicT
 from pipeline import metrics
 from pipeline.contract.changelogs import changelog_config
 from pipeline.faust_hot_path import DirectChangelog
-from pipeline.state_memory import StateMemory
 
 log = logging.getLogger(__name__)
 MARK = b"\x01"  # every bucketed key starts with it; faust's offset key (b"__faust…") does not
@@ -52,20 +50,26 @@ def prefix(bucket: int) -> bytes:
     return MARK + max(bucket, 0).to_bytes(BUCKET_BYTES, "big")
 
 
+def store_options(cache_bytes: int) -> dict[str, int]:
+    """RocksDB options of one table partition: a fixed block cache, small memtables."""
+    return {
+        "block_cache_size": cache_bytes,
+        "block_cache_compressed_size": 0,
+        "write_buffer_size": 4 * 1024 * 1024,
+        "max_write_buffer_number": 2,
+        "target_file_size_base": 16 * 1024 * 1024,
+        "bloom_filter_size": 10,  # bits per key: most lookups are misses (new events)
+    }
+
+
 class ExpiringStore(faust_rocksdb.Store):
     """faust's RocksDB store with keys grouped in time buckets of `width` seconds."""
 
     def __init__(
-        self,
-        *args: Any,
-        width: float,
-        memory: StateMemory,
-        clock: Callable[[], float] = time.time,
-        **kwargs: Any,
+        self, *args: Any, width: float, clock: Callable[[], float] = time.time, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
         self.width = width
-        self.memory = memory
         self.clock = clock
         self._expired_below: dict[int, int] = {}  # partition → first bucket still kept
         self._to_compact: list[tuple[Any, bytes]] = []  # (db, end) dropped, not yet compacted
@@ -74,9 +78,6 @@ class ExpiringStore(faust_rocksdb.Store):
 
     def bucket(self) -> int:
         return int(self.clock() // self.width)
-
-    def _open_for_partition(self, partition: int) -> Any:
-        return self.memory.open(self.partition_path(partition))
 
     def _live(self) -> tuple[bytes, bytes]:
         current = self.bucket()
@@ -227,9 +228,8 @@ class ExpiringTable(DirectChangelog, faust.Table[str, int]):
     """A faust table over `ExpiringStore`: values are buckets, set by `add`; its changelog
     records skip faust's producer buffer (`DirectChangelog`: the agents await `changelog_sent`)."""
 
-    def __init__(self, app: faust.App, *, width: float, memory: StateMemory, **kwargs: Any) -> None:
+    def __init__(self, app: faust.App, *, width: float, **kwargs: Any) -> None:
         self.width = width
-        self.memory = memory
         super().__init__(app, **kwargs)
 
     def _new_store_by_url(self, url: Any) -> StoreT[str, int]:
@@ -238,7 +238,6 @@ class ExpiringTable(DirectChangelog, faust.Table[str, int]):
             self.app,
             self,
             width=self.width,
-            memory=self.memory,
             table_name=self.name,
             key_type=self.key_type,
             key_serializer=self.key_serializer,
@@ -279,13 +278,12 @@ def declare_expiring(
     *,
     width: float,
     partitions: int,
-    memory: StateMemory,
+    cache_bytes: int,
     help: str,
 ) -> ExpiringTable:
     table = ExpiringTable(
         app,
         width=width,
-        memory=memory,
         name=name,
         default=None,
         key_type=str,
@@ -293,6 +291,7 @@ def declare_expiring(
         partitions=partitions,
         help=help,
         beacon=app.tables.beacon,
+        options=store_options(cache_bytes),
         extra_topic_configs=changelog_config(width),
     )
     app.tables.add(table)

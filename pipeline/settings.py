@@ -134,12 +134,11 @@ class Settings(BaseSettings):
         json_schema_extra=_shown("`7d`"),
     )
     state_cache_mb: int = Field(
-        default=32,
+        default=8,
         ge=1,
-        le=65536,
-        description="the RocksDB memory of the dedup and delivered tables, all partitions "
-        "together: block cache, index and filter blocks, and memtables (up to half of it); "
-        "the tables' memory, whatever the number of keys or partitions",
+        le=4096,
+        description="RocksDB block cache of each partition of the dedup and delivered tables: "
+        "with their small memtables, the tables' memory, whatever the number of keys",
     )
     allow_private_destinations: bool = Field(
         default=False,

@@ -1,8 +1,7 @@
 """The worker's faust tables (rocksdb, changelogged), co-partitioned with their source topics.
 
 Both are expiring sets (`pipeline.expiring_table`): keys on disk in time buckets of
-`PIPELINE_DEDUP_WINDOW`, remembered for at least one window and at most two, with one fixed
-memory budget (`pipeline.state_memory`).
+`PIPELINE_DEDUP_WINDOW`, remembered for at least one window and at most two, with a fixed cache.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from pipeline.contract.changelogs import TABLE_SOURCES
 from pipeline.contract.topics import topic_spec
 from pipeline.expiring_table import ExpiringTable, Expiry, declare_expiring
 from pipeline.settings import Settings
-from pipeline.state_memory import StateMemory
 
 
 @dataclass(frozen=True)
@@ -31,7 +29,7 @@ class Tables:
 
 def declare_tables(app: faust.App, settings: Settings) -> Tables:
     window = settings.dedup_window
-    memory = StateMemory(settings.state_cache_mb * 1024 * 1024)  # one budget for both tables
+    cache = settings.state_cache_mb * 1024 * 1024
     # faust writes a key to the changelog partition of the record being processed, so each table
     # has the partitions of the topics its agent reads (the manifest keeps those equal).
     raw = topic_spec(settings, TABLE_SOURCES["dedup"]).partitions
@@ -41,7 +39,7 @@ def declare_tables(app: faust.App, settings: Settings) -> Tables:
         "dedup",
         width=window,
         partitions=raw,
-        memory=memory,
+        cache_bytes=cache,
         help="CloudEvents source + id of every normalized event, for deduplication.",
     )
     delivered = declare_expiring(
@@ -49,7 +47,7 @@ def declare_tables(app: faust.App, settings: Settings) -> Tables:
         "delivered",
         width=window,
         partitions=tasks,
-        memory=memory,
+        cache_bytes=cache,
         help="webhook-id of every delivery a subscriber acknowledged with 2xx.",
     )
     return Tables(dedup=dedup, delivered=delivered)
