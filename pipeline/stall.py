@@ -27,6 +27,7 @@ that request times out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -200,7 +201,8 @@ class StallWatchdog:
         metrics.WORKER_STALLS.inc()
         metrics.WORKER_STALLED_PARTITIONS.set(len(self.stalled))
         for handler in logging.getLogger().handlers:
-            handler.flush()
+            with contextlib.suppress(ValueError, OSError):  # a closed stream must not stop the exit
+                handler.flush()
         await asyncio.sleep(EXIT_GRACE_SECONDS)
         self.exit(EXIT_STALLED)
 
