@@ -6,12 +6,14 @@ import asyncio
 import fcntl
 import socket
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pipeline.ops import local_kafka
 from pipeline.settings import Settings, load_settings
+from tests.support import topic_cleanup
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -59,18 +61,39 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         asyncio.run(local_kafka.stop(kafka))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _delete_session_topics() -> Iterator[None]:
+    """Delete, as this process's session ends, the topics recorded outside any module."""
+    yield
+    topic_cleanup.clean_up(topic_cleanup.recorded())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _delete_module_topics() -> Iterator[None]:
+    """Delete the topics this module's tests and fixtures recorded (`topic_cleanup`), once its
+    other fixtures (its stack's processes) have stopped: they set up after this one."""
+    before = topic_cleanup.recorded()
+    yield
+    topic_cleanup.clean_up(topic_cleanup.recorded() - before)
+
+
 @pytest.fixture
-def prefix() -> str:
-    """A topic/app-id prefix of this test's own, so tests never see each other's records."""
-    return f"t{uuid.uuid4().hex[:10]}."
+def prefix(kafka_bootstrap: str) -> str:
+    """A topic/app-id prefix of this test's own, so tests never see each other's records; its
+    topics on the shared broker are deleted when the module ends."""
+    own = f"t{uuid.uuid4().hex[:10]}."
+    topic_cleanup.record(kafka_bootstrap, own)
+    return own
 
 
 @pytest.fixture
 def settings(kafka_bootstrap: str, prefix: str, tmp_path: Path) -> Settings:
+    app_id = prefix.rstrip(".") + "-app"
+    topic_cleanup.record(kafka_bootstrap, app_id)  # faust's own topics: `<app id>-…`
     return load_settings(
         kafka_bootstrap=kafka_bootstrap,
         topic_prefix=prefix,
-        app_id=prefix.rstrip(".") + "-app",
+        app_id=app_id,
         data_dir=tmp_path / "data",
         retry_schedule="1,2,3",
     )

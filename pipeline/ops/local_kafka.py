@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import os
+import resource
 import signal
 import subprocess
 import time
@@ -127,10 +128,14 @@ class LocalKafka:
         self.ensure_jars()
         self.ensure_storage()
         with (self.home / "console.log").open("ab") as log:
+            # The broker holds a few descriptors per partition (segment, indexes): with many
+            # topics it reaches the usual soft limit of open files long before the hard one and
+            # dies with "Too many open files", so it runs with the soft limit raised to the hard.
             process = subprocess.Popen(  # noqa: S603
                 [*self._java(), "kafka.Kafka", str(self.home / "server.properties")],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=raise_open_files_limit,  # noqa: PLW1509 - only setrlimit, no locks
             )  # fmt: skip
         self.pid_file.write_text(f"{process.pid}\n")
         return process.pid
@@ -152,6 +157,15 @@ class LocalKafka:
             with contextlib.suppress(OSError):
                 found.extend(path.read_text(errors="replace").splitlines()[-lines:])
         return "\n".join(found) or "(no broker log)"
+
+
+def raise_open_files_limit() -> None:
+    """Raise this process's soft limit of open files to its hard limit (run in the broker's
+    child before exec). A limit the kernel refuses (an unlimited hard limit) is left as it is."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 async def start(kafka: LocalKafka, timeout: float = 90.0) -> tuple[bool, str]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -49,26 +51,35 @@ async def apply_topics(
     bootstrap: str, specs: list[TopicSpec], replication_factor: int = 1
 ) -> list[TopicReport]:
     """Create missing topics, compare existing ones; one report per spec, in manifest order."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
-    try:
-        await admin.start()
-    except KafkaConnectionError as exc:
-        raise KafkaUnavailableError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
-    try:
+    async with admin_client(bootstrap) as admin:
         existing = set(await admin.list_topics())
         missing = [spec for spec in specs if spec.name not in existing]
         created = await _create(admin, missing, replication_factor)
         await _await_visible(admin, created)
         present = [spec for spec in specs if spec.name not in created]
         found = await _describe(admin, [spec.name for spec in present])
-    finally:
-        await admin.close()
     reports = {name: TopicReport(name, Outcome.CREATED) for name in created}
     for spec in present:
         differences = _differences(spec, *found[spec.name])
         outcome = Outcome.DIFFERS if differences else Outcome.UNCHANGED
         reports[spec.name] = TopicReport(spec.name, outcome, differences)
     return [reports[spec.name] for spec in specs]
+
+
+@asynccontextmanager
+async def admin_client(
+    bootstrap: str, request_timeout_ms: int = 15000
+) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started admin client, closed on exit; an unreachable cluster is `KafkaUnavailableError`."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=request_timeout_ms)
+    try:
+        await admin.start()
+    except KafkaConnectionError as exc:
+        raise KafkaUnavailableError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
+    try:
+        yield admin
+    finally:
+        await admin.close()
 
 
 async def _create(

@@ -15,10 +15,12 @@ import pytest
 from pipeline.contract.topics import load_manifest
 from pipeline.ops.topics_apply import apply_topics
 from pipeline.settings import Settings, load_settings
+from tests.support import topic_cleanup
 from tests.support.processes import ADMIN_TOKEN, Process, free_port, pipeline_env
 
 
 def stack_settings(kafka_bootstrap: str, directory: Path, **overrides: Any) -> Settings:
+    """Settings on topics and an app id of their own, created; deleted when the module ends."""
     prefix = f"m{uuid.uuid4().hex[:10]}."
     values: dict[str, Any] = {
         "kafka_bootstrap": kafka_bootstrap,
@@ -34,6 +36,7 @@ def stack_settings(kafka_bootstrap: str, directory: Path, **overrides: Any) -> S
         **overrides,
     }
     settings = load_settings(**values)
+    topic_cleanup.record(settings.kafka_bootstrap, settings.topic_prefix, settings.app_id)
     asyncio.run(apply_topics(settings.kafka_bootstrap, load_manifest(settings)))
     return settings
 

@@ -29,6 +29,7 @@ from tests.integration.conftest import (
 )
 from tests.integration.test_delivery import subscribe
 from tests.integration.test_ingest import new_instance, path_of
+from tests.support import topic_cleanup
 from tests.support.payloads import hex_hmac, oktopost_body
 from tests.support.processes import Process, free_port, free_ports, pipeline_env
 from tests.support.receiver import Receiver
@@ -185,6 +186,7 @@ def own_broker_stack(tmp_path: Path) -> Iterator[tuple[Stack, local_kafka.LocalK
     stack.worker.stop()
     stack.ingress.stop()
     asyncio.run(local_kafka.stop(kafka))
+    topic_cleanup.forget(kafka.bootstrap)  # its topics are in tmp_path, with its broker
 
 
 async def test_killing_the_broker_loses_nothing_accepted(
