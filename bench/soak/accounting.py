@@ -35,6 +35,7 @@ from typing import Any
 from pipeline.contract.topics import Topic, delivery_tier
 
 DELIVERED, DEAD, PENDING, STALLED, LOST = "delivered", "dead", "pending", "stalled", "lost"
+LOST_TASKS_KEPT = 50
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class Evidence:
 class Verdict:
     state: str
     where: str = ""  # pending: topic; stalled and lost: stage
+    spot: Spot | None = None  # lost at deliver: the task committed past, for the post-mortem
 
 
 def tier_of(topic: str) -> int:
@@ -116,7 +118,7 @@ def classify(expected: Expected, evidence: Evidence, grace: float) -> Verdict:
         recently_due = task.due is not None and evidence.now - task.due < grace
         if not evidence.consumed(task) or recently_due:
             return Verdict(PENDING, task.topic)
-        return Verdict(LOST, "deliver")
+        return Verdict(LOST, "deliver", task)
     return _upstream(expected, evidence)
 
 
@@ -146,6 +148,7 @@ class Account:
     extra_deliveries: int = 0  # 2xx answers beyond the first, summed
     normalized_repeats: int = 0  # events written to events.normalized more than once
     undelivered: dict[str, str] = field(default_factory=dict)
+    lost_tasks: list[str] = field(default_factory=list)  # "topic[partition]@offset", at most 50
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -161,6 +164,7 @@ class Account:
             "repeated": self.repeated,
             "extra_deliveries": self.extra_deliveries,
             "normalized_repeats": self.normalized_repeats,
+            "lost_tasks": sorted(self.lost_tasks),
         }
 
 
@@ -180,6 +184,9 @@ def account(expected: Iterable[Expected], evidence: Evidence, grace: float) -> A
             bucket = {PENDING: result.pending, STALLED: result.stalled, LOST: result.lost}
             bucket[verdict.state][verdict.where] += 1
             result.undelivered[item.webhook_id] = f"{verdict.state}:{verdict.where}"
+            if verdict.spot is not None and len(result.lost_tasks) < LOST_TASKS_KEPT:
+                spot = verdict.spot
+                result.lost_tasks.append(f"{spot.topic}[{spot.partition}]@{spot.offset}")
         result.normalized_repeats += max(0, len(evidence.normalized.get(item.event_id, ())) - 1)
     return result
 

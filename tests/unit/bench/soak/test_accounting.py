@@ -54,7 +54,8 @@ def test_a_consumed_task_without_delivery_or_follow_up_is_lost_in_deliver() -> N
     spot = task("deliveries.retry.1", 2, due=NOW - 60)
     evidence = Evidence(tasks={"msg_1": [spot]}, committed={("deliveries.retry.1", 0): 3}, now=NOW)
 
-    assert classify(EVENT, evidence, GRACE) == Verdict("lost", "deliver")
+    assert classify(EVENT, evidence, GRACE) == Verdict("lost", "deliver", spot)
+    assert account([EVENT], evidence, GRACE).to_dict()["lost_tasks"] == ["deliveries.retry.1[0]@2"]
 
 
 def test_a_normalized_event_without_task_is_stalled_until_route_commits_past_it() -> None:
