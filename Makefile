@@ -25,7 +25,7 @@ test: setup lint typecheck docs-build $(ASYNCAPI_SCHEMA)
 # Test modules run side by side in TEST_WORKERS processes (pytest-xdist), a module's tests in one
 # (they share its stack); the integration tests mostly wait on the broker and their subprocesses.
 # TEST_WORKERS=0 runs them in this process, one after another.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 
 # The docs site (mkdocs.yml, docs/): built strictly into .cache/site/, so a broken link or anchor,
