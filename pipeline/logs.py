@@ -13,6 +13,7 @@ aiokafka; it logs that as ERROR, which here becomes INFO.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
@@ -112,3 +113,10 @@ def configure(level: str, log_file: Path | None = None) -> None:
     coordinator = logging.getLogger(COORDINATOR_LOGGER)
     if not any(isinstance(f, CoordinatorWaitFilter) for f in coordinator.filters):
         coordinator.addFilter(CoordinatorWaitFilter())
+
+
+def flush_handlers() -> None:
+    """Flush the root handlers before the process exits; a closed stream does not stop the exit."""
+    for handler in logging.getLogger().handlers:
+        with contextlib.suppress(ValueError, OSError):
+            handler.flush()

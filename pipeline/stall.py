@@ -27,7 +27,6 @@ that request times out.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
@@ -37,7 +36,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
-from pipeline import metrics
+from pipeline import logs, metrics
 
 log = logging.getLogger(__name__)
 
@@ -200,9 +199,7 @@ class StallWatchdog:
         )
         metrics.WORKER_STALLS.inc()
         metrics.WORKER_STALLED_PARTITIONS.set(len(self.stalled))
-        for handler in logging.getLogger().handlers:
-            with contextlib.suppress(ValueError, OSError):  # a closed stream must not stop the exit
-                handler.flush()
+        logs.flush_handlers()
         await asyncio.sleep(EXIT_GRACE_SECONDS)
         self.exit(EXIT_STALLED)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import faust
 
+from pipeline import logs
 from pipeline.logs import configure as configure_logging
 from pipeline.settings import Settings
 
@@ -46,8 +47,7 @@ class ShutdownDeadline:
             "what was not committed is read again",
             self.seconds,
         )
-        for handler in logging.getLogger().handlers:
-            handler.flush()
+        logs.flush_handlers()
         self.exit(EXIT_SHUTDOWN_TIMEOUT)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import socket
 import uuid
 from collections.abc import Iterator
@@ -59,6 +60,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if marker.exists() and marker.read_text() == _run_id(config):
         marker.unlink()
         asyncio.run(local_kafka.stop(kafka))
+
+
+@pytest.fixture(autouse=True)
+def _root_log_handlers() -> Iterator[None]:
+    """Put the root logger's handlers back after each test: a handler a test leaves on a stream
+    pytest has since closed would fail a later test's log flush (tests share xdist processes)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:], root.level = handlers, level
 
 
 @pytest.fixture(scope="session", autouse=True)
