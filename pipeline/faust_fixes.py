@@ -30,7 +30,10 @@ what it does are `pipeline.faust_hot_path`, registered here too.
   already read: faust's commit then waits for them forever (the restarted worker that "never
   consumes partition 0 again"), and any commit past them loses them (a survivor of a killed peer
   lost 315 webhooks this way). Here an advance of the read offset while the flow is stopped is
-  refused; seeks still set it.
+  refused; seeks still set it. Nor does a hand-over move a source partition's read offset back:
+  faust reads the read offset (274) before it hands a record over and writes the record's
+  offset after, so a seek to the committed offset (513) that lands while the hand-over waits
+  was undone, and the partition read on with its read offset 240 records below its commits.
 - The commit never starts after a hole: if the first acked offset is above the committed one and
   the offsets between are neither in flight nor known gaps, nothing is committed (faust allowed a
   hole of one offset, and none at all was checked with nothing committed yet). A message that
@@ -44,7 +47,10 @@ what it does are `pipeline.faust_hot_path`, registered here too.
   skipping 42 consecutive delivery tasks (offsets 193 to 234; the 16 before and all after were
   delivered) with its commits stuck at the head until the stall watchdog ended it (the cleared
   channels below fit that block better). Here the partition is sought back to the first record
-  not handed out.
+  not handed out, but never below its committed offset (a batch fetched from an older position
+  while another member committed past it: seen sought 311 records below the commit, after which
+  the partition stalled), and not during a rebalance, whose recovery seeks every partition to
+  its committed offset anyway.
 - A seek while a fetched batch is being handed out ends that partition's part of the batch.
   faust's recovery resumes the stream partitions *before* it seeks them to the committed
   offsets, with the flow already running, so a batch fetched from the old position is handed out
@@ -58,6 +64,10 @@ what it does are `pipeline.faust_hot_path`, registered here too.
   read offsets recorded: a restarted worker was seen leaving 333 delivery tasks (offsets 214 to
   546) unread, its commits stuck at 214, until the stall watchdog ended it. Here each partition
   with cleared records is sought back to the lowest of them.
+- A repair the stall watchdog calls (`SafeConsumer.reread_from_committed`): a partition without
+  progress is sought to its committed offset in the consumer's thread (aiokafka's position is
+  that thread's; faust's own `_seek` sets it from the event loop's thread, where it can be
+  overwritten by a batch being handed out there), and what the fetch state was is logged.
 - The consumer subscribes only once the broker lists every topic it subscribes to. faust creates
   the tables' changelog topics at startup and subscribes a moment later; a broker that has not
   yet taken a new topic into its metadata answers "unknown topic", and aiokafka's group
@@ -183,13 +193,21 @@ class SafeConsumer(EagerHandOver, faust_aiokafka.Consumer):
                 target,
             )
             await self.seek(tp, target or 0)
-        if not self.flow_active or self.app.consumer_generation_id != generation:
+        if (
+            not self.flow_active
+            or self.app.consumer_generation_id != generation
+            or self.app.rebalancing
+        ):
             return  # faust seeks every partition back to its committed offset itself
         assignment = self.assignment()
         for tp, (first, last) in self._fetched.items():
             given = handed.get(tp)
             if tp not in cut and (given is None or given < last) and tp in assignment:
                 again = first if given is None else given + 1
+                committed = self._committed_offset.get(tp)
+                if committed is not None and last < committed:
+                    continue  # a batch from before the last commit: nothing in it is unread
+                again = max(again, committed or 0)
                 log.warning(
                     "%s[%d]: offsets %d-%d were fetched while the partition was paused; "
                     "reading them again",
@@ -244,6 +262,39 @@ class SafeConsumer(EagerHandOver, faust_aiokafka.Consumer):
             )
             self._seek_now(tp, offset)
             self._read_offsets.seek(tp, offset)
+
+    async def reread_from_committed(self, tp: TP) -> str | None:
+        """Seek `tp` to its committed offset, in the consumer's thread (aiokafka's position is
+        that thread's to change while it fetches), and say what the fetch state was; None when
+        `tp` is not owned or has nothing committed. The stall watchdog's repair: records after
+        the committed offset are read again (at least once), whatever left them unread."""
+        committed = self._committed_offset.get(tp)
+        if committed is None or tp not in self.assignment():
+            return None
+        thread: Any = self._thread
+        fetching = await thread.call_thread(self._seek_in_thread, tp, committed)
+        read = self._read_offsets.get(tp)
+        self._read_offsets.seek(tp, committed)
+        self._skipped[tp].clear()
+        return (
+            f"read {read}, committed {committed}; {fetching}; flow "
+            f"{'active' if self.flow_active else 'stopped'}, "
+            f"{'active' if tp in self._get_active_partitions() else 'paused'} in faust; "
+            f"fetch loop {fetch_loop_position()}"
+        )
+
+    async def _seek_in_thread(self, tp: TP, offset: int) -> str:
+        thread: Any = self._thread
+        consumer = thread._ensure_consumer()
+        fetcher = consumer._fetcher
+        state = fetcher._subscriptions._assigned_state(tp)  # aiokafka 0.14's partition state
+        described = (
+            f"aiokafka at {state._position} ({state._status.name.lower()}, "
+            f"{'paused' if state.paused else 'not paused'}, "
+            f"{'a fetched batch waiting' if tp in fetcher._records else 'no batch waiting'})"
+        )
+        consumer.seek(tp, offset)
+        return described
 
     def _is_agent_source(self, topic: str) -> bool:
         return bool(
@@ -333,6 +384,10 @@ class ReadOffsets(dict[TP, int | None]):
         advances = offset is not None and (current is None or offset > current)
         if advances and not self._consumer.flow_active:
             return  # a message of a batch fetched before the flow stopped: not delivered
+        if not advances and current is not None and self._consumer._is_agent_source(tp.topic):
+            # A hand-over that began before a seek and ended after it: the seek's position
+            # stands (only `seek` moves a source partition's read offset back).
+            return
         if current is None and offset is not None:
             self.first.setdefault(tp, offset)
         super().__setitem__(tp, offset)
@@ -354,6 +409,17 @@ class ReadOffsets(dict[TP, int | None]):
     def pop(self, tp: TP, *default: Any) -> Any:
         self.first.pop(tp, None)
         return super().pop(tp, *default)
+
+
+def fetch_loop_position() -> str:
+    """Where faust's fetch loop (`Consumer._drain_messages`) waits, innermost frames last."""
+    for task in asyncio.all_tasks():
+        frames = task.get_stack(limit=64)
+        names = [frame.f_code.co_name for frame in frames]
+        if "_drain_messages" in names:
+            inner = frames[names.index("_drain_messages") :][-4:]
+            return " > ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in inner)
+    return "not running"
 
 
 @contextmanager

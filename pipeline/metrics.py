@@ -191,6 +191,10 @@ WORKER_STALLS = Counter(
     "pipeline_worker_stalls_total",
     "Times a worker found an owned partition with records to read and no progress, and exited.",
 )
+WORKER_PARTITION_REPAIRS = Counter(
+    "pipeline_worker_partition_repairs_total",
+    "Times the stall watchdog sought a partition without progress back to its committed offset.",
+)
 WORKER_STALLED_PARTITIONS = Gauge(
     "pipeline_worker_stalled_partitions",
     "Partitions the stall watchdog found stalled (non-zero only just before the worker exits).",

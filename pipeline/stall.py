@@ -11,6 +11,13 @@ progress for all. A task waiting for its retry time is in an agent's hands, so a
 holding tasks due later is never taken for stalled; a partition whose later messages are
 processed while its commit waits for one that never comes is.
 
+A third of the way to a stall (`REPAIR_AT`), the watchdog first seeks the partition back to its
+committed offset, once per stuck offset, and logs what the consumer's fetch state was (read
+offset, aiokafka's position, paused or not, where faust's fetch loop waits): a read offset or
+fetch position out of step with the commits (seen after rebalances) is mended without a restart,
+and counted in `pipeline_worker_partition_repairs_total`. If the partition still does not move,
+the stall follows as before.
+
 A stalled worker logs the partitions, fails `/healthz` (a liveness probe restarts it), counts the
 stall in `pipeline_worker_stalls_total` and exits with `EXIT_STALLED`; at-least-once processing
 makes the exit safe: what was not committed is read again by whoever owns the partition next.
@@ -46,6 +53,8 @@ EXIT_STALLED = 70  # EX_SOFTWARE: `pipeline run` and orchestrators restart the w
 # than a 15 s Prometheus scrape interval, so the alert sees it.
 EXIT_GRACE_SECONDS = 20.0
 END_OFFSETS_TIMEOUT_SECONDS = 10.0
+# A third of the stall timeout without progress, a partition is sought to its committed offset.
+REPAIR_AT = 1 / 3
 
 
 @dataclass(frozen=True)
@@ -65,12 +74,31 @@ class PartitionState:
 
 @dataclass
 class StallDetector:
-    """Decides, check by check, which partitions have stalled; holds no Kafka client."""
+    """Decides, check by check, which partitions have stalled, and which are due the repair
+    (a seek to the committed offset) a third of the way there; holds no Kafka client."""
 
     timeout: float
     clock: Callable[[], float] = time.monotonic
     _since: dict[Any, tuple[int | None, float]] = field(default_factory=dict)
     _recovery: tuple[Any, ...] | None = None
+    _repaired: dict[Any, int | None] = field(default_factory=dict)  # at which committed offset
+
+    @property
+    def repair_after(self) -> float:
+        return self.timeout * REPAIR_AT
+
+    def due_repair(self) -> list[Any]:
+        """The partitions without progress for `repair_after` that have not been repaired at
+        their present committed offset (one repair per stuck offset; progress re-arms it)."""
+        now = self.clock()
+        due = [
+            tp
+            for tp, (marker, since) in self._since.items()
+            if now - since >= self.repair_after and self._repaired.get(tp, -1) != marker
+        ]
+        for tp in due:
+            self._repaired[tp] = self._since[tp][0]
+        return sorted(due, key=str)
 
     def observe(
         self, partitions: Mapping[Any, PartitionState], recovery: tuple[Any, ...] | None = None
@@ -94,6 +122,8 @@ class StallDetector:
                 stalled.append(tp)
         for gone in set(self._since) - set(partitions):
             del self._since[gone]
+        for gone in set(self._repaired) - set(self._since):
+            del self._repaired[gone]
         return sorted(stalled, key=str)
 
 
@@ -135,6 +165,31 @@ class StallWatchdog:
         stalled = self.detector.observe(states, self._recovery_progress(consumer))
         if stalled:
             await self._fail(stalled, states)
+            return
+        for tp in self.detector.due_repair():
+            await self._repair(consumer, tp, states[tp])
+
+    async def _repair(self, consumer: Any, tp: Any, state: PartitionState) -> None:
+        """Seek a partition without progress back to its committed offset: whatever left its
+        records unread (a fetch position or read offset out of step with the commits), they are
+        read again. The stall exit stays the answer if that does not help."""
+        try:
+            described = await consumer.reread_from_committed(tp)
+        except (KafkaError, RuntimeError) as exc:
+            log.warning("stall check: %s[%d]: could not seek it: %s", tp.topic, tp.partition, exc)
+            return
+        if described is None:
+            return
+        metrics.WORKER_PARTITION_REPAIRS.inc()
+        log.warning(
+            "%s[%d]: no progress for %.0f s with lag %d; reading again from the committed "
+            "offset (%s)",
+            tp.topic,
+            tp.partition,
+            self.detector.repair_after,
+            state.lag,
+            described,
+        )
 
     async def _end_offsets(self, consumer: Any, sources: list[Any]) -> dict[Any, int] | None:
         """The end offsets, or None when they could not be read in time. At most one request is

@@ -246,6 +246,25 @@ def test_a_seek_sets_the_read_offset_whatever_the_flow(consumer: Any) -> None:
     assert consumer._read_offset[PARTITION] == 2421
 
 
+def test_a_hand_over_that_ends_after_a_seek_leaves_the_seek_s_read_offset(
+    consumer: Any,
+) -> None:
+    """The fetch loop reads the read offset (274), hands record 274 over, and a rebalance's seek
+    to the committed offset 513 lands while the hand-over waits; when it returns, faust records
+    274 as read. The read offset must stay where the seek put it."""
+    consumer._read_offset.update({PARTITION: 513})  # perform_seek during the hand-over
+    consumer._read_offset[PARTITION] = 274  # _drain_messages, after the hand-over
+    assert consumer._read_offset[PARTITION] == 513
+
+
+def test_faust_alone_moves_the_read_offset_back_below_the_commit(tmp_path: Path) -> None:
+    plain = new_consumer(tmp_path)
+    plain._read_offset = defaultdict(lambda: None)
+    plain._read_offset.update({PARTITION: 513})
+    plain._read_offset[PARTITION] = 274
+    assert plain._read_offset[PARTITION] == 274
+
+
 def fetched_batch(consumer: Any, monkeypatch: pytest.MonkeyPatch, *offsets: int) -> list[Any]:
     """Make the next fetch return records at `offsets` on PARTITION; the seeks done, listed."""
     from aiokafka.structs import ConsumerRecord  # noqa: PLC0415 - only these tests build records
@@ -300,6 +319,38 @@ async def test_faust_alone_drops_them_without_a_seek(
     assert sought == []  # 11 and 12: aiokafka's position is past them, nobody reads them again
 
 
+async def test_a_batch_paused_during_a_rebalance_is_left_to_its_seek_to_the_commits(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recovery seeks every partition to its committed offset once it is done: a seek back to
+    the batch's first record before that could only land after it, below the commit."""
+    sought = fetched_batch(consumer, monkeypatch, 10, 11, 12)
+    consumer.app.rebalancing = True
+    assert await handed_out_pausing_after_the_first(consumer) == [10]
+    assert sought == []
+
+
+async def test_a_paused_batch_is_read_again_from_no_lower_than_the_committed_offset(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch fetched from an older position (3475..3906) while another member committed 3786:
+    reading it again from 3475 would put the read offset 300 records below the commit."""
+    sought = fetched_batch(consumer, monkeypatch, 10, 11, 12, 13, 14)
+    consumer._committed_offset[PARTITION] = 12
+    assert await handed_out_pausing_after_the_first(consumer) == [10]
+    assert sought == [(PARTITION, 12)]
+    assert consumer._read_offset[PARTITION] == 12
+
+
+async def test_a_paused_batch_wholly_below_the_committed_offset_seeks_nothing(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sought = fetched_batch(consumer, monkeypatch, 10, 11, 12)
+    consumer._committed_offset[PARTITION] = 40
+    assert await handed_out_pausing_after_the_first(consumer) == [10]
+    assert sought == []
+
+
 async def test_a_batch_handed_out_whole_seeks_nothing(
     consumer: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -347,6 +398,64 @@ async def test_faust_alone_hands_the_rest_out_and_runs_the_read_offset_past_the_
         14,
     ]
     assert consumer._read_offset[PARTITION] == 14  # 10..13 fetched again are dropped as read
+
+
+class AiokafkaInThread:
+    """The consumer thread's aiokafka consumer, as far as the repair reads and seeks it."""
+
+    def __init__(self, position: int) -> None:
+        from aiokafka.consumer.subscription_state import (  # noqa: PLC0415 - only this fake
+            TopicPartitionState,
+        )
+
+        self.state = TopicPartitionState(assignment=None)
+        self.state.seek(position)
+        self._fetcher = SimpleNamespace(
+            _subscriptions=SimpleNamespace(_assigned_state=lambda tp: self.state),
+            _records={PARTITION: object()},
+        )
+        self.calls_in_thread = 0
+
+    def seek(self, tp: TP, offset: int) -> None:
+        self.state.seek(offset)
+        del self._fetcher._records[tp]
+
+
+async def test_the_repair_seeks_to_the_committed_offset_in_the_consumer_thread(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiokafka's position belongs to the consumer thread, which changes it as it hands out a
+    batch; a seek from the event loop's thread can be overwritten by that. The repair goes
+    through the thread's method queue, and says what it found."""
+    inner = AiokafkaInThread(position=3907)
+
+    async def call_thread(fun: Any, *args: Any) -> Any:
+        inner.calls_in_thread += 1
+        return await fun(*args)
+
+    monkeypatch.setattr(
+        consumer,
+        "_thread",
+        SimpleNamespace(call_thread=call_thread, _ensure_consumer=lambda: inner),
+    )
+    monkeypatch.setattr(consumer, "assignment", lambda: {PARTITION})
+    consumer._committed_offset[PARTITION] = 3786
+    consumer._read_offset.update({PARTITION: 3475})
+    described = await consumer.reread_from_committed(PARTITION)
+    assert inner.calls_in_thread == 1
+    assert inner.state.position == 3786
+    assert PARTITION not in inner._fetcher._records  # the stale batch is dropped
+    assert consumer._read_offset[PARTITION] == 3786
+    assert described is not None
+    assert "read 3475, committed 3786" in described
+    assert "aiokafka at 3907 (consuming, not paused, a fetched batch waiting)" in described
+
+
+async def test_the_repair_leaves_a_partition_with_nothing_committed(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(consumer, "assignment", lambda: {PARTITION})
+    assert await consumer.reread_from_committed(PARTITION) is None
 
 
 def queued(app: Any, *offsets: int) -> Any:

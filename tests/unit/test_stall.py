@@ -96,6 +96,35 @@ def test_a_recovery_that_advances_is_progress_for_all() -> None:
     assert detector.observe({RAW: behind()}, recovery=(("dedup-changelog", 4),)) == [RAW]
 
 
+def test_a_partition_is_due_one_repair_a_third_of_the_way_to_a_stall() -> None:
+    clock = Clock()
+    detector = StallDetector(timeout=60, clock=clock)
+    detector.observe({RAW: behind()})
+    clock.now = 19
+    detector.observe({RAW: behind()})
+    assert detector.due_repair() == []
+    clock.now = 20
+    detector.observe({RAW: behind()})
+    assert detector.due_repair() == [RAW]
+    clock.now = 40
+    detector.observe({RAW: behind()})
+    assert detector.due_repair() == []  # once per stuck offset
+    clock.now = 45
+    detector.observe({RAW: behind(committed=700)})  # progress
+    clock.now = 65
+    detector.observe({RAW: behind(committed=700)})
+    assert detector.due_repair() == [RAW]  # stuck again at a new offset
+
+
+def test_a_partition_in_an_agents_hands_is_never_due_a_repair() -> None:
+    clock = Clock()
+    detector = StallDetector(timeout=60, clock=clock)
+    waiting = PartitionState(end=2000, committed=631, read=640, head_in_flight=True)
+    for clock.now in (0, 30, 60):
+        detector.observe({RETRY: waiting})
+        assert detector.due_repair() == []
+
+
 @dataclass
 class Message:
     tp: TP
@@ -112,6 +141,14 @@ class FakeConsumer:
     failure: BaseException | None = None  # what `highwaters` raises
     answered: asyncio.Event | None = None  # when given, `highwaters` waits for it
     requests: int = 0
+    repaired: list[TP] = field(default_factory=list)
+    repair_moves: bool = False  # whether a repair makes the partition progress
+
+    async def reread_from_committed(self, tp: TP) -> str:
+        self.repaired.append(tp)
+        if self.repair_moves:
+            self.committed[tp] = self.ends[tp]
+        return "read 630, committed 631"
 
     def lowest_in_flight(self, tp: TP) -> int | None:
         offsets = [self.committed[tp] or 0 for m in self.unacked if m.tp == tp and not m.acked]
@@ -176,6 +213,38 @@ async def test_a_stalled_worker_fails_health_counts_it_and_exits(
     assert watchdog.stalled == [RAW]
     assert exits == [EXIT_STALLED]
     assert metrics.WORKER_STALLS._value.get() == before + 1
+
+
+async def test_a_repair_that_gets_the_partition_moving_ends_the_stall(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    exits: list[int] = []
+    consumer = FakeConsumer(ends={RAW: 2000}, committed={RAW: 631}, repair_moves=True)
+    watchdog = StallWatchdog(FakeApp(consumer), StallDetector(60, clock), exit=exits.append)
+    before = metrics.WORKER_PARTITION_REPAIRS._value.get()
+    for clock.now in (0, 10, 20):
+        await watchdog.check()
+    assert consumer.repaired == [RAW]
+    assert "reading again from the committed offset (read 630, committed 631)" in caplog.text
+    assert metrics.WORKER_PARTITION_REPAIRS._value.get() == before + 1
+    for clock.now in (30, 61, 120):
+        await watchdog.check()
+    assert (watchdog.healthy, exits, consumer.repaired) == (True, [], [RAW])
+
+
+async def test_a_repair_that_does_not_help_still_ends_in_the_stall_exit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("pipeline.stall.EXIT_GRACE_SECONDS", 0.0)
+    clock = Clock()
+    exits: list[int] = []
+    consumer = FakeConsumer(ends={RAW: 2000}, committed={RAW: 631})
+    watchdog = StallWatchdog(FakeApp(consumer), StallDetector(60, clock), exit=exits.append)
+    for clock.now in (0, 20, 40, 60):
+        await watchdog.check()
+    assert consumer.repaired == [RAW]
+    assert (watchdog.stalled, exits) == ([RAW], [EXIT_STALLED])
 
 
 async def test_a_worker_with_a_message_in_hand_is_not_stalled() -> None:
