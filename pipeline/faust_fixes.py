@@ -49,8 +49,7 @@ what it does are `pipeline.faust_hot_path`, registered here too.
   channels below fit that block better). Here the partition is sought back to the first record
   not handed out, but never below its committed offset (a batch fetched from an older position
   while another member committed past it: seen sought 311 records below the commit, after which
-  the partition stalled), and not during a rebalance, whose recovery seeks every partition to
-  its committed offset anyway.
+  the partition stalled).
 - A seek while a fetched batch is being handed out ends that partition's part of the batch.
   faust's recovery resumes the stream partitions *before* it seeks them to the committed
   offsets, with the flow already running, so a batch fetched from the old position is handed out
@@ -193,11 +192,7 @@ class SafeConsumer(EagerHandOver, faust_aiokafka.Consumer):
                 target,
             )
             await self.seek(tp, target or 0)
-        if (
-            not self.flow_active
-            or self.app.consumer_generation_id != generation
-            or self.app.rebalancing
-        ):
+        if not self.flow_active or self.app.consumer_generation_id != generation:
             return  # faust seeks every partition back to its committed offset itself
         assignment = self.assignment()
         for tp, (first, last) in self._fetched.items():
@@ -412,12 +407,22 @@ class ReadOffsets(dict[TP, int | None]):
 
 
 def fetch_loop_position() -> str:
-    """Where faust's fetch loop (`Consumer._drain_messages`) waits, innermost frames last."""
+    """Where faust's fetch loop (`Consumer._drain_messages`) waits, innermost frames last.
+
+    A suspended task's `get_stack` shows only its outermost coroutine; the chain of coroutines
+    each awaits is followed here instead (it ends at an async generator's step)."""
     for task in asyncio.all_tasks():
-        frames = task.get_stack(limit=64)
+        frames = []
+        awaited: Any = task.get_coro()
+        while awaited is not None and len(frames) < 64:
+            frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+            if frame is None:
+                break
+            frames.append(frame)
+            awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
         names = [frame.f_code.co_name for frame in frames]
         if "_drain_messages" in names:
-            inner = frames[names.index("_drain_messages") :][-4:]
+            inner = frames[names.index("_drain_messages") :][:4]
             return " > ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in inner)
     return "not running"
 

@@ -166,6 +166,8 @@ class StallWatchdog:
         if stalled:
             await self._fail(stalled, states)
             return
+        if getattr(self.app, "rebalancing", False):
+            return  # recovery seeks every partition to its committed offset itself
         for tp in self.detector.due_repair():
             await self._repair(consumer, tp, states[tp])
 

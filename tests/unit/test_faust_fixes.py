@@ -319,17 +319,6 @@ async def test_faust_alone_drops_them_without_a_seek(
     assert sought == []  # 11 and 12: aiokafka's position is past them, nobody reads them again
 
 
-async def test_a_batch_paused_during_a_rebalance_is_left_to_its_seek_to_the_commits(
-    consumer: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Recovery seeks every partition to its committed offset once it is done: a seek back to
-    the batch's first record before that could only land after it, below the commit."""
-    sought = fetched_batch(consumer, monkeypatch, 10, 11, 12)
-    consumer.app.rebalancing = True
-    assert await handed_out_pausing_after_the_first(consumer) == [10]
-    assert sought == []
-
-
 async def test_a_paused_batch_is_read_again_from_no_lower_than_the_committed_offset(
     consumer: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -456,6 +445,26 @@ async def test_the_repair_leaves_a_partition_with_nothing_committed(
 ) -> None:
     monkeypatch.setattr(consumer, "assignment", lambda: {PARTITION})
     assert await consumer.reread_from_committed(PARTITION) is None
+
+
+async def test_the_repair_names_where_the_fetch_loop_waits() -> None:
+    from pipeline.faust_fixes import fetch_loop_position  # noqa: PLC0415 - only this test
+
+    async def waiting_for_records() -> None:
+        await asyncio.sleep(30)
+
+    async def _drain_messages() -> None:  # named as faust's fetch loop
+        await waiting_for_records()
+
+    assert fetch_loop_position() == "not running"
+    loop = asyncio.ensure_future(_drain_messages())
+    await asyncio.sleep(0)
+    try:
+        where = fetch_loop_position()
+    finally:
+        loop.cancel()
+    assert where.startswith("_drain_messages:")
+    assert " > waiting_for_records:" in where
 
 
 def queued(app: Any, *offsets: int) -> Any:
