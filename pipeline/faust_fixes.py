@@ -93,6 +93,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import faust
@@ -412,7 +413,7 @@ def fetch_loop_position() -> str:
     A suspended task's `get_stack` shows only its outermost coroutine; the chain of coroutines
     each awaits is followed here instead (it ends at an async generator's step)."""
     for task in asyncio.all_tasks():
-        frames = []
+        frames: list[FrameType] = []
         awaited: Any = task.get_coro()
         while awaited is not None and len(frames) < 64:
             frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
