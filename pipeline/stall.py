@@ -175,8 +175,20 @@ class StallWatchdog:
         """Seek a partition without progress back to its committed offset: whatever left its
         records unread (a fetch position or read offset out of step with the commits), they are
         read again. The stall exit stays the answer if that does not help."""
+        # The seek waits its turn in faust's consumer thread, which a hung request can hold: the
+        # checks must go on meanwhile (the stall exit is the backstop), and the seek with them.
+        seeking = asyncio.ensure_future(consumer.reread_from_committed(tp))
+        done, _ = await asyncio.wait({seeking}, timeout=END_OFFSETS_TIMEOUT_SECONDS)
+        if not done:
+            log.warning(
+                "stall check: %s[%d]: the seek to the committed offset waits for the consumer "
+                "thread; checking on",
+                tp.topic,
+                tp.partition,
+            )
+            return
         try:
-            described = await consumer.reread_from_committed(tp)
+            described = seeking.result()
         except (KafkaError, RuntimeError) as exc:
             log.warning("stall check: %s[%d]: could not seek it: %s", tp.topic, tp.partition, exc)
             return

@@ -143,9 +143,12 @@ class FakeConsumer:
     requests: int = 0
     repaired: list[TP] = field(default_factory=list)
     repair_moves: bool = False  # whether a repair makes the partition progress
+    seek_answered: asyncio.Event | None = None  # when given, the repair's seek waits for it
 
     async def reread_from_committed(self, tp: TP) -> str:
         self.repaired.append(tp)
+        if self.seek_answered is not None:
+            await self.seek_answered.wait()
         if self.repair_moves:
             self.committed[tp] = self.ends[tp]
         return "read 630, committed 631"
@@ -245,6 +248,24 @@ async def test_a_repair_that_does_not_help_still_ends_in_the_stall_exit(
         await watchdog.check()
     assert consumer.repaired == [RAW]
     assert (watchdog.stalled, exits) == ([RAW], [EXIT_STALLED])
+
+
+async def test_a_repair_held_up_in_the_consumer_thread_does_not_hold_the_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """faust's consumer thread runs two calls at a time; a hung one can keep the seek waiting.
+    The checks go on (the stall exit stays the backstop) and the seek completes later."""
+    monkeypatch.setattr("pipeline.stall.END_OFFSETS_TIMEOUT_SECONDS", 0.01)
+    monkeypatch.setattr("pipeline.stall.EXIT_GRACE_SECONDS", 0.0)
+    clock = Clock()
+    exits: list[int] = []
+    consumer = FakeConsumer(ends={RAW: 2000}, committed={RAW: 631}, seek_answered=asyncio.Event())
+    watchdog = StallWatchdog(FakeApp(consumer), StallDetector(60, clock), exit=exits.append)
+    for clock.now in (0, 20, 40, 60):
+        await asyncio.wait_for(watchdog.check(), timeout=1)
+    assert (consumer.repaired, watchdog.stalled, exits) == ([RAW], [RAW], [EXIT_STALLED])
+    consumer.seek_answered.set()
+    await asyncio.sleep(0)  # the seek, answered, ends
 
 
 async def test_a_worker_with_a_message_in_hand_is_not_stalled() -> None:
