@@ -31,9 +31,10 @@ what it does are `pipeline.faust_hot_path`, registered here too.
   consumes partition 0 again"), and any commit past them loses them (a survivor of a killed peer
   lost 315 webhooks this way). Here an advance of the read offset while the flow is stopped is
   refused; seeks still set it. Nor does a hand-over move a source partition's read offset back:
-  faust reads the read offset (274) before it hands a record over and writes the record's
-  offset after, so a seek to the committed offset (513) that lands while the hand-over waits
-  was undone, and the partition read on with its read offset 240 records below its commits.
+  faust reads the read offset before it hands a record over and writes the record's offset
+  after, so a seek to the committed offset that lands while the hand-over waits is undone. A
+  stalled survivor was seen with its read offset at 274 below its committed 513; this is one
+  path to that state found in the code, not shown to be the one taken.
 - The commit never starts after a hole: if the first acked offset is above the committed one and
   the offsets between are neither in flight nor known gaps, nothing is committed (faust allowed a
   hole of one offset, and none at all was checked with nothing committed yet). A message that
@@ -65,8 +66,9 @@ what it does are `pipeline.faust_hot_path`, registered here too.
   with cleared records is sought back to the lowest of them.
 - A repair the stall watchdog calls (`SafeConsumer.reread_from_committed`): a partition without
   progress is sought to its committed offset in the consumer's thread (aiokafka's position is
-  that thread's; faust's own `_seek` sets it from the event loop's thread, where it can be
-  overwritten by a batch being handed out there), and what the fetch state was is logged.
+  that thread's: its `getall` moves the position after a batch, and faust's own `_seek` sets it
+  from the event loop's thread, which can race with that), and what the fetch state was is
+  logged.
 - The consumer subscribes only once the broker lists every topic it subscribes to. faust creates
   the tables' changelog topics at startup and subscribes a moment later; a broker that has not
   yet taken a new topic into its metadata answers "unknown topic", and aiokafka's group

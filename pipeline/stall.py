@@ -186,6 +186,7 @@ class StallWatchdog:
                 tp.topic,
                 tp.partition,
             )
+            seeking.add_done_callback(_late_seek_done)
             return
         try:
             described = seeking.result()
@@ -271,6 +272,16 @@ class StallWatchdog:
         logs.flush_handlers()
         await asyncio.sleep(EXIT_GRACE_SECONDS)
         self.exit(EXIT_STALLED)
+
+
+def _late_seek_done(seeking: asyncio.Future[Any]) -> None:
+    """Say how a repair's seek that outlived its check ended (its error is not left unread)."""
+    if seeking.cancelled():
+        return
+    if (exc := seeking.exception()) is not None:
+        log.warning("stall check: a late seek to the committed offset failed: %s", _name(exc))
+    elif seeking.result() is not None:
+        log.info("stall check: a late seek to the committed offset is done (%s)", seeking.result())
 
 
 def _name(exc: BaseException) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,14 +201,23 @@ class FakeApp:
         return Tables()
 
 
+def watched(consumer: FakeConsumer) -> tuple[StallWatchdog, Clock, list[int]]:
+    """A watchdog over `consumer` with a 60 s timeout, its clock, and the exit codes it chose."""
+    clock = Clock()
+    exits: list[int] = []
+    return (
+        StallWatchdog(FakeApp(consumer), StallDetector(60, clock), exit=exits.append),
+        clock,
+        exits,
+    )
+
+
 async def test_a_stalled_worker_fails_health_counts_it_and_exits(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("pipeline.stall.EXIT_GRACE_SECONDS", 0.0)
-    clock = Clock()
-    exits: list[int] = []
     consumer = FakeConsumer(ends={RAW: 2000}, committed={RAW: 631})
-    watchdog = StallWatchdog(FakeApp(consumer), StallDetector(60, clock), exit=exits.append)
+    watchdog, clock, exits = watched(consumer)
     before = metrics.WORKER_STALLS._value.get()
     await watchdog.check()
     clock.now = 61
@@ -221,10 +231,8 @@ async def test_a_stalled_worker_fails_health_counts_it_and_exits(
 async def test_a_repair_that_gets_the_partition_moving_ends_the_stall(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    clock = Clock()
-    exits: list[int] = []
     consumer = FakeConsumer(ends={RAW: 2000}, committed={RAW: 631}, repair_moves=True)
-    watchdog = StallWatchdog(FakeApp(consumer), StallDetector(60, clock), exit=exits.append)
+    watchdog, clock, exits = watched(consumer)
     before = metrics.WORKER_PARTITION_REPAIRS._value.get()
     for clock.now in (0, 10, 20):
         await watchdog.check()
@@ -240,10 +248,8 @@ async def test_a_repair_that_does_not_help_still_ends_in_the_stall_exit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("pipeline.stall.EXIT_GRACE_SECONDS", 0.0)
-    clock = Clock()
-    exits: list[int] = []
     consumer = FakeConsumer(ends={RAW: 2000}, committed={RAW: 631})
-    watchdog = StallWatchdog(FakeApp(consumer), StallDetector(60, clock), exit=exits.append)
+    watchdog, clock, exits = watched(consumer)
     for clock.now in (0, 20, 40, 60):
         await watchdog.check()
     assert consumer.repaired == [RAW]
@@ -251,21 +257,22 @@ async def test_a_repair_that_does_not_help_still_ends_in_the_stall_exit(
 
 
 async def test_a_repair_held_up_in_the_consumer_thread_does_not_hold_the_checks(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """faust's consumer thread runs two calls at a time; a hung one can keep the seek waiting.
     The checks go on (the stall exit stays the backstop) and the seek completes later."""
     monkeypatch.setattr("pipeline.stall.END_OFFSETS_TIMEOUT_SECONDS", 0.01)
     monkeypatch.setattr("pipeline.stall.EXIT_GRACE_SECONDS", 0.0)
-    clock = Clock()
-    exits: list[int] = []
     consumer = FakeConsumer(ends={RAW: 2000}, committed={RAW: 631}, seek_answered=asyncio.Event())
-    watchdog = StallWatchdog(FakeApp(consumer), StallDetector(60, clock), exit=exits.append)
+    watchdog, clock, exits = watched(consumer)
     for clock.now in (0, 20, 40, 60):
         await asyncio.wait_for(watchdog.check(), timeout=1)
     assert (consumer.repaired, watchdog.stalled, exits) == ([RAW], [RAW], [EXIT_STALLED])
+    caplog.set_level(logging.INFO, logger="pipeline.stall")
     consumer.seek_answered.set()
-    await asyncio.sleep(0)  # the seek, answered, ends
+    for _ in range(3):
+        await asyncio.sleep(0)  # the seek, answered, ends and says so
+    assert "a late seek to the committed offset is done (read 630, committed 631)" in caplog.text
 
 
 async def test_a_worker_with_a_message_in_hand_is_not_stalled() -> None:
