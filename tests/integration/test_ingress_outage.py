@@ -36,6 +36,7 @@ RATE = 50.0  # webhooks/s, as in the issue's report
 OUTAGE_SECONDS = 8.0
 RECOVERY_SECONDS = 2.0  # after the broker answers again, every request is accepted
 AFTER_SECONDS = 6.0  # load kept up after the broker's return
+LOOP_TICK = 0.02  # how often this test's own event loop checks that it is not held up
 
 
 @pytest.fixture
@@ -64,8 +65,22 @@ class Load:
     url: str
     answers: list[Answer] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    lags: list[tuple[float, float]] = field(default_factory=list)  # (woke at, late by)
+
+    def stalled(self, answer: Answer) -> float:
+        """How long this test's own event loop was held up while `answer` was pending: time in
+        which the ingress's answer could not be read (CI runs other tests on the same 2 cores)."""
+        return sum(late for woke, late in self.lags if answer.sent < woke <= answer.answered)
+
+    async def watch_loop(self) -> None:
+        while not self.stop.is_set():
+            before = time.monotonic()
+            await asyncio.sleep(LOOP_TICK)
+            woke = time.monotonic()
+            self.lags.append((woke, max(0.0, woke - before - LOOP_TICK)))
 
     async def run(self) -> None:
+        watcher = asyncio.create_task(self.watch_loop())
         timeout = aiohttp.ClientTimeout(total=30)
         pending: set[asyncio.Task[None]] = set()
         connector = aiohttp.TCPConnector(limit=0)  # no client-side queue: each provider connects
@@ -79,6 +94,7 @@ class Load:
                 number += 1
             if pending:
                 await asyncio.wait(pending)
+        await watcher
 
     async def _one(self, session: aiohttp.ClientSession, seq_no: str) -> None:
         body = orjson.dumps([hootsuite_element(seq_no, "SENT")])
@@ -125,8 +141,12 @@ async def test_outage_answers_within_the_ack_timeout_and_recovers_within_2_s(
     _report(load.answers, stopped, returned)
     print(f"ingress CPU during the {OUTAGE_SECONDS:.0f} s outage: {outage_cpu:.2f} s")
 
-    slowest = max(load.answers, key=lambda a: a.answered - a.sent)
-    assert slowest.answered - slowest.sent <= ACK_TIMEOUT + 1.0, slowest
+    slowest = max(load.answers, key=lambda a: a.answered - a.sent - load.stalled(a))
+    stalled = load.stalled(slowest)
+    print(
+        f"slowest answer {slowest.answered - slowest.sent:.2f} s, this loop held up {stalled:.2f} s"
+    )
+    assert slowest.answered - slowest.sent - stalled <= ACK_TIMEOUT + 1.0, slowest
     assert {a.status for a in load.answers} <= {202, 503}
     during = [a for a in load.answers if stopped <= a.sent and a.answered <= returned]
     assert during, "no request fell in the outage"

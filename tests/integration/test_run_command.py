@@ -15,20 +15,30 @@ import pytest
 
 from pipeline.config.instances import instance_key
 from pipeline.demo.setup import DEMO_OKTOPOST_SECRET
-from tests.conftest import free_port
 from tests.support.payloads import hex_hmac, oktopost_body
+from tests.support.processes import free_ports
 
 pytestmark = pytest.mark.integration
 
 
-def _free_pair() -> int:
-    """A port p such that p and p + 1 (the controller) are both free."""
+_PROCESSES = ("INGRESS", "WORKER_WEB", "POLLER", "DEMO_SIMULATOR", "DEMO_RECEIVER")
+
+
+def _free_ports() -> tuple[int, dict[str, int]]:
+    """The broker's port p (its controller takes p + 1, which `pipeline run` derives) and one port
+    per process, all distinct and none of them p + 1: ports picked one after another are often
+    neighbours, and a process on p + 1 made the broker fail to bind."""
     for _ in range(50):
-        port = free_port()
+        kafka, *others = free_ports(1 + len(_PROCESSES))
+        if kafka + 1 in others or kafka >= 65535:
+            continue
         with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port + 1)) != 0 and port < 65535:
-                return port
-    pytest.fail("no free pair of ports")
+            try:
+                probe.bind(("127.0.0.1", kafka + 1))
+            except OSError:
+                continue
+        return kafka, dict(zip(_PROCESSES, others, strict=True))
+    pytest.fail("no free set of ports")
 
 
 def _listening(port: int) -> bool:
@@ -64,11 +74,7 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
 
 def test_make_runs_demo_end_to_end_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     """`make run`: own broker, all processes, the demo; a polled and a pushed event arrive."""
-    kafka_port = _free_pair()
-    ports = {
-        name: free_port()
-        for name in ("INGRESS", "WORKER_WEB", "POLLER", "DEMO_SIMULATOR", "DEMO_RECEIVER")
-    }
+    kafka_port, ports = _free_ports()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")},
         "PIPELINE_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}",
