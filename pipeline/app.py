@@ -5,9 +5,11 @@ Agents register themselves on this app from `pipeline.agents`; this module only 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import faust
+from aiokafka import TopicPartition
 from faust.web import Request, Response, View
 
 from pipeline import metrics
@@ -15,6 +17,7 @@ from pipeline.config.view import CompactedView, unreadable_summary
 from pipeline.contract.topics import Topic, topic_spec
 from pipeline.faust_fixes import PipelineApp
 from pipeline.health import KafkaProbe
+from pipeline.lag import LagMonitor
 from pipeline.settings import Settings
 from pipeline.stall import CHECK_INTERVAL_SECONDS, StallDetector, StallWatchdog
 
@@ -56,8 +59,24 @@ def create_app(
         web_host=settings.bind_host,
         web_in_thread=False,
     )
-    watchdog = StallWatchdog(app, StallDetector(settings.stall_timeout))
+    group = LagMonitor(settings.kafka_bootstrap, settings.app_id)
+    ingest = [
+        TopicPartition(settings.topic(topic), partition)
+        for topic in (Topic.WEBHOOKS_RAW, Topic.POLLS_RAW)
+        for partition in range(topic_spec(settings, topic).partitions)
+    ]
+
+    async def group_positions() -> Mapping[TopicPartition, tuple[int, int]]:
+        return await group.positions(ingest)
+
+    def close_group_clients(sender: Any, /, *args: Any, **kwargs: Any) -> Awaitable[None]:
+        return group.close()
+
+    watchdog = StallWatchdog(
+        app, StallDetector(settings.stall_timeout), group_positions=group_positions
+    )
     app.timer(CHECK_INTERVAL_SECONDS)(watchdog.check)
+    app.on_before_shutdown.connect(close_group_clients)
     probe = KafkaProbe(settings.kafka_bootstrap)
     _add_health_pages(app, probe, watchdog, [] if config_views is None else config_views)
     return app

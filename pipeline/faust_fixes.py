@@ -83,6 +83,16 @@ what it does are `pipeline.faust_hot_path`, registered here too.
   *including* the first message after it (`_drain_messages` passes that message's own offset as
   the gap's inclusive end), so that message counted as done before any agent saw it. Here a gap
   ends just before it.
+- A jump in an agent source's offsets is read again before it is taken for a gap. faust takes any
+  record more than one past the read offset as proof that the offsets between do not exist, and
+  commits past them. The agents' sources are never compacted nor written in transactions, so on
+  them a jump means records fetched and never handed out (faust's `getmany` ends a batch
+  silently when the flow stops or the generation changes): a soak survivor of a killed peer
+  committed past 179 such records, none of them ever delivered. Here the partition is sought back
+  to the first of them (never below the committed offset), and the read offset stays where the
+  seek put it until the next batch, so they are handed out; only a jump seen again at the same
+  record after that (records deleted by retention meanwhile) is passed over as a gap. Each
+  re-read counts in `pipeline_worker_partition_repairs_total`.
 """
 
 from __future__ import annotations
@@ -108,6 +118,7 @@ from faust.utils.functional import consecutive_numbers
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
+from pipeline import metrics
 from pipeline.faust_hot_path import EagerHandOver, QuietMonitor
 from pipeline.health import unlisted_topics
 
@@ -156,6 +167,8 @@ class SafeConsumer(EagerHandOver, faust_aiokafka.Consumer):
         self._read_offset = self._read_offsets
         # The first and last offset of each partition's records in the batch being handed out.
         self._fetched: dict[TP, tuple[int, int]] = {}
+        # A hole in a source partition's offsets read again: (its start, the record after it).
+        self._gaps_seen: dict[TP, tuple[int, int]] = {}
 
     async def subscribe(self, topics: Iterable[str]) -> None:
         names = set(topics)
@@ -359,7 +372,39 @@ class SafeConsumer(EagerHandOver, faust_aiokafka.Consumer):
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         # `offset_to` is the offset of the message that revealed the gap: it exists and is about
         # to be processed, so the gap ends one before it.
-        await super()._add_gap(tp, offset_from, offset_to - 1)
+        if not self._is_agent_source(tp.topic):
+            await super()._add_gap(tp, offset_from, offset_to - 1)
+            return
+        first_sighting = self._gaps_seen.pop(tp, None)
+        if first_sighting is not None and first_sighting[1] == offset_to:
+            # Read again from before it, the same record follows the same hole: those offsets
+            # do not exist (transaction markers, or records deleted by retention meanwhile).
+            committed = self._committed_offset.get(tp) or 0
+            start = max(min(first_sighting[0], offset_from), committed)
+            log.info(
+                "%s[%d]: offsets %d-%d do not exist (read twice); passing over them",
+                tp.topic,
+                tp.partition,
+                start,
+                offset_to - 1,
+            )
+            if start < offset_to:
+                self._gap[tp].addi(start, offset_to)
+                self._gap[tp].merge_overlaps()
+            return
+        again = max(offset_from, self._committed_offset.get(tp) or 0)
+        self._gaps_seen[tp] = (again, offset_to)
+        log.warning(
+            "%s[%d]: offset %d is the next handed to an agent, but %d-%d never were; "
+            "reading them again",
+            tp.topic,
+            tp.partition,
+            offset_to,
+            again,
+            offset_to - 1,
+        )
+        metrics.WORKER_PARTITION_REPAIRS.inc()
+        await self.seek(tp, again)
 
 
 class ReadOffsets(dict[TP, int | None]):
@@ -382,9 +427,14 @@ class ReadOffsets(dict[TP, int | None]):
         advances = offset is not None and (current is None or offset > current)
         if advances and not self._consumer.flow_active:
             return  # a message of a batch fetched before the flow stopped: not delivered
-        if not advances and current is not None and self._consumer._is_agent_source(tp.topic):
+        if (
+            current is not None
+            and (not advances or tp in self.sought)
+            and self._consumer._is_agent_source(tp.topic)
+        ):
             # A hand-over that began before a seek and ended after it: the seek's position
-            # stands (only `seek` moves a source partition's read offset back).
+            # stands (only `seek` moves a source partition's read offset, back or forth, until
+            # the next batch is fetched from where the seek put aiokafka).
             return
         if current is None and offset is not None:
             self.first.setdefault(tp, offset)

@@ -7,6 +7,7 @@ Operators alert on it growing; data teams' own consumer groups are theirs to wat
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -41,6 +42,28 @@ class LagMonitor:
             )
             lags[partition] = lag
         return lags
+
+    async def positions(
+        self, partitions: Collection[TopicPartition]
+    ) -> dict[TopicPartition, tuple[int, int]]:
+        """The group's committed offset and the end offset of each partition; one the group never
+        committed to counts from its beginning (the worker's `auto_offset_reset` is earliest).
+        Raises `KafkaError` when Kafka cannot answer."""
+        admin, consumer = await self._clients()
+        committed = await admin.list_consumer_group_offsets(
+            self._group, partitions=list(partitions)
+        )
+        ends = await consumer.end_offsets(list(partitions))
+        beginnings = await consumer.beginning_offsets(list(partitions))
+        return {
+            tp: (
+                committed[tp].offset
+                if tp in committed and committed[tp].offset >= 0
+                else beginnings[tp],
+                ends[tp],
+            )
+            for tp in partitions
+        }
 
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         if self._admin is None or self._consumer is None:

@@ -22,6 +22,16 @@ A stalled worker logs the partitions, fails `/healthz` (a liveness probe restart
 stall in `pipeline_worker_stalls_total` and exits with `EXIT_STALLED`; at-least-once processing
 makes the exit safe: what was not committed is read again by whoever owns the partition next.
 
+A worker that owns none of its source partitions cannot see them stall, yet may be the cause: one
+seen after its broker was killed during its first recovery stayed out of the group's assignment
+for good, with 900 webhooks unread. So a worker that owns no source partition watches the group's
+ingest topics instead (`group_positions`: the group's committed and end offsets, from Kafka's admin
+API): a partition with lag and no commit for `PIPELINE_STALL_TIMEOUT` means no member consumes it,
+and the worker stalls the same way, to be restarted and rejoin. An idle member of a healthy group
+(more workers than partitions) sees the commits move and stays. Only the ingest topics count
+here, because their records never wait for a subscriber; a retry tier's commit may legitimately
+wait for the task at its head.
+
 A check that cannot read the end offsets (Kafka unreachable, or aiokafka waiting out a request on
 a connection made while the broker was starting) stops waiting after `END_OFFSETS_TIMEOUT_SECONDS`
 and decides nothing; the request goes on, and the next checks wait for that one instead of sending
@@ -37,7 +47,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,6 +147,10 @@ class StallWatchdog:
     stalled: list[Any] = field(default_factory=list)
     _unanswered_since: float | None = None  # the first of the checks failing since the last success
     _asking: asyncio.Future[Any] | None = None  # the end-offsets request still outstanding
+    # The group's committed and end offsets of its ingest topics, for a worker owning none.
+    group_positions: Callable[[], Awaitable[Mapping[Any, tuple[int, int]]]] | None = None
+    _unowned: StallDetector | None = None  # watches the group while this worker owns nothing
+    _group_unreadable: bool = False  # said once until they are read again
 
     @property
     def healthy(self) -> bool:
@@ -148,7 +162,9 @@ class StallWatchdog:
         consumer = self.app.consumer
         sources = [tp for tp in consumer.assignment() if self._is_source(tp)]
         if not sources:
+            await self._check_unowned()
             return
+        self._unowned = None
         ends = await self._end_offsets(consumer, sources)
         if ends is None:
             return
@@ -164,7 +180,14 @@ class StallWatchdog:
             )
         stalled = self.detector.observe(states, self._recovery_progress(consumer))
         if stalled:
-            await self._fail(stalled, states)
+            log.error(
+                "worker stalled: no progress for %.0f s on %s; exiting with code %d to be "
+                "restarted",
+                self.detector.timeout,
+                _described(stalled, states),
+                EXIT_STALLED,
+            )
+            await self._fail(stalled)
             return
         if getattr(self.app, "rebalancing", False):
             return  # recovery seeks every partition to its committed offset itself
@@ -254,24 +277,57 @@ class StallWatchdog:
             )
         )
 
-    async def _fail(self, stalled: Iterable[Any], states: Mapping[Any, PartitionState]) -> None:
+    async def _check_unowned(self) -> None:
+        """This worker owns no source partition: stall if the group's ingest partitions have lag
+        and no commit for the timeout (nobody consumes them; this worker may be out of the
+        group). A check whose offsets cannot be read in time decides nothing."""
+        if self.group_positions is None:
+            return
+        asking = asyncio.ensure_future(self.group_positions())
+        done, _ = await asyncio.wait({asking}, timeout=END_OFFSETS_TIMEOUT_SECONDS)
+        if not done:
+            asking.cancel()
+            return
+        try:
+            positions = asking.result()
+        except (KafkaError, OSError) as exc:
+            if not self._group_unreadable:
+                log.warning("stall check: the group's offsets unreadable (%s)", _name(exc))
+            self._group_unreadable = True
+            return
+        self._group_unreadable = False
+        if self._unowned is None:
+            self._unowned = StallDetector(self.detector.timeout, self.detector.clock)
+        states = {
+            tp: PartitionState(end=end, committed=committed, read=None, head_in_flight=False)
+            for tp, (committed, end) in positions.items()
+        }
+        stalled = self._unowned.observe(states)
+        if stalled:
+            log.error(
+                "worker stalled: it owns no source partition, and nothing in the group has "
+                "committed on %s for %.0f s; exiting with code %d to be restarted and rejoin",
+                _described(stalled, states),
+                self.detector.timeout,
+                EXIT_STALLED,
+            )
+            await self._fail(stalled)
+
+    async def _fail(self, stalled: Iterable[Any]) -> None:
         self.stalled = list(stalled)
-        described = ", ".join(
-            f"{tp.topic}[{tp.partition}] (lag {states[tp].lag}, committed "
-            f"{states[tp].committed}, read {states[tp].read})"
-            for tp in self.stalled
-        )
-        log.error(
-            "worker stalled: no progress for %.0f s on %s; exiting with code %d to be restarted",
-            self.detector.timeout,
-            described,
-            EXIT_STALLED,
-        )
         metrics.WORKER_STALLS.inc()
         metrics.WORKER_STALLED_PARTITIONS.set(len(self.stalled))
         logs.flush_handlers()
         await asyncio.sleep(EXIT_GRACE_SECONDS)
         self.exit(EXIT_STALLED)
+
+
+def _described(stalled: Iterable[Any], states: Mapping[Any, PartitionState]) -> str:
+    return ", ".join(
+        f"{tp.topic}[{tp.partition}] (lag {states[tp].lag}, committed "
+        f"{states[tp].committed}, read {states[tp].read})"
+        for tp in stalled
+    )
 
 
 def _late_seek_done(seeking: asyncio.Future[Any]) -> None:

@@ -53,6 +53,11 @@ def _describe(figures: dict[str, Any]) -> str:
         f"{figures['stalled_total']}, dead {figures['dead']}, lost {figures['lost_total']}, "
         f"repeated {figures['repeated']}, resume {figures['resume_s']}s, drain "
         f"{figures['drain']['ended']} {figures['drain']['seconds']}s"
+        + (
+            f"; lost at {figures['lost']}, among them {', '.join(figures['lost_tasks'][:5])}"
+            if figures["lost_total"]
+            else ""
+        )
     )
 
 

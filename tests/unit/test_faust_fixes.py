@@ -144,17 +144,77 @@ def test_a_partition_with_nothing_in_flight_ignores_other_partitions(consumer: A
     assert offset == 7
 
 
-async def test_a_gap_ends_before_the_message_that_revealed_it(consumer: Any) -> None:
-    """Offsets 5..9 do not exist (compacted); 10 arrives and is still being processed."""
+def seeks(consumer: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[TP, int]]:
+    """Record the consumer's seeks of aiokafka's position instead of making them."""
+    sought: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        sought.append((tp, offset))
+
+    monkeypatch.setattr(consumer, "_seek", seek)
+    return sought
+
+
+async def test_a_jump_in_a_source_partition_is_read_again_not_committed_past(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records 5..9 were fetched and never handed out (a batch ended silently); 10 arrives."""
+    sought = seeks(consumer, monkeypatch)
     consumer._committed_offset[PARTITION] = 4
+    consumer._read_offset[PARTITION] = 4
     (head,) = take(consumer, 4)
     ack(consumer, head)
     await consumer._add_gap(PARTITION, 5, 10)  # what _drain_messages passes for message 10
+    assert sought == [(PARTITION, 5)]
+    assert not consumer._gap[PARTITION]
+    consumer._read_offset[PARTITION] = 10  # _drain_messages, once 10 is handed over
+    assert consumer._read_offset[PARTITION] == 5  # the seek stands: 5.. are handed out next
+    (tenth,) = take(consumer, 10)
+    ack(consumer, tenth)
+    assert commit(consumer) == 5  # 4 is done; nothing passes 5..9 until they are processed
+    assert commit(consumer) is None
+
+
+async def test_faust_alone_commits_past_a_jump(tmp_path: Path) -> None:
+    consumer = new_consumer(tmp_path)
+    consumer._committed_offset[PARTITION] = 4
+    (head,) = take(consumer, 4)
+    ack(consumer, head)
+    await faust_aiokafka.Consumer._add_gap(consumer, PARTITION, 5, 10)
+    (tenth,) = take(consumer, 10)
+    ack(consumer, tenth)
+    assert faust_aiokafka.Consumer._new_offset(consumer, PARTITION) == 11  # 5..9 never seen
+
+
+async def test_a_jump_seen_again_after_reading_again_is_a_gap_ending_before_its_message(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offsets 5..9 do not exist (deleted by retention meanwhile): after the seek to 5, the next
+    record is 10 again, and 10 is still being processed."""
+    sought = seeks(consumer, monkeypatch)
+    consumer._committed_offset[PARTITION] = 4
+    (head,) = take(consumer, 4)
+    ack(consumer, head)
+    await consumer._add_gap(PARTITION, 5, 10)
+    await consumer._add_gap(PARTITION, 6, 10)  # faust's read offset after a seek to 5 is 5
+    assert sought == [(PARTITION, 5)]
+    assert consumer._gap[PARTITION].overlaps(5)
     assert not consumer._gap[PARTITION].overlaps(10)
     (tenth,) = take(consumer, 10)
     assert commit(consumer) == 5  # 4 is done; the gap is merged once 10 is
     ack(consumer, tenth)
     assert commit(consumer) == 11
+
+
+async def test_a_gap_on_a_changelog_ends_before_the_message_that_revealed_it(
+    consumer: Any,
+) -> None:
+    """Tables' changelogs are compacted: their gaps are real at once."""
+    changelog = TP("faust-fixes-test-dedup-changelog", 0)
+    consumer.app.tables._changelogs[changelog.topic] = Mock()
+    await consumer._add_gap(changelog, 5, 10)
+    assert consumer._gap[changelog].overlaps(5)
+    assert not consumer._gap[changelog].overlaps(10)
 
 
 async def test_faust_alone_counts_the_message_after_a_gap_as_done(tmp_path: Path) -> None:
@@ -204,6 +264,7 @@ def test_the_read_offset_does_not_advance_while_the_flow_is_stopped(consumer: An
         consumer._read_offset[PARTITION] = offset  # _drain_messages, flow suspended
     assert consumer._read_offset[PARTITION] == 2421
     consumer.resume_flow()
+    consumer._read_offsets.sought.clear()  # `_wait_next_records`: a batch from 2421 is fetched
     consumer._read_offset[PARTITION] = 2421  # the first record fetched again, delivered
     assert consumer._read_offset[PARTITION] == 2421
     consumer._read_offset[PARTITION] = 2422
@@ -378,6 +439,7 @@ async def test_faust_alone_hands_the_rest_out_and_runs_the_read_offset_past_the_
 ) -> None:
     consumer = new_consumer(tmp_path)
     fetched_batch(consumer, monkeypatch, 10, 11, 12, 13, 14)
+    consumer._read_offset = {}  # faust's own mapping
     consumer.resume_flow()
     assert await handed_out_seeking_after_the_second(consumer, faust_alone=True) == [
         10,

@@ -326,3 +326,87 @@ async def test_a_hung_end_offsets_request_is_waited_for_not_repeated(
     await watchdog.check()  # the same request, answered
     await watchdog.check()  # and a new one
     assert (consumer.requests, watchdog.healthy, exits) == (2, True, [])
+
+
+@dataclass
+class Group:
+    """The group's committed and end offsets of the ingest topics, as `LagMonitor.positions`."""
+
+    positions: dict[TP, tuple[int, int]]
+    failure: BaseException | None = None
+    asked: int = 0
+
+    async def __call__(self) -> dict[TP, tuple[int, int]]:
+        self.asked += 1
+        if self.failure is not None:
+            raise self.failure
+        return dict(self.positions)
+
+
+def unowned(group: Group) -> tuple[StallWatchdog, Clock, list[int]]:
+    """A watchdog whose worker owns no source partition (a changelog only), over `group`."""
+    clock = Clock()
+    exits: list[int] = []
+    consumer = FakeConsumer(ends={}, committed={})
+    watchdog = StallWatchdog(
+        FakeApp(consumer), StallDetector(60, clock), exit=exits.append, group_positions=group
+    )
+    return watchdog, clock, exits
+
+
+async def test_a_worker_owning_nothing_while_nobody_consumes_the_ingest_topics_stalls(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As seen after the broker was killed during a worker's first recovery: the worker never
+    got an assignment again, and 900 webhooks waited on webhooks.raw for nobody."""
+    monkeypatch.setattr("pipeline.stall.EXIT_GRACE_SECONDS", 0.0)
+    group = Group({RAW: (300, 1200), TP("polls.raw", 0): (5, 5)})
+    watchdog, clock, exits = unowned(group)
+    for clock.now in (0, 30, 59):
+        await watchdog.check()
+    assert (watchdog.healthy, exits) == (True, [])
+    clock.now = 60
+    await watchdog.check()
+    assert (watchdog.stalled, exits) == ([RAW], [EXIT_STALLED])
+    assert "owns no source partition" in caplog.text
+    assert "webhooks.raw[0] (lag 900, committed 300" in caplog.text
+
+
+async def test_an_idle_member_of_a_group_that_commits_stays() -> None:
+    """More workers than partitions: this one owns nothing, and the others make progress."""
+    group = Group({RAW: (300, 1200)})
+    watchdog, clock, exits = unowned(group)
+    for step in range(1, 30):
+        clock.now = step * 5.0
+        group.positions[RAW] = (300 + step * 10, 1200 + step * 10)
+        await watchdog.check()
+    assert (watchdog.healthy, exits, group.asked) == (True, [], 29)
+
+
+async def test_owning_partitions_again_forgets_the_group_watch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("pipeline.stall.EXIT_GRACE_SECONDS", 0.0)
+    group = Group({TP("polls.raw", 0): (5, 50)})
+    watchdog, clock, exits = unowned(group)
+    await watchdog.check()
+    clock.now = 50
+    watchdog.app.consumer.ends[RAW] = 10  # assigned: webhooks.raw[0], no lag
+    watchdog.app.consumer.committed[RAW] = 10
+    await watchdog.check()
+    del watchdog.app.consumer.ends[RAW]  # unassigned again: the watch starts over
+    for clock.now in (55, 100):
+        await watchdog.check()
+    assert (watchdog.healthy, exits) == (True, [])
+    clock.now = 115
+    await watchdog.check()
+    assert exits == [EXIT_STALLED]
+
+
+async def test_unreadable_group_offsets_decide_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    group = Group({RAW: (300, 1200)}, failure=KafkaTimeoutError())
+    watchdog, clock, exits = unowned(group)
+    for clock.now in (0, 60, 120):
+        await watchdog.check()
+    assert (watchdog.healthy, exits, group.asked) == (True, [], 3)
+    assert caplog.text.count("the group's offsets unreadable (KafkaTimeoutError") == 1
