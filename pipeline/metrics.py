@@ -193,7 +193,8 @@ WORKER_STALLS = Counter(
 )
 WORKER_PARTITION_REPAIRS = Counter(
     "pipeline_worker_partition_repairs_total",
-    "Times the stall watchdog sought a partition without progress back to its committed offset.",
+    "Times a partition was sought back to read records again: by the stall watchdog (no "
+    "progress), or because records were fetched and never handed to an agent.",
 )
 WORKER_STALLED_PARTITIONS = Gauge(
     "pipeline_worker_stalled_partitions",
