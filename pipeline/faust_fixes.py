@@ -87,8 +87,10 @@ what it does are `pipeline.faust_hot_path`, registered here too.
   record more than one past the read offset as proof that the offsets between do not exist, and
   commits past them. The agents' sources are never compacted nor written in transactions, so on
   them a jump means records fetched and never handed out (faust's `getmany` ends a batch
-  silently when the flow stops or the generation changes): a soak survivor of a killed peer
-  committed past 179 such records, none of them ever delivered. Here the partition is sought back
+  silently when the flow stops or the generation changes). Seen in crash tests under load: after
+  a broker restart and rejoin, recovery sought `webhooks.raw[3]` to its committed offset 300 and
+  the next record handed out was 727 (faust would have committed past 427 records no agent saw;
+  a soak round that lost 179 silently fits this). Here the partition is sought back
   to the first of them (never below the committed offset), and the read offset stays where the
   seek put it until the next batch, so they are handed out; only a jump seen again at the same
   record after that (records deleted by retention meanwhile) is passed over as a gap. Each
