@@ -69,11 +69,19 @@ def create_app(
     async def group_positions() -> Mapping[TopicPartition, tuple[int, int]]:
         return await group.positions(ingest)
 
+    async def in_group() -> bool:
+        consumer: Any = app.consumer  # the `SafeConsumer` that `PipelineApp` installs
+        member = consumer.member_id()
+        return member is not None and member in await group.members()
+
     def close_group_clients(sender: Any, /, *args: Any, **kwargs: Any) -> Awaitable[None]:
         return group.close()
 
     watchdog = StallWatchdog(
-        app, StallDetector(settings.stall_timeout), group_positions=group_positions
+        app,
+        StallDetector(settings.stall_timeout),
+        group_positions=group_positions,
+        in_group=in_group,
     )
     app.timer(CHECK_INTERVAL_SECONDS)(watchdog.check)
     app.on_before_shutdown.connect(close_group_clients)

@@ -309,6 +309,14 @@ class SafeConsumer(EagerHandOver, faust_aiokafka.Consumer):
         consumer.seek(tp, offset)
         return described
 
+    def member_id(self) -> str | None:
+        """This consumer's member id in its group (aiokafka's coordinator, as faust reads its
+        generation), None while it is not a member."""
+        thread: Any = self._thread
+        coordinator = getattr(thread._consumer, "_coordinator", None)
+        member: str | None = getattr(coordinator, "member_id", None)
+        return member or None  # aiokafka's "unknown member" is ""
+
     def _is_agent_source(self, topic: str) -> bool:
         return bool(
             self.app.topics.acks_enabled_for(topic)

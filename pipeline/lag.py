@@ -50,19 +50,20 @@ class LagMonitor:
         committed to counts from its beginning (the worker's `auto_offset_reset` is earliest).
         Raises `KafkaError` when Kafka cannot answer."""
         admin, consumer = await self._clients()
-        committed = await admin.list_consumer_group_offsets(
-            self._group, partitions=list(partitions)
-        )
+        found = await admin.list_consumer_group_offsets(self._group, partitions=list(partitions))
+        committed = {tp: found[tp].offset for tp in found if found[tp].offset >= 0}
         ends = await consumer.end_offsets(list(partitions))
-        beginnings = await consumer.beginning_offsets(list(partitions))
+        never = [tp for tp in partitions if tp not in committed]
+        if never:
+            committed.update(await consumer.beginning_offsets(never))
+        return {tp: (committed[tp], ends[tp]) for tp in partitions}
+
+    async def members(self) -> set[str]:
+        """The member ids the group coordinator lists for the group now. Raises `KafkaError`."""
+        admin, _ = await self._clients()
+        described = await admin.describe_consumer_groups([self._group])
         return {
-            tp: (
-                committed[tp].offset
-                if tp in committed and committed[tp].offset >= 0
-                else beginnings[tp],
-                ends[tp],
-            )
-            for tp in partitions
+            member[0] for response in described for group in response.groups for member in group[5]
         }
 
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:

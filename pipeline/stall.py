@@ -26,11 +26,12 @@ A worker that owns none of its source partitions cannot see them stall, yet may 
 seen after its broker was killed during its first recovery stayed out of the group's assignment
 for good, with 900 webhooks unread. So a worker that owns no source partition watches the group's
 ingest topics instead (`group_positions`: the group's committed and end offsets, from Kafka's admin
-API): a partition with lag and no commit for `PIPELINE_STALL_TIMEOUT` means no member consumes it,
-and the worker stalls the same way, to be restarted and rejoin. An idle member of a healthy group
-(more workers than partitions) sees the commits move and stays. Only the ingest topics count
-here, because their records never wait for a subscriber; a retry tier's commit may legitimately
-wait for the task at its head.
+API): a partition with lag and no commit for `PIPELINE_STALL_TIMEOUT`, while the group coordinator
+no longer lists this worker as a member (`in_group`), means it dropped out, and the worker stalls
+the same way, to be restarted and rejoin. A member the group gave nothing (more workers than
+partitions) stays whatever the lag: the partitions' owners watch them, and only they can see a
+long table recovery progress. Only the ingest topics count here, because their records never wait
+for a subscriber; a retry tier's commit may legitimately wait for the task at its head.
 
 A check that cannot read the end offsets (Kafka unreachable, or aiokafka waiting out a request on
 a connection made while the broker was starting) stops waiting after `END_OFFSETS_TIMEOUT_SECONDS`
@@ -149,6 +150,8 @@ class StallWatchdog:
     _asking: asyncio.Future[Any] | None = None  # the end-offsets request still outstanding
     # The group's committed and end offsets of its ingest topics, for a worker owning none.
     group_positions: Callable[[], Awaitable[Mapping[Any, tuple[int, int]]]] | None = None
+    # Whether the group coordinator lists this worker as a member now.
+    in_group: Callable[[], Awaitable[bool]] | None = None
     _unowned: StallDetector | None = None  # watches the group while this worker owns nothing
     _group_unreadable: bool = False  # said once until they are read again
 
@@ -303,15 +306,33 @@ class StallWatchdog:
             for tp, (committed, end) in positions.items()
         }
         stalled = self._unowned.observe(states)
-        if stalled:
+        if stalled and not await self._still_a_member():
             log.error(
-                "worker stalled: it owns no source partition, and nothing in the group has "
-                "committed on %s for %.0f s; exiting with code %d to be restarted and rejoin",
+                "worker stalled: it owns no source partition, is not a member of its group, and "
+                "nothing in the group has committed on %s for %.0f s; exiting with code %d to "
+                "be restarted and rejoin",
                 _described(stalled, states),
                 self.detector.timeout,
                 EXIT_STALLED,
             )
             await self._fail(stalled)
+
+    async def _still_a_member(self) -> bool:
+        """A member given no source partition is idle by the group's choice: the partitions'
+        owners watch them (a long table recovery of theirs is progress only they can see).
+        Membership that cannot be read in time counts as membership: decide nothing."""
+        if self.in_group is None:
+            return False
+        asking = asyncio.ensure_future(self.in_group())
+        done, _ = await asyncio.wait({asking}, timeout=END_OFFSETS_TIMEOUT_SECONDS)
+        if not done:
+            asking.cancel()
+            return True
+        try:
+            return bool(asking.result())
+        except (KafkaError, OSError) as exc:
+            log.warning("stall check: the group's members unreadable (%s)", _name(exc))
+            return True
 
     async def _fail(self, stalled: Iterable[Any]) -> None:
         self.stalled = list(stalled)

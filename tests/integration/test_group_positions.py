@@ -3,6 +3,8 @@ partition reads to tell "nobody consumes the ingest topics" from "others do"."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -46,3 +48,26 @@ async def test_positions_are_the_groups_commits_and_the_ends(
         await monitor.close()
     # partition 1 was never committed to: it counts from its beginning, all 2 records behind
     assert positions == {first: (2, 5), second: (0, 2)}
+
+
+async def test_members_are_the_ids_the_coordinator_lists(kafka_bootstrap: str, prefix: str) -> None:
+    topic, group = f"{prefix}members", f"{prefix}members-group"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 1, 1)])
+    await admin.close()
+    member = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, group_id=group)
+    monitor = LagMonitor(kafka_bootstrap, group)
+    try:
+        await member.start()
+        deadline = time.monotonic() + 30
+        while not member.assignment() and time.monotonic() < deadline:
+            await member.getmany(timeout_ms=200)  # joins the group, and is given the partition
+        joined = member._coordinator.member_id
+        assert joined, "the consumer did not join its group in 30 s"
+        assert await monitor.members() == {joined}
+        await member.stop()  # leaves the group
+        assert await monitor.members() == set()
+    finally:
+        await member.stop()
+        await monitor.close()

@@ -342,13 +342,7 @@ def fetched_batch(consumer: Any, monkeypatch: pytest.MonkeyPatch, *offsets: int)
     monkeypatch.setattr(faust_aiokafka.Consumer, "_wait_next_records", wait_next_records)
     monkeypatch.setattr(consumer, "highwater", lambda tp: offsets[-1] + 1)
     monkeypatch.setattr(consumer, "assignment", lambda: {PARTITION})
-    sought: list[tuple[TP, int]] = []
-
-    async def seek(tp: TP, offset: int) -> None:
-        sought.append((tp, offset))
-
-    monkeypatch.setattr(consumer, "_seek", seek)
-    return sought
+    return seeks(consumer, monkeypatch)
 
 
 async def handed_out_pausing_after_the_first(
@@ -769,3 +763,15 @@ async def test_a_write_the_producer_refused_is_sent_again_by_the_next_wait(
     monkeypatch.setattr(table.app.producer, "send", working)
     await table.changelog_sent()
     assert [key for _, key, _, _ in producer.sent] == [b'"msg_1"']
+
+
+def test_the_member_id_is_aiokafkas_coordinators_or_none(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert consumer.member_id() is None  # the consumer thread has no aiokafka consumer yet
+    coordinator = SimpleNamespace(member_id="")  # aiokafka's "unknown member": not joined
+    monkeypatch.setattr(consumer, "_thread", SimpleNamespace(_consumer=SimpleNamespace()))
+    consumer._thread._consumer._coordinator = coordinator
+    assert consumer.member_id() is None
+    coordinator.member_id = "pipeline-worker-1b2c"
+    assert consumer.member_id() == "pipeline-worker-1b2c"

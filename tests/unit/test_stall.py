@@ -335,12 +335,19 @@ class Group:
     positions: dict[TP, tuple[int, int]]
     failure: BaseException | None = None
     asked: int = 0
+    member: bool = False  # whether the coordinator lists this worker
+    membership_failure: BaseException | None = None
 
     async def __call__(self) -> dict[TP, tuple[int, int]]:
         self.asked += 1
         if self.failure is not None:
             raise self.failure
         return dict(self.positions)
+
+    async def in_group(self) -> bool:
+        if self.membership_failure is not None:
+            raise self.membership_failure
+        return self.member
 
 
 def unowned(group: Group) -> tuple[StallWatchdog, Clock, list[int]]:
@@ -349,7 +356,11 @@ def unowned(group: Group) -> tuple[StallWatchdog, Clock, list[int]]:
     exits: list[int] = []
     consumer = FakeConsumer(ends={}, committed={})
     watchdog = StallWatchdog(
-        FakeApp(consumer), StallDetector(60, clock), exit=exits.append, group_positions=group
+        FakeApp(consumer),
+        StallDetector(60, clock),
+        exit=exits.append,
+        group_positions=group,
+        in_group=group.in_group,
     )
     return watchdog, clock, exits
 
@@ -370,6 +381,23 @@ async def test_a_worker_owning_nothing_while_nobody_consumes_the_ingest_topics_s
     assert (watchdog.stalled, exits) == ([RAW], [EXIT_STALLED])
     assert "owns no source partition" in caplog.text
     assert "webhooks.raw[0] (lag 900, committed 300" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        Group({RAW: (300, 1200)}, member=True),  # e.g. the owner's long table recovery
+        Group({RAW: (300, 1200)}, membership_failure=KafkaTimeoutError()),
+    ],
+    ids=["a member given nothing", "membership unreadable"],
+)
+async def test_a_member_the_group_gave_nothing_stays_while_the_owners_make_no_progress(
+    group: Group,
+) -> None:
+    watchdog, clock, exits = unowned(group)
+    for clock.now in (0, 60, 120, 600):
+        await watchdog.check()
+    assert (watchdog.healthy, exits) == (True, [])
 
 
 async def test_an_idle_member_of_a_group_that_commits_stays() -> None:
