@@ -403,6 +403,8 @@ class SafeConsumer(EagerHandOver, faust_aiokafka.Consumer):
                 self._gap[tp].merge_overlaps()
             return
         again = max(offset_from, self._committed_offset.get(tp) or 0)
+        if again >= offset_to:
+            return  # a read offset behind the commit: nothing after the committed one is missing
         self._gaps_seen[tp] = (again, offset_to)
         log.warning(
             "%s[%d]: offset %d is the next handed to an agent, but %d-%d never were; "

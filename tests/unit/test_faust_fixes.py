@@ -775,3 +775,13 @@ def test_the_member_id_is_aiokafkas_coordinators_or_none(
     assert consumer.member_id() is None
     coordinator.member_id = "pipeline-worker-1b2c"
     assert consumer.member_id() == "pipeline-worker-1b2c"
+
+
+async def test_a_jump_from_a_read_offset_behind_the_commit_reads_nothing_again(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen in a soak: the read offset at 9, the commit at 15, and 15 the next record."""
+    sought = seeks(consumer, monkeypatch)
+    consumer._committed_offset[PARTITION] = 15
+    await consumer._add_gap(PARTITION, 10, 15)
+    assert (sought, bool(consumer._gap[PARTITION])) == ([], False)
