@@ -187,8 +187,17 @@ def table_lines(results: dict[str, Any]) -> list[str]:
             f" then after each phase of {pipeline['events_per_phase']:,} unique events: "
             f"{rss} MiB; {pipeline['bytes_per_event_after_first']} bytes per event after the "
             f"first phase, {pipeline.get('bytes_per_event_slope_from_warm')} by the least-squares"
-            " slope from the warm point",
+            " slope from the warm point (busy: read as the phase's last event was delivered)",
         ]
+        if (at_rest := pipeline.get("worker_rss_at_rest_mib")) is not None:
+            lines.append(
+                f"At rest (after the next table-expiry run): "
+                f"{pipeline['worker_rss_at_rest_after_warmup_mib']} MiB warm, then "
+                + " → ".join(f"{value:.1f}" for value in at_rest)
+                + f" MiB; {pipeline['at_rest_bytes_per_event_after_first']} bytes per event after"
+                f" the first phase, {pipeline['at_rest_bytes_per_event_slope_from_warm']} by the"
+                " slope from the warm point"
+            )
         if grown := pipeline.get("growth_by_part_bytes_per_event"):
             lines.append(
                 "of which, bytes per event: " + ", ".join(f"{k} {v}" for k, v in grown.items())

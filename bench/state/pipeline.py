@@ -3,16 +3,20 @@
 As a new user would try it: `pipeline ingress` and `pipeline worker` at the default window, one
 Oktopost instance, one subscription to a receiver. Each phase POSTs `events` Oktopost webhooks,
 every one a new occurrence (one unique event each, no resends), waits until the receiver has every
-event the ingress accepted, and reads the worker's and the ingress's VmRSS.
+event the ingress accepted, and reads the worker's and the ingress's VmRSS: once at once (busy:
+the memtables hold what the phase wrote) and once at rest, after the worker's next table-expiry
+run (it flushes the memtables written since the last one, then hands malloc's free pages back).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,12 @@ from bench.state.figures import bytes_per_event, growth_by_part, slope_per_event
 
 CLIENTS = 16
 POLL_SECONDS = 0.5
+EXPIRY_RUN = re.compile(
+    rb'^pipeline_table_last_expiry_timestamp_seconds\{table="(\w+)"\} (\S+)$', re.M
+)
+# An expiry run that ends this long after the phase began after it (a run without expired
+# buckets to compact takes milliseconds).
+RUN_STARTED_AFTER_S = 1.0
 UNIQUE_OKTOPOST = Mix(duplicate_share=0.0, hootsuite_share=0.0)
 
 
@@ -69,6 +79,22 @@ async def _delivered(
     return time.monotonic() - started
 
 
+async def _at_rest(
+    session: aiohttp.ClientSession, metrics_url: str, since: float, deadline: float
+) -> None:
+    """Poll the worker's metrics until every table's expiry ran after `since` (Unix time), and
+    one poll interval more (the worker trims malloc right after the run)."""
+    while True:
+        async with session.get(metrics_url) as answer:
+            runs = {m[1]: float(m[2]) for m in EXPIRY_RUN.finditer(await answer.read())}
+        if runs and min(runs.values()) > since + RUN_STARTED_AFTER_S:
+            await asyncio.sleep(POLL_SECONDS)
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no table expiry run after the phase in time: {runs}")
+        await asyncio.sleep(POLL_SECONDS)
+
+
 class Probes:
     """Asks a worker started as `bench.state.probe` for a probe and reads it back."""
 
@@ -106,6 +132,38 @@ async def _phase(
     return round(await _delivered(session, receiver_url, expected, deadline), 1)
 
 
+@dataclass
+class Readings:
+    """The worker's RSS (MiB) busy (as a phase's last event is delivered) and at rest (after the
+    next table-expiry run), the warm point first; the ingress's RSS and each phase's seconds."""
+
+    busy: list[float] = field(default_factory=list)
+    at_rest: list[float] = field(default_factory=list)
+    ingress: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def figures(self, events: int) -> dict[str, Any]:
+        busy, at_rest = self.busy[1:], self.at_rest[1:]
+        return {
+            "worker_rss_after_warmup_mib": self.busy[0],
+            "worker_rss_mib": busy,
+            "worker_rss_at_rest_after_warmup_mib": self.at_rest[0],
+            "worker_rss_at_rest_mib": at_rest,
+            "ingress_rss_mib": self.ingress,
+            "phase_delivered_s": self.seconds,
+            "bytes_per_event_after_first": bytes_per_event(busy, events),
+            "bytes_per_event_slope_from_warm": slope_per_event(self.busy[0], busy, events),
+            "at_rest_bytes_per_event_after_first": bytes_per_event(at_rest, events),
+            "at_rest_bytes_per_event_slope_from_warm": slope_per_event(
+                self.at_rest[0], at_rest, events
+            ),
+        }
+
+
+def _mib(pid: int) -> float:
+    return round(rss_kib(pid) / 1024, 1)
+
+
 async def pipeline_part(
     bootstrap: str,
     phases: int,
@@ -115,10 +173,10 @@ async def pipeline_part(
     warmup: int = 0,
     probe: int | None = None,
 ) -> dict[str, Any]:
-    """`warmup` unique events first, not measured: they fill the tables' fixed memory (the
-    memtables' share of `PIPELINE_STATE_CACHE_MB`), the "warm" of "flat once warm".
+    """`warmup` unique events first, not measured: they fill the tables' fixed memory (block
+    cache, memtables, malloc's pools), the "warm" of "flat once warm".
     `probe`: None runs `pipeline worker`; a number runs it under `bench.state.probe` with
-    that many tracemalloc frames (0: none) and probes it before and after each phase."""
+    that many tracemalloc frames (0: none) and probes it at rest when warm and after each phase."""
     work = Path(tempfile.mkdtemp(prefix="bench-state-pipeline-"))
     tag = uuid.uuid4().hex[:6]
     settings = session_settings(bootstrap, work, tag)
@@ -133,30 +191,35 @@ async def pipeline_part(
         argv = ("bench.state.probe", str(probes.path), "--tracemalloc", str(probe))
     stack = await start_stack(settings, work, {}, worker_argv=argv)
     try:
-        if stack.worker is None:
+        worker = stack.worker
+        if worker is None:
             raise RuntimeError("the stack was started without its worker")
         await receiver.ready(f"{receiver_url}/healthz")
         instances, secret = await register(stack, f"{receiver_url}/hook")
         factory = WebhookFactory(instances, UNIQUE_OKTOPOST, tag)
-        worker_rss: list[float] = []
-        ingress_rss: list[float] = []
-        seconds: list[float] = []
+        metrics_url = f"http://127.0.0.1:{settings.worker_web_port}/metrics"
+        readings = Readings()
         async with aiohttp.ClientSession() as session:
             await session.put(f"{receiver_url}/secret", data=secret)
-            start_rss = rss_kib(stack.worker.pid) / 1024
+            start_rss = _mib(worker.pid)
+
+            async def read(phase: int) -> None:
+                readings.busy.append(_mib(worker.pid))
+                await _at_rest(session, metrics_url, time.time(), deadline)
+                readings.at_rest.append(_mib(worker.pid))
+                if probe is not None:
+                    await probes.take(f"phase {phase}" if phase else "before", deadline)
+
             for done in range(0, warmup, events):
-                count = min(events, warmup - done)
                 await _phase(
                     session,
                     stack.base_url,
                     receiver_url=receiver_url,
                     factory=factory,
-                    events=count,
+                    events=min(events, warmup - done),
                     deadline=deadline,
                 )
-            warm_rss = rss_kib(stack.worker.pid) / 1024
-            if probe is not None:
-                await probes.take("before", deadline)
+            await read(0)
             for phase in range(1, phases + 1):
                 took = await _phase(
                     session,
@@ -166,24 +229,15 @@ async def pipeline_part(
                     events=events,
                     deadline=deadline,
                 )
-                seconds.append(took)
-                worker_rss.append(round(rss_kib(stack.worker.pid) / 1024, 1))
-                ingress_rss.append(round(rss_kib(stack.ingress.pid) / 1024, 1))
-                if probe is not None:
-                    await probes.take(f"phase {phase}", deadline)
+                readings.seconds.append(took)
+                readings.ingress.append(_mib(stack.ingress.pid))
+                await read(phase)
         measured = {
             "events_per_phase": events,
             "phases": phases,
-            "worker_rss_before_mib": round(start_rss, 1),
+            "worker_rss_before_mib": start_rss,
             "warmup_events": warmup,
-            "worker_rss_after_warmup_mib": round(warm_rss, 1),
-            "worker_rss_mib": worker_rss,
-            "ingress_rss_mib": ingress_rss,
-            "phase_delivered_s": seconds,
-            "bytes_per_event_after_first": bytes_per_event(worker_rss, events),
-            "bytes_per_event_slope_from_warm": slope_per_event(
-                round(warm_rss, 1), worker_rss, events
-            ),
+            **readings.figures(events),
         }
         if probe is not None:
             first, last = probes.taken[1], probes.taken[-1]  # after phase 1, after the last

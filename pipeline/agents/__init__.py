@@ -27,7 +27,6 @@ from pipeline.tables import declare_tables
 from pipeline.topics import declare_topics
 
 LAG_INTERVAL_SECONDS = 10.0
-MEMORY_TRIM_SECONDS = 10.0  # `pipeline.memory`: a trim takes a few ms
 
 
 def expiry_interval(window: float) -> float:
@@ -95,12 +94,8 @@ def register_agents(
 
     async def expire_tables() -> None:
         await expiry.run()
+        release_free_memory()  # what the flushed memtables and the run freed; a few ms
 
     app.timer(expiry_interval(settings.dedup_window))(expire_tables)
-
-    async def trim_memory() -> None:
-        release_free_memory()
-
-    app.timer(MEMORY_TRIM_SECONDS)(trim_memory)
     app.task(start_delivery_clients)
     app.on_before_shutdown.connect(stop_delivery_clients)
