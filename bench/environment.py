@@ -38,16 +38,26 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _git_dirs(git_dir: Path) -> tuple[Path, Path]:
+    """The directory holding HEAD and the one holding the refs: in a linked work tree (`git
+    worktree add`) `.git` is a file naming the first, whose `commondir` names the second."""
+    if not git_dir.is_file():
+        return git_dir, git_dir
+    own = Path(git_dir.read_text().strip().removeprefix("gitdir: "))
+    return own, (own / (own / "commondir").read_text().strip()).resolve()
+
+
 def source_revision(git_dir: Path = REPO_ROOT / ".git") -> str:
     """The commit HEAD names, read from the files (the work tree may hold changes beyond it)."""
     try:
-        head = (git_dir / "HEAD").read_text().strip()
+        own, common = _git_dirs(git_dir)
+        head = (own / "HEAD").read_text().strip()
         if not head.startswith("ref: "):
             return head
         ref = head.removeprefix("ref: ")
-        if (git_dir / ref).exists():
-            return (git_dir / ref).read_text().strip()
-        for line in (git_dir / "packed-refs").read_text().splitlines():
+        if (common / ref).exists():
+            return (common / ref).read_text().strip()
+        for line in (common / "packed-refs").read_text().splitlines():
             if line.endswith(" " + ref):
                 return line.split()[0]
     except OSError:

@@ -97,6 +97,39 @@ def test_expire_drops_old_buckets_from_disk_with_one_range_delete(
     assert size > 0
 
 
+def memtable_entries(store: ExpiringStore) -> int:
+    return sum(
+        db.property_int_value("rocksdb.num-entries-active-mem-table") or 0
+        for db in store._dbs.values()
+    )
+
+
+def test_flush_written_empties_the_memtables_of_written_partitions_only(
+    store: ExpiringStore,
+) -> None:
+    for n in range(50):
+        add(store, f"k-{n}", partition=n % 2)
+    store._db_for_partition(2)  # open, never written
+    assert memtable_entries(store) == 50
+    assert asyncio.run(store.flush_written()) == 2  # the two written ones
+    assert memtable_entries(store) == 0
+    assert asyncio.run(store.flush_written()) == 0  # nothing written since
+    assert held(store, "k-4")  # now read from the SSTs
+    assert held(store, "k-5", partition=1)
+
+
+def test_lookups_leave_the_block_cache_alone(store: ExpiringStore) -> None:
+    """Misses and hits alike: a cache they filled would grow with the keys up to its bound."""
+    for n in range(2000):
+        add(store, f"k-{n}")
+    asyncio.run(store.flush_written())
+    db = store._db_for_partition(0)
+    before = db.property_int_value("rocksdb.block-cache-usage")
+    assert all(held(store, f"k-{n}") for n in range(0, 2000, 7))
+    assert not any(held(store, f"new-{n}") for n in range(500))
+    assert db.property_int_value("rocksdb.block-cache-usage") == before
+
+
 def test_a_recovered_key_lands_in_its_bucket_and_an_expired_one_is_not_written(
     store: ExpiringStore, clock: Clock
 ) -> None:
