@@ -21,6 +21,7 @@ from pipeline.config.cloud_elements import translate
 from pipeline.config.ingress_limit import limit_fields
 from pipeline.config.platform_fields import platform_fields
 from pipeline.config.requests import RequestError, boolean, optional_text, text, url
+from pipeline.contract.codec import Codec
 from pipeline.events.cloudevent import rfc3339
 from pipeline.providers.oktopost import EVENT_MAP
 from pipeline.providers.registry import PROVIDERS
@@ -111,17 +112,9 @@ class Instance(msgspec.Struct, frozen=True, kw_only=True):
         return shown
 
 
-_DECODER = msgspec.json.Decoder(Instance)
-_ENCODER = msgspec.json.Encoder()
-
-
-def decode_instance(raw: bytes) -> Instance:
-    """Raises `msgspec.DecodeError` (not JSON) or `msgspec.ValidationError` (not an instance)."""
-    return _DECODER.decode(raw)
-
-
-def encode_instance(instance: Instance) -> bytes:
-    return _ENCODER.encode(instance)
+INSTANCES = Codec(Instance)  # `config.instances` values
+decode_instance = INSTANCES.decode
+encode_instance = INSTANCES.encode
 
 
 def _now() -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from pipeline.config.requests import RequestError, boolean, optional_text, text
+from pipeline.contract.codec import Codec
 from pipeline.events.cloudevent import parse_time, rfc3339
 from pipeline.events.types import EVENT_TYPES
 from pipeline.http.standard_webhooks import SecretFormatError, generate_secret, secret_key
@@ -73,17 +74,9 @@ class Subscription(msgspec.Struct, frozen=True, kw_only=True):
         return [self.secret]
 
 
-_DECODER = msgspec.json.Decoder(Subscription)
-_ENCODER = msgspec.json.Encoder()
-
-
-def decode_subscription(raw: bytes) -> Subscription:
-    """Raises `msgspec.DecodeError` (not JSON) or `msgspec.ValidationError` (not a subscription)."""
-    return _DECODER.decode(raw)
-
-
-def encode_subscription(subscription: Subscription) -> bytes:
-    return _ENCODER.encode(subscription)
+SUBSCRIPTIONS = Codec(Subscription)  # `config.subscriptions` values
+decode_subscription = SUBSCRIPTIONS.decode
+encode_subscription = SUBSCRIPTIONS.encode
 
 
 def type_matches(patterns: list[str], event_type: str) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 
+from pipeline.contract.codec import Codec
 from pipeline.delivery.outcome import Outcome
 from pipeline.delivery.signing import webhook_id
 from pipeline.events.cloudevent import parse_time, rfc3339
@@ -69,22 +70,9 @@ class DeliveryAttempt(msgspec.Struct, frozen=True, kw_only=True):
     payload: dict[str, Any]
 
 
-_TASKS = msgspec.json.Decoder(DeliveryTask)
-_DEAD = msgspec.json.Decoder(DeadDelivery)
-_ENCODER = msgspec.json.Encoder()
-
-
-def decode_task(raw: bytes) -> DeliveryTask:
-    """Raises `msgspec.DecodeError` (not JSON) or `msgspec.ValidationError` (not a task)."""
-    return _TASKS.decode(raw)
-
-
-def decode_dead(raw: bytes) -> DeadDelivery:
-    return _DEAD.decode(raw)
-
-
-def encode(record: msgspec.Struct) -> bytes:
-    return _ENCODER.encode(record)
+decode_task = Codec(DeliveryTask).decode  # `deliveries` and its retry tiers
+decode_dead = Codec(DeadDelivery).decode  # `deliveries.dead`
+encode = Codec.encode  # any of the records here
 
 
 def new_task(

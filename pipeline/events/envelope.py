@@ -13,6 +13,8 @@ from typing import Annotated
 
 import msgspec
 
+from pipeline.contract.codec import Codec
+
 ENVELOPE_SCHEMA = "webhook-envelope/1"
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
@@ -39,16 +41,6 @@ class WebhookEnvelope(msgspec.Struct, frozen=True, kw_only=True):
     options: EnvelopeOptions = EnvelopeOptions()
 
 
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(WebhookEnvelope)
-
-
-def encode_envelope(envelope: WebhookEnvelope) -> bytes:
-    """The `webhooks.raw` value."""
-    return _encoder.encode(envelope)
-
-
-def decode_envelope(raw: bytes) -> WebhookEnvelope:
-    """A `webhooks.raw` value; `msgspec.DecodeError` (`ValidationError`: JSON of another shape)
-    if it is not one."""
-    return _decoder.decode(raw)
+ENVELOPES = Codec(WebhookEnvelope)  # `webhooks.raw` values
+decode_envelope = ENVELOPES.decode
+encode_envelope = ENVELOPES.encode

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from pipeline.contract.codec import Codec
 from pipeline.events.cloudevent import rfc3339
 
 INVALID_SCHEMA = "invalid-record/1"
@@ -42,10 +43,6 @@ class InvalidRecord(msgspec.Struct, frozen=True, kw_only=True):
     exception: InternalException | msgspec.UnsetType = msgspec.UNSET
 
 
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(InvalidRecord)
-
-
 def invalid_record(
     *,
     stage: str,
@@ -71,14 +68,9 @@ def invalid_record(
     )
 
 
-def encode_invalid(letter: InvalidRecord) -> bytes:
-    """The `events.invalid` value."""
-    return _encoder.encode(letter)
-
-
-def decode_invalid(raw: bytes) -> InvalidRecord:
-    """An `events.invalid` value; `msgspec.DecodeError` if it is not one."""
-    return _decoder.decode(raw)
+INVALID = Codec(InvalidRecord)  # `events.invalid` values
+decode_invalid = INVALID.decode
+encode_invalid = INVALID.encode
 
 
 def undecodable(raw: bytes | None) -> dict[str, str]:

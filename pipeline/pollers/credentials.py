@@ -20,6 +20,7 @@ import msgspec
 
 from pipeline.config.keyring import KeyRing
 from pipeline.config.view import CompactedView
+from pipeline.contract.codec import Codec
 from pipeline.contract.topics import Topic
 from pipeline.events.cloudevent import rfc3339
 from pipeline.pollers.hootsuite_api import HootsuiteCredentials
@@ -36,8 +37,7 @@ class RotatedToken(msgspec.Struct, frozen=True, kw_only=True):
     rotated_at: str
 
 
-_decoder = msgspec.json.Decoder(RotatedToken)
-_encoder = msgspec.json.Encoder()
+TOKENS = Codec(RotatedToken)  # `pollers.credentials` values, their token sealed
 
 
 def grant_of(configured: HootsuiteCredentials) -> str:
@@ -55,7 +55,7 @@ def credentials_decoder(ring: KeyRing) -> Callable[[bytes], RotatedToken]:
     `ValueError`) or the ring's refusal makes the view skip (and log) a record it cannot use."""
 
     def decode(raw: bytes) -> RotatedToken:
-        sealed = _decoder.decode(raw)
+        sealed = TOKENS.decode(raw)
         token = ring.open(sealed.refresh_token, _context(sealed.instance_id))
         return msgspec.structs.replace(sealed, refresh_token=token)
 
@@ -82,7 +82,7 @@ async def write_rotated_token(
     sealed = msgspec.structs.replace(
         record, refresh_token=ring.seal(refresh_token, _context(instance_id))
     )
-    meta = await writer.send(topic, instance_id.encode(), _encoder.encode(sealed))
+    meta = await writer.send(topic, instance_id.encode(), TOKENS.encode(sealed))
     return record, int(meta.offset)
 
 

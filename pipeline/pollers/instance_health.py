@@ -15,6 +15,7 @@ from typing import Any, Literal
 import msgspec
 
 from pipeline.config.view import CompactedView, Unreadable
+from pipeline.contract.codec import Codec
 from pipeline.events.cloudevent import parse_time, rfc3339
 from pipeline.metrics import POLLER_INSTANCES as INSTANCES
 from pipeline.pollers.writer import RecordWriter
@@ -55,17 +56,10 @@ class InstanceHealth(msgspec.Struct, frozen=True, kw_only=True):
     last_success_at: str | None = None
 
 
-_decoder = msgspec.json.Decoder(InstanceHealth)
-_encoder = msgspec.json.Encoder()
-
-
-def decode_health(raw: bytes) -> InstanceHealth:
-    """A stored record; `msgspec.DecodeError` (a `ValueError`) makes the view skip and log it."""
-    return _decoder.decode(raw)
-
-
-def encode_health(record: InstanceHealth) -> bytes:
-    return _encoder.encode(record)
+# A stored record; a `msgspec.DecodeError` makes the view skip and log it.
+HEALTH = Codec(InstanceHealth)
+decode_health = HEALTH.decode
+encode_health = HEALTH.encode
 
 
 def shown_health(record: InstanceHealth) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from datetime import datetime
 import msgspec
 
 from pipeline.config.view import CompactedView
+from pipeline.contract.codec import Codec
 from pipeline.events.cloudevent import rfc3339
 
 # States a Hootsuite message never leaves; once such a message drops out of the listed window it
@@ -26,10 +27,6 @@ class PollerState(msgspec.Struct, frozen=True, kw_only=True):
     state: str
     seen_at: str
     scheduled_send_time: str | None = None
-
-
-_decoder = msgspec.json.Decoder(PollerState)
-_encoder = msgspec.json.Encoder()
 
 
 def state_key(instance_id: str, item_id: str) -> str:
@@ -49,13 +46,10 @@ def state_record(
     )
 
 
-def decode_state(raw: bytes) -> PollerState:
-    """A stored record; `msgspec.DecodeError` (a `ValueError`) makes the view skip and log it."""
-    return _decoder.decode(raw)
-
-
-def encode_state(record: PollerState) -> bytes:
-    return _encoder.encode(record)
+# A stored record; a `msgspec.DecodeError` makes the view skip and log it.
+STATES = Codec(PollerState)
+decode_state = STATES.decode
+encode_state = STATES.encode
 
 
 class PollerStateView(CompactedView[PollerState]):

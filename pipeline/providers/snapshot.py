@@ -11,6 +11,8 @@ from typing import Any
 
 import msgspec
 
+from pipeline.contract.codec import Codec
+
 SNAPSHOT_SCHEMA = "poll-snapshot/1"
 
 
@@ -34,14 +36,6 @@ class PollSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     options: SnapshotOptions = SnapshotOptions()
 
 
-_decoder = msgspec.json.Decoder(PollSnapshot)
-_encoder = msgspec.json.Encoder()
-
-
-def decode_snapshot(raw: bytes) -> PollSnapshot:
-    """Raises `msgspec.DecodeError` (`ValidationError`: JSON, but not a snapshot)."""
-    return _decoder.decode(raw)
-
-
-def encode_snapshot(snapshot: PollSnapshot) -> bytes:
-    return _encoder.encode(snapshot)
+SNAPSHOTS = Codec(PollSnapshot)  # a poll's snapshot
+decode_snapshot = SNAPSHOTS.decode
+encode_snapshot = SNAPSHOTS.encode

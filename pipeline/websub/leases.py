@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from pipeline.contract.codec import Codec
 from pipeline.contract.topics import Topic
 from pipeline.events.cloudevent import parse_time, rfc3339
 from pipeline.providers.base import LeaseChange
@@ -37,13 +38,8 @@ class Lease(msgspec.Struct, frozen=True, kw_only=True):
         return verified + timedelta(seconds=self.lease_seconds * fraction)
 
 
-_DECODER = msgspec.json.Decoder(Lease)
-_ENCODER = msgspec.json.Encoder()
-
-
-def decode_lease(raw: bytes) -> Lease:
-    """Raises `msgspec.DecodeError` for a value that is not a lease."""
-    return _DECODER.decode(raw)
+LEASES = Codec(Lease)  # `websub.leases` values
+decode_lease = LEASES.decode
 
 
 def lease_key(instance_id: str, channel_id: str) -> str:
@@ -73,7 +69,7 @@ class LeaseWriter:
         key = lease_key(instance_id, change.channel_id).encode()
         value = None
         if change.lease_seconds is not None:
-            value = _ENCODER.encode(new_lease(instance_id, change, datetime.now(UTC)))
+            value = LEASES.encode(new_lease(instance_id, change, datetime.now(UTC)))
         await self._producer.send(self._topic, key, value)
 
     async def forget(self, instance_id: str, channel_id: str) -> None:
