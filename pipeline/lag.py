@@ -31,7 +31,9 @@ class LagMonitor:
             admin, consumer = await self._clients()
             committed = await admin.list_consumer_group_offsets(self._group)
             ends = await consumer.end_offsets(list(committed)) if committed else {}
-        except KafkaError as exc:
+        # OSError, RuntimeError: a connection the broker's death reset or closed (aiokafka
+        # raises "the handler is closed"); the next measurement reconnects.
+        except (KafkaError, OSError, RuntimeError) as exc:
             log.warning("measuring consumer lag failed: %s", exc)
             return {}
         lags = {}

@@ -246,7 +246,9 @@ class StallWatchdog:
         asking, self._asking = self._asking, None
         try:
             ends: dict[Any, int] = asking.result()
-        except (KafkaError, TimeoutError) as exc:
+        # RuntimeError: aiokafka's request on a connection the broker's death closed ("the
+        # handler is closed"); OSError: one it reset.
+        except (KafkaError, TimeoutError, OSError, RuntimeError) as exc:
             self._unanswered(exc)
             return None
         if self._unanswered_since is not None:
@@ -293,7 +295,7 @@ class StallWatchdog:
             return
         try:
             positions = asking.result()
-        except (KafkaError, OSError) as exc:
+        except (KafkaError, OSError, RuntimeError) as exc:
             if not self._group_unreadable:
                 log.warning("stall check: the group's offsets unreadable (%s)", _name(exc))
             self._group_unreadable = True
@@ -330,7 +332,7 @@ class StallWatchdog:
             return True
         try:
             return bool(asking.result())
-        except (KafkaError, OSError) as exc:
+        except (KafkaError, OSError, RuntimeError) as exc:
             log.warning("stall check: the group's members unreadable (%s)", _name(exc))
             return True
 

@@ -286,16 +286,27 @@ async def test_a_worker_with_a_message_in_hand_is_not_stalled() -> None:
     assert exits == []
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [
+        KafkaTimeoutError("Failed to get offsets by times in 90000 ms"),
+        # Soak 20261207T045212Z, the broker SIGKILLed: the worker crashed on it (exit 1).
+        RuntimeError(
+            "unable to perform operation on <TCPTransport closed=True>; the handler is closed"
+        ),
+        ConnectionResetError(104, "Connection reset by peer"),
+    ],
+)
 async def test_unreadable_end_offsets_are_neither_a_crash_nor_a_stall(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, failure: Exception
 ) -> None:
     """After a broker restart aiokafka's end-offsets request failed after 90 s with the broker
     back: the exception crashed the worker (a faust timer's), which then hung in its shutdown.
-    aiokafka recovers by itself after that timeout; the worker must still be there."""
+    aiokafka recovers by itself after that timeout; the worker must still be there. A request
+    on a connection the broker's death closed fails the same way, sooner."""
     monkeypatch.setattr("pipeline.stall.EXIT_GRACE_SECONDS", 0.0)
     clock = Clock()
     exits: list[int] = []
-    failure = KafkaTimeoutError("Failed to get offsets by times in 90000 ms")
     consumer = FakeConsumer(ends={RAW: 2000}, committed={RAW: 631}, failure=failure)
     watchdog = StallWatchdog(FakeApp(consumer), StallDetector(60, clock), exit=exits.append)
     for clock.now in (0, 30, 61, 200):
