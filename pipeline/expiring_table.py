@@ -22,7 +22,7 @@ windows (`changelog_config`), so it does not keep what the store has forgotten.
 
 Memory does not follow the keys: the memtables are bounded by `store_options` and flushed at every
 expiry run that finds writes in them (a quiet worker holds none, and its WAL stays short); lookups
-do not fill the block cache (`UNCACHED_READS`): nearly all of them are misses that the Bloom filter
+do not fill the block cache (`uncached_reads`): nearly all of them are misses that the Bloom filter
 answers, and the rare data block read (a duplicate, a false positive) comes from the OS page
 cache, so a cache filled by them would only grow towards its bound with the events. What stays per
 key is RocksDB's index and filter blocks, about 2 bytes.
