@@ -163,10 +163,17 @@ async def handle(delivery: Delivery, task: DeliveryTask) -> None:
 
 async def _subscription(delivery: Delivery, task: DeliveryTask) -> Subscription | None:
     """The task's subscription, None only once deleted. While its record cannot be read the task
-    waits, uncommitted (a worker whose key ring cannot open it stops: `key_check`)."""
+    waits, uncommitted (a worker whose key ring cannot open it stops: `key_check`).
+
+    A subscription this worker has not read at all is not taken for a deleted one at once: the
+    worker that routed the task may have read it first. The view is read to its end, and only
+    a key still missing then (a tombstone compacted away, or never written) is gone."""
     view = delivery.subscriptions
     await view.caught_up.wait()
     found = view.lookup(task.subscription_id)
+    if found is None and not view.deleted(task.subscription_id):
+        await view.synced()
+        found = view.lookup(task.subscription_id)
     if not isinstance(found, Unreadable):
         return found
     log.warning("delivery %s waits: cannot read %s", task.delivery_id, found.describe())

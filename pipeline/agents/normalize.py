@@ -135,9 +135,10 @@ class Normalizer:
                 record.routed += sum(topic == self.router.deliveries for topic, _, _ in outputs)
 
     async def handle(self, events: list[EventT[Any]]) -> None:
+        fetched = time.monotonic()  # every record of the batch is in hand
         batch = [self.prepare(event) for event in events]
         self.drop_seen(batch)
-        await self.router.ready()
+        await self.router.ready(fetched)
         self.route(batch)
         await retrying("normalize", partial(self.write, batch))
         self.mark(batch)

@@ -6,10 +6,14 @@ acknowledged by Kafka before the batch's raw records are acked. Reading `events.
 cost one more fetch, one more faust stream and one more commit per event; the topic is still
 written, for the data teams, and replay reads it.
 
-The subscriptions come from `config.subscriptions`, followed live; routing waits until the topic
-has been read to its end once, so no event is routed against a half-loaded configuration, and
-while a subscription's record cannot be read: whether an event matches it is unknown, and a
-record that cannot be read is not a deleted one.
+The subscriptions come from `config.subscriptions`, followed live. Routing a batch waits:
+- until the topic has been read to its end once, so no event is routed against a half-loaded
+  configuration;
+- for a read barrier begun after the batch's records were fetched: a subscription whose 201 came
+  before a webhook was sent is acked before that webhook's record was written, so it applies to
+  it, however far behind the follower's own fetch is (one end-offsets request per batch);
+- while a subscription's record cannot be read: whether an event matches it is unknown, and a
+  record that cannot be read is not a deleted one.
 """
 
 from __future__ import annotations
@@ -37,11 +41,12 @@ class Router:
         self.deliveries = deliveries
         self._invalid = invalid
 
-    async def ready(self) -> None:
-        """Returns once the subscriptions have been read to their end once, and every one of
-        them can be read."""
+    async def ready(self, fetched: float) -> None:
+        """Returns once every subscription Kafka acked before `fetched` (`time.monotonic()`,
+        taken after the batch's records were fetched) is read, and every one can be read."""
         view = self._subscriptions
         await view.caught_up.wait()
+        await view.synced_since(fetched)
         if not view.unreadable:
             return
         log.warning("routing waits: %s", unreadable_summary([view]))

@@ -2,6 +2,11 @@
 
 Reconnects by itself when Kafka goes away; `caught_up` is set once every partition has been read
 to the end offset it had when following began.
+
+A read barrier (`synced`, `synced_since`) asks Kafka for the topic's end offsets itself, at once,
+and returns when the records before them have been read: it does not wait for the reading loop's
+idle fetch to end. Callers that need one per batch share it: a barrier begun at or after the moment
+they name covers them, so concurrent and back-to-back callers cost one request between them.
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -28,7 +35,11 @@ class TopicFollower:
         self._on_record = on_record
         self.caught_up = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._sync_waiters: list[asyncio.Future[None]] = []
+        self._consumer: AIOKafkaConsumer | None = None  # while one reads the topic
+        self._positions: dict[TopicPartition, int] = {}  # what it has handed to `on_record`
+        self._progress = asyncio.Event()  # set, and replaced, whenever the positions move
+        self._synced_at = -math.inf  # when the newest barrier that passed began (monotonic)
+        self._barrier: tuple[float, asyncio.Task[None]] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._follow(), name=f"follow:{self.topic}")
@@ -36,19 +47,48 @@ class TopicFollower:
     async def synced(self) -> None:
         """Return once every record written before this call has been read (a read barrier:
         what another process wrote and had acked is then in memory)."""
-        waiter = asyncio.get_running_loop().create_future()
-        self._sync_waiters.append(waiter)
-        try:
-            await waiter
-        finally:
-            if waiter in self._sync_waiters:
-                self._sync_waiters.remove(waiter)
+        await self.synced_since(time.monotonic())
+
+    async def synced_since(self, moment: float) -> None:
+        """Return once a read barrier begun at or after `moment` (`time.monotonic()`) has
+        passed: every record Kafka acked before `moment` has then been read."""
+        while self._synced_at < moment:
+            if self._barrier is None or self._barrier[0] < moment:
+                begun = time.monotonic()
+                task = asyncio.create_task(self._pass_barrier(begun), name=f"sync:{self.topic}")
+                self._barrier = (begun, task)
+            await asyncio.shield(self._barrier[1])
+
+    def assume_read(self) -> None:
+        """Take the topic as read to its end, now and at every later barrier: for a follower
+        that is never started, whose owner is filled by other means (unit tests)."""
+        self.caught_up.set()
+        self._synced_at = math.inf
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        tasks = [self._task, self._barrier[1] if self._barrier else None]
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _pass_barrier(self, begun: float) -> None:
+        while True:
+            consumer = self._consumer
+            if consumer is None:  # connecting, or Kafka is away: the next reader will do
+                await self._progress.wait()
+                continue
+            try:
+                ends = await consumer.end_offsets(list(self._positions))
+            except (KafkaError, OSError, RuntimeError) as exc:  # the reader's consumer closed
+                log.debug("end offsets of %s not read (%s); retrying", self.topic, exc)
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            while not all(self._positions.get(p, -1) >= end for p, end in ends.items()):
+                await self._progress.wait()
+            self._synced_at = max(self._synced_at, begun)
+            return
 
     async def _follow(self) -> None:
         while True:
@@ -59,6 +99,8 @@ class TopicFollower:
             except (KafkaError, OSError) as exc:
                 log.warning("reading %s failed (%s); retrying", self.topic, exc)
             finally:
+                self._consumer = None
+                self._positions = {}
                 await consumer.stop()
             await asyncio.sleep(RETRY_SECONDS)
 
@@ -71,26 +113,22 @@ class TopicFollower:
         consumer.assign(assigned)
         await consumer.seek_to_beginning(*assigned)
         ends = await consumer.end_offsets(assigned)
+        await self._moved(consumer, assigned)
+        self._consumer = consumer
         while True:
-            batch = await consumer.getmany(timeout_ms=100 if self._sync_waiters else 1000)
+            batch = await consumer.getmany(timeout_ms=1000)
             for records in batch.values():
                 for record in records:
                     self._on_record(record.key, record.value, record.offset)
+            await self._moved(consumer, assigned)
             if not self.caught_up.is_set() and await _reached(consumer, ends):
                 self.caught_up.set()
                 log.info("%s loaded", self.topic)
-            if self._sync_waiters:
-                await self._release_synced(consumer, assigned)
 
-    async def _release_synced(
-        self, consumer: AIOKafkaConsumer, assigned: list[TopicPartition]
-    ) -> None:
-        # Only the waiters already there when the end offsets were asked cover those offsets.
-        waiting = list(self._sync_waiters)
-        if await _reached(consumer, await consumer.end_offsets(assigned)):
-            for waiter in waiting:
-                if not waiter.done():
-                    waiter.set_result(None)
+    async def _moved(self, consumer: AIOKafkaConsumer, assigned: list[TopicPartition]) -> None:
+        self._positions = {p: await consumer.position(p) for p in assigned}
+        self._progress.set()
+        self._progress = asyncio.Event()
 
 
 async def _reached(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:

@@ -85,6 +85,20 @@ class CompactedView(Generic[T]):
         """Return once every record written to the topic before this call is in the view."""
         await self._follower.synced()
 
+    async def synced_since(self, moment: float) -> None:
+        """Return once every record Kafka acked before `moment` (`time.monotonic()`) is in the
+        view; callers naming nearby moments share one request for the end offsets."""
+        await self._follower.synced_since(moment)
+
+    def assume_read(self) -> None:
+        """Take the view as complete, now and at every later barrier: for a view that is never
+        started, filled by `apply` instead (unit tests)."""
+        self._follower.assume_read()
+
+    def deleted(self, key: str) -> bool:
+        """Whether the view read the key's tombstone (and nothing after it)."""
+        return key in self._tombstones
+
     async def stop(self) -> None:
         await self._follower.stop()
 

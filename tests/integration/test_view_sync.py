@@ -6,12 +6,19 @@ A poller taking shards over relies on it to see what the previous owner wrote ju
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from pipeline.agents.route import Router
+from pipeline.config.subscriptions import (
+    create_subscription,
+    decode_subscription,
+    encode_subscription,
+)
 from pipeline.config.view import CompactedView
 from tests.integration.conftest import stack_settings
 
@@ -22,6 +29,11 @@ pytestmark = pytest.mark.integration
 def topic(kafka_bootstrap: str, tmp_path: Path) -> str:
     """A fresh compacted topic of the manifest (created by `stack_settings`, outside the loop)."""
     return stack_settings(kafka_bootstrap, tmp_path).topic("pollers.credentials")
+
+
+@pytest.fixture
+def subscriptions_topic(kafka_bootstrap: str, tmp_path: Path) -> str:
+    return stack_settings(kafka_bootstrap, tmp_path).topic("config.subscriptions")
 
 
 async def test_synced_returns_only_once_every_acked_record_is_read(
@@ -39,6 +51,31 @@ async def test_synced_returns_only_once_every_acked_record_is_read(
             await producer.send_and_wait(topic, orjson.dumps({"n": round_}), key=b"k")
             await asyncio.wait_for(view.synced(), 10)
             assert view.get("k") == {"n": round_}
+    finally:
+        await producer.stop()
+        await view.stop()
+
+
+async def test_a_subscription_acked_before_a_batch_is_fetched_is_routed_with_that_batch(
+    kafka_bootstrap: str, subscriptions_topic: str
+) -> None:
+    """The race of a webhook sent right after its subscription's 201: the worker may fetch the
+    webhook before its follower fetched the subscription. Routing's barrier closes it."""
+    topic = subscriptions_topic
+    view = CompactedView(kafka_bootstrap, topic, decode_subscription)
+    view.start()
+    router = Router(view, deliveries="deliveries", invalid="invalid")
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    event = {"id": "e1", "source": "/instances/i1", "type": "post.sent", "instanceid": "i1"}
+    try:
+        await asyncio.wait_for(view.caught_up.wait(), 30)
+        for n in range(5):
+            sub = create_subscription({"id": f"s{n}", "name": "n", "url": "https://example.com"})
+            await producer.send_and_wait(topic, encode_subscription(sub), key=sub.id.encode())
+            await asyncio.wait_for(router.ready(time.monotonic()), 10)
+            routed = {key for _, key, _ in router.outputs(event, orjson.dumps(event))}
+            assert routed == {f"s{k}".encode() for k in range(n + 1)}
     finally:
         await producer.stop()
         await view.stop()

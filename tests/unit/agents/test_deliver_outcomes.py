@@ -141,7 +141,7 @@ async def stage() -> AsyncIterator[Stage]:
     subscriptions: CompactedView[Subscription] = CompactedView(
         "127.0.0.1:1", "unused", decode_subscription
     )
-    subscriptions.caught_up.set()
+    subscriptions.assume_read()
     sender = Sender(allow_private=True)
     await sender.start()
     delivery = Delivery(
@@ -280,6 +280,30 @@ async def test_a_task_of_a_deleted_subscription_is_dropped(stage: Stage) -> None
     await _deliver(stage, _task())
     assert stage.receiver.hits == []
     assert stage.producer.writes == []
+
+
+async def test_a_subscription_not_read_here_yet_is_read_to_the_end_not_taken_as_deleted(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another worker routed the task: it read the subscription before this one did. A key the
+    view never saw is looked up again after a read barrier; only a tombstone deletes at once."""
+    view = stage.delivery.subscriptions
+    written = stage.subscribe(200)
+    del view._values["s1"]  # as though this worker had not read it yet
+    barriers: list[str] = []
+
+    async def synced() -> None:  # the barrier reads the record the other worker had read
+        barriers.append("synced")
+        view.apply("s1", written, 1)
+
+    monkeypatch.setattr(view, "synced", synced)
+    await _deliver(stage, _task())
+    assert barriers == ["synced"]
+    assert len(stage.receiver.hits) == 1
+    view.apply("s1", None, 2)  # now deleted, and known to be: no barrier
+    await _deliver(stage, _task(delivery_id="d2", webhook_id="msg_2"))
+    assert barriers == ["synced"]
+    assert len(stage.receiver.hits) == 1
 
 
 async def test_a_task_whose_subscription_cannot_be_read_waits_and_is_then_delivered(

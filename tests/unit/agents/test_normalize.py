@@ -74,7 +74,7 @@ def _subscriptions(*subscriptions: Subscription) -> CompactedView[Subscription]:
     view: CompactedView[Subscription] = CompactedView("127.0.0.1:1", "subs", decode_subscription)
     for offset, subscription in enumerate(subscriptions):
         view.apply(subscription.id, subscription, offset)
-    view.caught_up.set()
+    view.assume_read()
     return view
 
 

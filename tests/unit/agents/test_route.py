@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import msgspec
 import orjson
@@ -86,10 +87,10 @@ async def test_routing_waits_while_a_subscription_cannot_be_read() -> None:
     it would lose its tasks for good (issue 23). It resumes once the record is rewritten."""
     routing = router(subscription("all", ["*"], None))
     view = routing._subscriptions
-    view.caught_up.set()
-    await asyncio.wait_for(routing.ready(), 1)
+    view.assume_read()
+    await asyncio.wait_for(routing.ready(time.monotonic()), 1)
     view._consume(b"posts", b"{not json", 5)
-    waiting = asyncio.create_task(routing.ready())
+    waiting = asyncio.create_task(routing.ready(time.monotonic()))
     await asyncio.sleep(0.05)
     assert not waiting.done()
     view.apply("posts", subscription("posts", ["post.*"], None), 6)

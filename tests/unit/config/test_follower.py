@@ -27,6 +27,8 @@ class Consumer:
     failures = 0
     started = 0
 
+    end_offset_requests = 0
+
     def __init__(self, **config: Any) -> None:
         self.positions: dict[TopicPartition, int] = {}
 
@@ -48,6 +50,8 @@ class Consumer:
 
     async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
         assert Consumer.log is not None
+        Consumer.end_offset_requests += 1
+        await asyncio.sleep(0.01)  # a round trip to the broker
         return {p: len(Consumer.log[p.partition]) for p in partitions}
 
     async def position(self, partition: TopicPartition) -> int:
@@ -72,6 +76,7 @@ class Consumer:
 @pytest.fixture(autouse=True)
 def consumer(monkeypatch: pytest.MonkeyPatch) -> None:
     Consumer.log, Consumer.failures, Consumer.started = {0: [], 1: []}, 0, 0
+    Consumer.end_offset_requests = 0
 
     async def partitions_of(bootstrap: str, topic: str) -> list[int]:
         return sorted(Consumer.log or ())
@@ -133,6 +138,58 @@ async def test_later_records_are_followed_and_synced_waits_for_them() -> None:
         assert seen.records == [(b"c", b"3", 0)]
     finally:
         await follower.stop()
+
+
+async def test_callers_waiting_together_share_one_barrier_and_a_later_moment_needs_its_own() -> (
+    None
+):
+    """The normalize agent asks for a barrier per batch: callers that come while one is under
+    way for their moment share it, one end-offsets request between them."""
+    assert Consumer.log is not None
+    seen = Seen()
+    follower = TopicFollower("kafka:9092", "unit.config", seen)
+    follower.start()
+    try:
+        await asyncio.wait_for(follower.caught_up.wait(), 2)
+        before = Consumer.end_offset_requests
+        Consumer.log[0].append((b"d", b"4"))
+        moment = time.monotonic()
+        await asyncio.wait_for(
+            asyncio.gather(*(follower.synced_since(moment) for _ in range(10))), 2
+        )
+        assert Consumer.end_offset_requests == before + 1
+        assert seen.records == [(b"d", b"4", 0)]
+        await asyncio.wait_for(follower.synced_since(moment), 2)  # covered already
+        assert Consumer.end_offset_requests == before + 1
+        Consumer.log[1].append((b"e", b"5"))
+        await asyncio.wait_for(follower.synced(), 2)  # a later moment: a barrier of its own
+        assert Consumer.end_offset_requests == before + 2
+        assert seen.records[-1] == (b"e", b"5", 0)
+    finally:
+        await follower.stop()
+
+
+async def test_a_barrier_asked_while_kafka_is_away_waits_for_the_next_reader() -> None:
+    assert Consumer.log is not None
+    Consumer.log[0].append((b"k", b"v"))
+    Consumer.failures = 3
+    seen = Seen()
+    follower = TopicFollower("kafka:9092", "unit.config", seen)
+    follower.start()
+    try:
+        await asyncio.wait_for(follower.synced(), 2)
+        assert Consumer.started == 4
+        assert seen.records == [(b"k", b"v", 0)]
+    finally:
+        await follower.stop()
+
+
+def test_a_follower_assumed_read_passes_every_barrier_without_kafka() -> None:
+    follower = TopicFollower("kafka:9092", "unit.config", Seen())
+    follower.assume_read()
+    assert follower.caught_up.is_set()
+    asyncio.run(asyncio.wait_for(follower.synced(), 1))
+    assert Consumer.end_offset_requests == 0
 
 
 async def test_a_broker_away_or_a_missing_topic_is_retried_until_it_is_there() -> None:
