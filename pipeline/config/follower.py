@@ -98,7 +98,8 @@ class TopicFollower:
             offsets = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
             await offsets.start()
             self._offsets = offsets
-        return await self._offsets.end_offsets(partitions)
+        ends: dict[TopicPartition, int] = await self._offsets.end_offsets(partitions)
+        return ends
 
     async def _close_offsets(self) -> None:
         offsets, self._offsets = self._offsets, None
