@@ -124,11 +124,12 @@ class Normalizing:
                     self.counts.repeats += 1
                     continue
                 fresh[key] = None
-                outputs.append((normalized, event["subject"].encode(), orjson.dumps(event)))
+                value = orjson.dumps(event)
+                outputs.append((normalized, event["subject"].encode(), value))
                 self.counts.events += 1
                 for subscription in self.subscriptions:
                     if subscription.matches(str(event.get("type")), event.get("instanceid")):
-                        task = new_task(subscription.id, event, reason="live")
+                        task = new_task(subscription.id, event, reason="live", encoded=value)
                         outputs.append((deliveries, subscription.id.encode(), encode(task)))
                         self.counts.tasks += 1
         return outputs, list(fresh)

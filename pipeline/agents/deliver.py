@@ -38,6 +38,7 @@ from pipeline.delivery.tasks import (
     dead_letter,
     decode_task,
     encode,
+    event_head,
     later,
     retry_task,
     seconds_until_due,
@@ -286,7 +287,8 @@ def _observe(
     ).inc()
     metrics.DELIVERY_DURATION.labels(subscription.id).observe(record.duration_seconds)
     if outcome.kind is OutcomeKind.DELIVERED:
-        received = parse_time(task.event.get("receivedat"))
+        head = event_head(task.event)
+        received = parse_time(head.receivedat)
         if received is not None:
             latency = max(0.0, time.time() - received.timestamp())
-            metrics.END_TO_END_LATENCY.labels(str(task.event.get("provider"))).observe(latency)
+            metrics.END_TO_END_LATENCY.labels(str(head.provider)).observe(latency)

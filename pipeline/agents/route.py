@@ -63,7 +63,7 @@ class Router:
                 (
                     self.deliveries,
                     s.id.encode(),
-                    encode(new_task(s.id, event, reason="live")),
+                    encode(new_task(s.id, event, reason="live", encoded=value)),
                 )
                 for s in self._subscriptions.values()
                 if s.matches(kind, instance)

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 from typing import Any
 
+import msgspec
 import orjson
 
 from pipeline.config.subscriptions import Subscription
@@ -27,11 +28,12 @@ _EVENT_TYPES = {"created": "CREATED", "deleted": "DELETED"}
 _UNKNOWN_ENTITIES = ("integration", "pipeline")
 
 
-def render(subscription: Subscription, event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    """The body to POST and the headers this format adds (or overrides)."""
+def render(subscription: Subscription, event: msgspec.Raw) -> tuple[bytes, dict[str, str]]:
+    """The body to POST and the headers this format adds (or overrides); `event`: the
+    CloudEvent's JSON."""
     if subscription.format != CLOUD_ELEMENTS:
-        return orjson.dumps(event), {}
-    body = orjson.dumps(cloud_elements_body(event))
+        return bytes(memoryview(event)), {}
+    body = orjson.dumps(cloud_elements_body(orjson.loads(memoryview(event))))
     key = subscription.signature_key or subscription.secret
     return body, {
         "content-type": JSON_CONTENT_TYPE,

@@ -8,6 +8,11 @@ drop the rare repeat.
 msgspec Structs, chosen by `python -m bench codecs`: decoding a task into one (its types checked)
 costs less than `orjson.loads` into a dict, a frozen dataclass built from that dict about twice as
 much, and encoding under half a microsecond more than orjson (BENCHMARKS.md, "Codecs").
+
+A task's event is raw JSON (`msgspec.Raw`): the bytes routing wrote to `events.normalized` are
+copied into the task, and from the task into the POST body and the attempt record, never decoded
+into a dict and encoded again (three times per delivery before). What the delivery path reads of
+it (`EventHead`) is decoded on its own.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ class DeliveryTask(msgspec.Struct, frozen=True, kw_only=True):
     delivery_id: str
     subscription_id: str
     webhook_id: str
-    event: dict[str, Any]  # the CloudEvent exactly as on `events.normalized`
+    event: msgspec.Raw  # the CloudEvent's JSON, exactly as on `events.normalized`
     attempt: int
     not_before: str | None  # RFC 3339; None: due at once
     reason: str  # live, replay, redrive or test
@@ -67,23 +72,40 @@ class DeliveryAttempt(msgspec.Struct, frozen=True, kw_only=True):
     response_code: int | None
     outcome: str
     error: str | None
-    payload: dict[str, Any]
+    payload: msgspec.Raw  # the task's event
+
+
+class EventHead(msgspec.Struct):
+    """The fields of a task's CloudEvent the delivery path reads; the others are skipped."""
+
+    id: str | None = None
+    type: str | None = None
+    provider: str | None = None
+    receivedat: str | None = None
 
 
 decode_task = Codec(DeliveryTask).decode  # `deliveries` and its retry tiers
+event_head = Codec(EventHead).decode  # a task's `event`
 decode_dead = Codec(DeadDelivery).decode  # `deliveries.dead`
 encode = Codec.encode  # any of the records here
 
 
 def new_task(
-    subscription_id: str, event: dict[str, Any], *, reason: str, force: bool = False
+    subscription_id: str,
+    event: dict[str, Any],
+    *,
+    reason: str,
+    force: bool = False,
+    encoded: bytes | None = None,
 ) -> DeliveryTask:
-    """`reason`: live, replay, redrive or test; `force` bypasses "already delivered" suppression."""
+    """`reason`: live, replay, redrive or test; `force` bypasses "already delivered" suppression;
+    `encoded`: the event's JSON when the caller has it (routing: as written to
+    `events.normalized`), so it is not encoded again."""
     return DeliveryTask(
         delivery_id=uuid.uuid4().hex,
         subscription_id=subscription_id,
         webhook_id=webhook_id(subscription_id, str(event["source"]), str(event["id"])),
-        event=event,
+        event=msgspec.Raw(encode(event) if encoded is None else encoded),
         attempt=1,
         not_before=None,
         reason=reason,
@@ -128,14 +150,14 @@ def seconds_until_due(task: DeliveryTask) -> float:
 def attempt_record(
     task: DeliveryTask, outcome: Outcome, started: datetime, duration: float
 ) -> DeliveryAttempt:
-    event = task.event
+    head = event_head(task.event)
     return DeliveryAttempt(
         attempt_id=uuid.uuid4().hex,
         delivery_id=task.delivery_id,
         subscription_id=task.subscription_id,
         webhook_id=task.webhook_id,
-        event_id=event.get("id"),
-        type=event.get("type"),
+        event_id=head.id,
+        type=head.type,
         attempt=task.attempt,
         reason=task.reason,
         started_at=rfc3339(started),
@@ -143,7 +165,7 @@ def attempt_record(
         response_code=outcome.status_code,
         outcome=outcome.kind.name.lower(),
         error=outcome.error,
-        payload=event,
+        payload=task.event,
     )
 
 
