@@ -19,7 +19,7 @@ The subscriptions come from `config.subscriptions`, followed live. Routing a bat
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline import metrics
 from pipeline.agents.guard import internal_error
@@ -29,7 +29,14 @@ from pipeline.delivery.tasks import encode, new_task
 from pipeline.events.invalid import encode_invalid
 
 log = logging.getLogger(__name__)
-Output = tuple[str, bytes, bytes]  # topic, key, value
+
+
+class Output(NamedTuple):
+    """One record a batch writes."""
+
+    topic: str
+    key: bytes
+    value: bytes
 
 
 class Router:
@@ -60,7 +67,7 @@ class Router:
         try:
             kind, instance = str(event.get("type")), event.get("instanceid")
             tasks = [
-                (
+                Output(
                     self.deliveries,
                     s.id.encode(),
                     encode(new_task(s.id, event, reason="live", encoded=value)),
@@ -72,5 +79,5 @@ class Router:
             log.exception("route: an event failed unexpectedly; dead-lettered")
             metrics.AGENT_ERRORS.labels("route").inc()
             metrics.EVENTS_INVALID.labels("route", "internal_error").inc()
-            return [(self._invalid, b"", encode_invalid(internal_error("route", exc, value)))]
+            return [Output(self._invalid, b"", encode_invalid(internal_error("route", exc, value)))]
         return tasks

@@ -12,18 +12,35 @@ flight per subscription, so one slow subscriber cannot hold every pooled connect
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl as ssl_module
 import time
 from collections.abc import Mapping
 from types import TracebackType
+from typing import NamedTuple
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
+from yarl import URL
 
 from pipeline.delivery.guarded_resolver import GuardedResolver
 
-PostResult = tuple[int | None, dict[str, str], str | None, float]
-"""(status or None, response headers with lower-case names, error or None, seconds taken)."""
+
+class PostResult(NamedTuple):
+    """One attempt's answer; a transport failure is `status` None and a short `error`."""
+
+    status: int | None
+    headers: dict[str, str]  # lower-case names
+    error: str | None
+    seconds: float
+
+
+@functools.lru_cache(maxsize=4096)
+def parsed_url(url: str) -> URL:
+    """A subscription's URL parsed once, not on every attempt (aiohttp parses a string each
+    time); bounded, so edited or deleted subscriptions' URLs age out."""
+    return URL(url)
+
 
 USER_AGENT = "social-events-pipeline"
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024
@@ -121,8 +138,8 @@ class Sender:
                 status, response_headers = await self._exchange(self._session, url, body, headers)
         except (aiohttp.ClientError, OSError) as exc:
             # TimeoutError is an OSError: the deadline above and aiohttp's own timeouts land here.
-            return None, {}, _describe(exc, timeout), time.monotonic() - started
-        return status, response_headers, None, time.monotonic() - started
+            return PostResult(None, {}, _describe(exc, timeout), time.monotonic() - started)
+        return PostResult(status, response_headers, None, time.monotonic() - started)
 
     async def _exchange(
         self,
@@ -131,7 +148,10 @@ class Sender:
         body: bytes,
         headers: Mapping[str, str],
     ) -> tuple[int, dict[str, str]]:
-        async with session.post(url, data=body, headers=headers, allow_redirects=False) as response:
+        target = parsed_url(url)
+        async with session.post(
+            target, data=body, headers=headers, allow_redirects=False
+        ) as response:
             await _discard(response.content, self._max_response_bytes)
             return response.status, {key.lower(): value for key, value in response.headers.items()}
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
-from pipeline.delivery.sender import Sender
+from pipeline.delivery.sender import Sender, parsed_url
 
 CHUNK = b"x" * 65536
 
@@ -101,6 +101,18 @@ async def test_success_sends_body_and_headers(receiver: Receiver, sender: Sender
     assert receiver.last_body == b'{"a":1}'
     assert receiver.last_headers["webhook-id"] == "msg_1"
     assert receiver.last_headers["content-type"] == "application/cloudevents+json"
+
+
+async def test_a_subscribers_url_is_parsed_once_for_all_its_attempts(
+    receiver: Receiver, sender: Sender
+) -> None:
+    url = f"{receiver.base}/ok?token=t1"
+    parsed_url.cache_clear()
+    for _ in range(3):
+        result = await sender.post(url, b"{}", {}, timeout=5)
+        assert result.status == 200
+    assert (parsed_url.cache_info().misses, parsed_url.cache_info().hits) == (1, 2)
+    assert receiver.hits["/ok"] == 3
 
 
 @pytest.mark.parametrize("code", [500, 410, 400])
