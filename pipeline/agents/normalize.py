@@ -138,8 +138,9 @@ class Normalizer:
         fetched = time.monotonic()  # every record of the batch is in hand
         batch = [self.prepare(event) for event in events]
         self.drop_seen(batch)
-        await self.router.ready(fetched)
-        self.route(batch)
+        if any(record.events for record in batch):  # repeats and dead letters route nothing
+            await self.router.ready(fetched)
+            self.route(batch)
         await retrying("normalize", partial(self.write, batch))
         self.mark(batch)
         # The marks' changelog records in the producer's hands before the records are acked.

@@ -6,8 +6,11 @@ A poller taking shards over relies on it to see what the previous owner wrote ju
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -36,24 +39,33 @@ def subscriptions_topic(kafka_bootstrap: str, tmp_path: Path) -> str:
     return stack_settings(kafka_bootstrap, tmp_path).topic("config.subscriptions")
 
 
+@contextlib.asynccontextmanager
+async def loaded_with_producer(
+    view: CompactedView[Any], bootstrap: str
+) -> AsyncIterator[AIOKafkaProducer]:
+    """The view started and loaded, and a producer that waits for every replica's ack."""
+    view.start()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await asyncio.wait_for(view.caught_up.wait(), 30)
+        yield producer
+    finally:
+        await producer.stop()
+        await view.stop()
+
+
 async def test_synced_returns_only_once_every_acked_record_is_read(
     kafka_bootstrap: str, topic: str
 ) -> None:
     view = CompactedView(kafka_bootstrap, topic, orjson.loads)
-    view.start()
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        await asyncio.wait_for(view.caught_up.wait(), 30)
+    async with loaded_with_producer(view, kafka_bootstrap) as producer:
         for round_ in range(5):
             # The view's consumer is idle in a 1 s fetch when the record lands: only the
             # barrier makes the record visible at once.
             await producer.send_and_wait(topic, orjson.dumps({"n": round_}), key=b"k")
             await asyncio.wait_for(view.synced(), 10)
             assert view.get("k") == {"n": round_}
-    finally:
-        await producer.stop()
-        await view.stop()
 
 
 async def test_a_subscription_acked_before_a_batch_is_fetched_is_routed_with_that_batch(
@@ -63,22 +75,15 @@ async def test_a_subscription_acked_before_a_batch_is_fetched_is_routed_with_tha
     webhook before its follower fetched the subscription. Routing's barrier closes it."""
     topic = subscriptions_topic
     view = CompactedView(kafka_bootstrap, topic, decode_subscription)
-    view.start()
     router = Router(view, deliveries="deliveries", invalid="invalid")
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await producer.start()
     event = {"id": "e1", "source": "/instances/i1", "type": "post.sent", "instanceid": "i1"}
-    try:
-        await asyncio.wait_for(view.caught_up.wait(), 30)
+    async with loaded_with_producer(view, kafka_bootstrap) as producer:
         for n in range(5):
             sub = create_subscription({"id": f"s{n}", "name": "n", "url": "https://example.com"})
             await producer.send_and_wait(topic, encode_subscription(sub), key=sub.id.encode())
             await asyncio.wait_for(router.ready(time.monotonic()), 10)
             routed = {key for _, key, _ in router.outputs(event, orjson.dumps(event))}
             assert routed == {f"s{k}".encode() for k in range(n + 1)}
-    finally:
-        await producer.stop()
-        await view.stop()
 
 
 async def test_a_barrier_on_an_idle_view_does_not_wait_for_the_readers_fetch(

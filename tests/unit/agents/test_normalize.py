@@ -233,6 +233,16 @@ async def test_nothing_is_routed_before_the_subscriptions_are_loaded() -> None:
     assert len(writer.on("deliveries")) == 1
 
 
+async def test_a_batch_that_routes_nothing_does_not_wait_for_the_subscriptions() -> None:
+    """Dead letters and repeats have no tasks: no read barrier, no wait for a loading view."""
+    view = _subscriptions(EVERYTHING)
+    view.caught_up.clear()
+    built, writer = normalizer(view)
+    await asyncio.wait_for(built.handle([Record(b"\x00 not an envelope")]), 1)  # type: ignore[list-item]
+    assert len(writer.on("events.invalid")) == 1
+    assert writer.on("deliveries") == []
+
+
 async def test_an_event_no_subscription_wants_is_written_without_a_task() -> None:
     leads = Subscription(
         id="leads",

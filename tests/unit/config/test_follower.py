@@ -4,8 +4,9 @@ aiokafka's consumer that serves the records a test appends."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -94,6 +95,18 @@ class Seen:
         self.records.append((key, value, offset))
 
 
+@contextlib.asynccontextmanager
+async def following(seen: Seen) -> AsyncIterator[TopicFollower]:
+    """A started follower, caught up; stopped afterwards."""
+    follower = TopicFollower("kafka:9092", "unit.config", seen)
+    follower.start()
+    try:
+        await asyncio.wait_for(follower.caught_up.wait(), 2)
+        yield follower
+    finally:
+        await follower.stop()
+
+
 async def _until(condition: Callable[[], bool], seconds: float = 2.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -129,15 +142,10 @@ async def test_an_empty_topic_is_caught_up_at_once() -> None:
 async def test_later_records_are_followed_and_synced_waits_for_them() -> None:
     assert Consumer.log is not None
     seen = Seen()
-    follower = TopicFollower("kafka:9092", "unit.config", seen)
-    follower.start()
-    try:
-        await asyncio.wait_for(follower.caught_up.wait(), 2)
+    async with following(seen) as follower:
         Consumer.log[1].append((b"c", b"3"))  # written by another process, acked
         await asyncio.wait_for(follower.synced(), 2)
         assert seen.records == [(b"c", b"3", 0)]
-    finally:
-        await follower.stop()
 
 
 async def test_callers_waiting_together_share_one_barrier_and_a_later_moment_needs_its_own() -> (
@@ -147,10 +155,7 @@ async def test_callers_waiting_together_share_one_barrier_and_a_later_moment_nee
     way for their moment share it, one end-offsets request between them."""
     assert Consumer.log is not None
     seen = Seen()
-    follower = TopicFollower("kafka:9092", "unit.config", seen)
-    follower.start()
-    try:
-        await asyncio.wait_for(follower.caught_up.wait(), 2)
+    async with following(seen) as follower:
         before = Consumer.end_offset_requests
         Consumer.log[0].append((b"d", b"4"))
         moment = time.monotonic()
@@ -165,8 +170,6 @@ async def test_callers_waiting_together_share_one_barrier_and_a_later_moment_nee
         await asyncio.wait_for(follower.synced(), 2)  # a later moment: a barrier of its own
         assert Consumer.end_offset_requests == before + 2
         assert seen.records[-1] == (b"e", b"5", 0)
-    finally:
-        await follower.stop()
 
 
 async def test_a_barrier_asked_while_kafka_is_away_waits_for_the_next_reader() -> None:
