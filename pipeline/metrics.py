@@ -210,6 +210,17 @@ DELIVERIES_WAITING_CONFIG = Gauge(
     "pipeline_deliveries_waiting_for_config",
     "Delivery tasks held uncommitted because their subscription's record cannot be read here.",
 )
+DELIVERY_LANES_HELD = Gauge(
+    "pipeline_delivery_lanes_held",
+    "Lanes of an ordered subscription (one per event subject) held back by a task waiting for "
+    "its retry, on this worker.",
+    ["subscription"],
+)
+DELIVERY_HELD_OLDEST = Gauge(
+    "pipeline_delivery_held_oldest_seconds",
+    "How long the oldest task holding back a lane of this ordered subscription has been failing.",
+    ["subscription"],
+)
 TABLE_KEYS = Gauge(
     "pipeline_table_keys",
     "Keys an expiring table holds on this worker's open partitions (RocksDB's estimate).",

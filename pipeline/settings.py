@@ -154,7 +154,15 @@ class Settings(BaseSettings):
         default=8,
         ge=1,
         le=1024,
-        description="requests in flight to one subscription; more are deferred to tier 1",
+        description="requests in flight to one subscription, per worker; more are deferred to "
+        "tier 1 (an ordered subscription's wait)",
+    )
+    delivery_held_limit: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="tasks of ordered subscriptions held in their lanes per retry tier and "
+        "worker; past it the tier reads no further task until a lane moves",
     )
     stall_timeout: Annotated[float, NoDecode] = Field(
         default=60.0,

@@ -1,11 +1,19 @@
 """`deliveries` | `deliveries.retry.<n>` → deliver (the sink) → subscriber callbacks.
 
-One agent per tier, so a task waiting for its retry time blocks only tasks due later than it. Every
-attempt is logged on `deliveries.attempts`. A failure moves the task to the next tier (or to
-`deliveries.dead` after the last), 410 disables the subscription, and a subscriber already holding
-its limit of requests has a further task wait for a slot while it answers quickly, or deferred to
-tier 1 when it is slow, so it never ties up shared slots (`pipeline.delivery.gates`). Only a
-deleted subscription drops a task: one whose record cannot be read holds the task, uncommitted.
+One agent per tier, so a task waiting for its retry time blocks only tasks due later than it. Each
+agent reads its tasks into lanes (`pipeline.delivery.lanes`): a task of an ordered subscription
+(`ordering: "subject"`) waits for the tasks of its subject read before it; any other runs beside
+the others, up to `PIPELINE_DELIVERY_CONCURRENCY` requests per tier. A task is acked once it has
+ended, so faust commits no offset past a task still running (`pipeline.faust_fixes`).
+
+Every attempt is logged on `deliveries.attempts`. A failure moves an unordered task to the next
+tier (or to `deliveries.dead` after the last); an ordered one is retried in place, on the same
+schedule, holding back its subject's later tasks only, and when its retries are spent it and the
+tasks then waiting behind it are dead-lettered in order. 410 disables the subscription, and a
+subscriber already holding its limit of requests has a further task wait for a slot while it
+answers quickly, or deferred to tier 1 when it is slow (an ordered task waits), so it never ties
+up shared slots (`pipeline.delivery.gates`). Only a deleted subscription drops a task: one whose
+record cannot be read holds the task, uncommitted.
 """
 
 from __future__ import annotations
@@ -20,16 +28,17 @@ from typing import Any
 
 import faust
 import msgspec
-from faust.types import StreamT
+from faust.types import EventT, StreamT
 
 from pipeline import metrics
-from pipeline.agents.batching import Writer
+from pipeline.agents.batching import Writer, manual_acks
 from pipeline.agents.guard import guarded, retrying
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.subscriptions import Subscription, disable_gone
 from pipeline.config.view import CompactedView, Unreadable
 from pipeline.delivery.attempt import attempt
 from pipeline.delivery.gates import SubscriberGates
+from pipeline.delivery.lanes import Lanes
 from pipeline.delivery.outcome import Outcome, OutcomeKind, status_class
 from pipeline.delivery.sender import Sender
 from pipeline.delivery.tasks import (
@@ -39,6 +48,7 @@ from pipeline.delivery.tasks import (
     decode_task,
     encode,
     event_head,
+    key_of,
     later,
     retry_task,
     seconds_until_due,
@@ -50,11 +60,13 @@ from pipeline.events.invalid import (
     encode_invalid,
     invalid_record,
 )
+from pipeline.faust_fixes import as_current
 from pipeline.settings import Settings
 from pipeline.tables import Tables
 from pipeline.topics import Topics
 
 log = logging.getLogger(__name__)
+HELD_METRICS_SECONDS = 5.0
 
 
 @dataclass
@@ -71,6 +83,9 @@ class Delivery:
     codec: ConfigCodec  # seals a subscription this agent writes back (disabled on 410)
     # webhook-id → set once the attempt now running for it has concluded (see `settled`)
     attempting: dict[str, asyncio.Event] = field(default_factory=dict)
+    # delivery-id → (subscription, since when): ordered tasks waiting to be retried in place,
+    # each holding back its lane (`pipeline_delivery_lanes_held`)
+    held: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     def delivered(self, key: str) -> bool:
         return self.tables.delivered.seen(key)
@@ -84,25 +99,124 @@ class Delivery:
             await running.wait()
         return self.delivered(webhook_id)
 
+    def held_lanes(self) -> dict[str, tuple[int, float]]:
+        """Per subscription: lanes held back by a task waiting for its retry, and how long the
+        oldest has waited (seconds)."""
+        now = time.monotonic()
+        lanes: dict[str, tuple[int, float]] = {}
+        for subscription, since in self.held.values():
+            count, oldest = lanes.get(subscription, (0, 0.0))
+            lanes[subscription] = (count + 1, max(oldest, now - since))
+        return lanes
+
+
+@dataclass(slots=True)
+class Taken:
+    """A record a deliver agent has read: its task (None: not a task), and where it runs."""
+
+    event: EventT[Any]
+    task: DeliveryTask | None
+    lane: tuple[str, str | None] | None  # (subscription, subject): ordered; None: alone
+
 
 def register_deliver(app: faust.App, delivery: Delivery) -> list[Any]:
-    concurrency = delivery.settings.delivery_concurrency
     agents = []
-
-    async def dead_letter(value: bytes) -> None:
-        invalid = delivery.topics.events_invalid.get_topic_name()
-        await (await delivery.writer.send(invalid, b"", value))
-
     for tier, topic in enumerate(delivery.topics.delivery_tiers):
 
         async def deliver(stream: StreamT[bytes]) -> None:
-            async for raw in stream:
-                await guarded("deliver", raw, partial(deliver_one, delivery, raw), dead_letter)
+            await TierLanes(delivery, manual_acks(stream)).run()
 
-        agents.append(
-            app.agent(topic, name=f"deliver-tier-{tier}", concurrency=concurrency)(deliver)
-        )
+        agents.append(app.agent(topic, name=f"deliver-tier-{tier}")(deliver))
+
+    @app.timer(interval=HELD_METRICS_SECONDS)
+    async def publish_held_lanes() -> None:
+        publish_held(delivery)
+
     return agents
+
+
+def publish_held(delivery: Delivery) -> None:
+    """`pipeline_delivery_lanes_held` and `pipeline_delivery_held_oldest_seconds`, now."""
+    metrics.DELIVERY_LANES_HELD.clear()
+    metrics.DELIVERY_HELD_OLDEST.clear()
+    for subscription, (lanes, oldest) in delivery.held_lanes().items():
+        metrics.DELIVERY_LANES_HELD.labels(subscription).set(lanes)
+        metrics.DELIVERY_HELD_OLDEST.labels(subscription).set(round(oldest, 3))
+
+
+class TierLanes:
+    """One tier's deliver agent: reads its tasks, runs them in lanes, acks each as it ends."""
+
+    def __init__(self, delivery: Delivery, stream: StreamT[bytes]) -> None:
+        self._delivery = delivery
+        self._stream = stream
+        settings = delivery.settings
+        self._lanes: Lanes[Taken] = Lanes(
+            self._run,
+            self._behind,
+            slots=asyncio.Semaphore(settings.delivery_concurrency),
+            held_limit=settings.delivery_held_limit,
+        )
+
+    async def run(self) -> None:
+        try:
+            async for event in self._stream.events():
+                taken = await self._take(event)
+                await self._lanes.submit(taken, taken.lane)
+        finally:
+            await self._lanes.close()
+
+    async def _take(self, event: EventT[Any]) -> Taken:
+        try:
+            task = decode_task(event.value or b"")
+        except msgspec.DecodeError:  # dead-lettered when run
+            return Taken(event, None, None)
+        return Taken(event, task, await _lane(self._delivery, task))
+
+    async def _run(self, taken: Taken) -> bool:
+        """True unless the task ended dead (its lane's waiting tasks then follow it)."""
+        delivery, raw = self._delivery, taken.event.value
+        alive = True
+
+        async def handle_it() -> None:
+            nonlocal alive
+            if taken.task is None:
+                await deliver_one(delivery, raw)
+            else:
+                alive = await handle(delivery, taken.task, self._lanes.slot if taken.lane else None)
+
+        with as_current(taken.event):  # the `delivered` mark's partition is the task's
+            await guarded("deliver", raw, handle_it, partial(_dead_invalid, delivery))
+        await self._stream.ack(taken.event)
+        return alive
+
+    async def _behind(self, taken: Taken, head: Taken) -> None:
+        """A task that waited in its lane behind `head`, dead-lettered with it, in order."""
+        task, ended = taken.task, head.task.delivery_id if head.task else "?"
+        with as_current(taken.event):  # None: never in a lane; delivered: by an earlier run
+            if task is not None and not self._delivery.delivered(task.webhook_id):
+                why = f"held behind delivery {ended} of its subject, which ended dead"
+                held = Outcome(OutcomeKind.RETRY, None, None, why)
+                dead = dead_letter(task, "held_back", held)
+                await retrying("deliver", partial(_write_dead, self._delivery, task, dead))
+                metrics.DELIVERIES_DEAD.labels(task.subscription_id).inc()
+        await self._stream.ack(taken.event)
+
+
+async def _lane(delivery: Delivery, task: DeliveryTask) -> tuple[str, str | None] | None:
+    """The task's lane if its subscription is ordered, or may be: one not read yet, or whose
+    record cannot be read, is laned too (it waits there for its record, as it would alone)."""
+    view = delivery.subscriptions
+    await view.caught_up.wait()
+    found = view.lookup(task.subscription_id)
+    if isinstance(found, Subscription) and not found.ordered:
+        return None
+    return task.subscription_id, event_head(task.event).subject
+
+
+async def _dead_invalid(delivery: Delivery, value: bytes) -> None:
+    invalid = delivery.topics.events_invalid.get_topic_name()
+    await (await delivery.writer.send(invalid, b"", value))
 
 
 async def deliver_one(delivery: Delivery, raw: bytes) -> None:
@@ -134,32 +248,45 @@ async def _dead_letter(delivery: Delivery, letter: InvalidRecord) -> None:
     metrics.EVENTS_INVALID.labels("deliver", letter.reason).inc()
 
 
-async def handle(delivery: Delivery, task: DeliveryTask) -> None:
-    due_in = seconds_until_due(task)
-    if due_in > 0:  # a live task is due at once: no trip through the event loop for it
-        await asyncio.sleep(due_in)
-    subscription = await _subscription(delivery, task)
-    if subscription is None:
-        log.info("dropping delivery %s: subscription deleted", task.delivery_id)
-        return
-    if not subscription.enabled:
-        dead = dead_letter(task, "disabled", None)
-        await (await _send(delivery, delivery.topics.deliveries_dead, task, dead))  # acked first
-        metrics.DELIVERIES_DEAD.labels(subscription.id).inc()
-        return
-    if task.force:
-        await _deliver(delivery, task, subscription)
-        return
-    webhook_id = task.webhook_id
-    if await delivery.settled(webhook_id):
-        metrics.DELIVERIES_SUPPRESSED.inc()
-        return
-    concluded = delivery.attempting[webhook_id] = asyncio.Event()
+async def handle(
+    delivery: Delivery, task: DeliveryTask, lane: asyncio.Semaphore | None = None
+) -> bool:
+    """Deliver `task`; False if it ended dead. `lane`: the tier's request slots, when the task
+    runs in an ordered lane: it is then retried in place, not on the next tier, and waits for
+    its subscriber's slot instead of being deferred."""
     try:
-        await _deliver(delivery, task, subscription)
+        while True:
+            due_in = seconds_until_due(task)
+            if due_in > 0:  # a live task is due at once: no trip through the event loop for it
+                await asyncio.sleep(due_in)
+            subscription = await _subscription(delivery, task)
+            if subscription is None:
+                log.info("dropping delivery %s: subscription deleted", task.delivery_id)
+                return True
+            if not subscription.enabled:
+                dead = dead_letter(task, "disabled", None)
+                await _write_dead(delivery, task, dead)  # acked first
+                metrics.DELIVERIES_DEAD.labels(subscription.id).inc()
+                return True
+            if task.force:
+                ended = await _deliver(delivery, task, subscription, lane)
+            else:
+                webhook_id = task.webhook_id
+                if await delivery.settled(webhook_id):
+                    metrics.DELIVERIES_SUPPRESSED.inc()
+                    return True
+                concluded = delivery.attempting[webhook_id] = asyncio.Event()
+                try:
+                    ended = await _deliver(delivery, task, subscription, lane)
+                finally:
+                    del delivery.attempting[webhook_id]
+                    concluded.set()
+            if not isinstance(ended, DeliveryTask):
+                return ended
+            delivery.held.setdefault(task.delivery_id, (subscription.id, time.monotonic()))
+            task = ended  # retried in place, holding its lane
     finally:
-        del delivery.attempting[webhook_id]
-        concluded.set()
+        delivery.held.pop(task.delivery_id, None)
 
 
 async def _subscription(delivery: Delivery, task: DeliveryTask) -> Subscription | None:
@@ -187,22 +314,34 @@ async def _subscription(delivery: Delivery, task: DeliveryTask) -> Subscription 
     return found
 
 
-async def _deliver(delivery: Delivery, task: DeliveryTask, subscription: Subscription) -> None:
-    """One attempt, or its deferral when the subscriber holds its share of requests."""
-    started = await delivery.gates.acquire(subscription.id)
+async def _deliver(
+    delivery: Delivery,
+    task: DeliveryTask,
+    subscription: Subscription,
+    lane: asyncio.Semaphore | None,
+) -> bool | DeliveryTask:
+    """One attempt, or its deferral when the subscriber holds its share of requests. Ended: True
+    unless dead; in a lane, a task to retry in place instead of the next tier."""
+    started = await delivery.gates.acquire(subscription.id, defer=lane is None)
     if started is None:
         later = _deferred(delivery, task)
         # Acked before faust may commit this task's offset: a crash must not lose the deferral.
         await (await _send(delivery, delivery.topics.delivery_tiers[1], task, later))
         metrics.DELIVERIES_DEFERRED.labels(subscription.id).inc()
-        return
+        return True
     metrics.DELIVERIES_IN_FLIGHT.inc()
     try:
-        outcome, record = await attempt(task, subscription, delivery.sender, delivery.settings)
+        if lane is None:  # its tier slot taken before it started
+            outcome, record = await attempt(task, subscription, delivery.sender, delivery.settings)
+        else:
+            async with lane:
+                outcome, record = await attempt(
+                    task, subscription, delivery.sender, delivery.settings
+                )
     finally:
         metrics.DELIVERIES_IN_FLIGHT.dec()
         delivery.gates.release(subscription.id, started)
-    await _conclude(delivery, task, subscription, outcome, record)
+    return await _conclude(delivery, task, subscription, outcome, record, in_place=lane is not None)
 
 
 async def _conclude(
@@ -211,7 +350,9 @@ async def _conclude(
     subscription: Subscription,
     outcome: Outcome,
     record: DeliveryAttempt,
-) -> None:
+    *,
+    in_place: bool,
+) -> bool | DeliveryTask:
     topics = delivery.topics
     acks = [
         await delivery.writer.send(
@@ -224,14 +365,14 @@ async def _conclude(
         # before the kill (7 such repeats in one round of `make soak`). The record is queued
         # first; both go out in the producer's next requests.
         delivery.tables.delivered.add(task.webhook_id)
+    ended: bool | DeliveryTask = outcome.kind is OutcomeKind.DELIVERED
     if outcome.kind is OutcomeKind.RETRY and task.attempt <= len(delivery.settings.retry_schedule):
         tier = task.attempt
         delay = max(delivery.settings.retry_schedule[tier - 1], outcome.retry_after or 0.0)
-        acks.append(
-            await _send(
-                delivery, topics.delivery_tiers[tier], task, retry_task(task, delay, outcome)
-            )
-        )
+        ended = retry_task(task, delay, outcome)
+        if not in_place:
+            acks.append(await _send(delivery, topics.delivery_tiers[tier], task, ended))
+            ended = True
         metrics.DELIVERY_RETRIES.labels(str(tier)).inc()
     elif outcome.kind is not OutcomeKind.DELIVERED:
         reason = {OutcomeKind.DISABLE: "gone", OutcomeKind.REFUSED: "refused"}.get(
@@ -248,13 +389,17 @@ async def _conclude(
     if outcome.kind is OutcomeKind.DISABLE:
         await _disable(delivery, subscription, outcome)
     _observe(task, subscription, outcome, record)
+    return ended
 
 
 async def _send(
     delivery: Delivery, topic: Any, task: DeliveryTask, value: DeliveryTask
 ) -> Awaitable[Any]:
-    key = task.subscription_id.encode()
-    return await delivery.writer.send(topic.get_topic_name(), key, encode(value))
+    return await delivery.writer.send(topic.get_topic_name(), key_of(task), encode(value))
+
+
+async def _write_dead(delivery: Delivery, task: DeliveryTask, dead: DeliveryTask) -> None:
+    await (await _send(delivery, delivery.topics.deliveries_dead, task, dead))
 
 
 def _deferred(delivery: Delivery, task: DeliveryTask) -> DeliveryTask:

@@ -25,7 +25,7 @@ from pipeline import metrics
 from pipeline.agents.guard import internal_error
 from pipeline.config.subscriptions import Subscription
 from pipeline.config.view import CompactedView, unreadable_summary
-from pipeline.delivery.tasks import encode, new_task
+from pipeline.delivery.tasks import encode, new_task, task_key
 from pipeline.events.invalid import encode_invalid
 
 log = logging.getLogger(__name__)
@@ -66,10 +66,11 @@ class Router:
         counted (`pipeline_deliveries_routed_total`) once Kafka has them, by the caller."""
         try:
             kind, instance = str(event.get("type")), event.get("instanceid")
+            subject = event.get("subject")
             tasks = [
                 Output(
                     self.deliveries,
-                    s.id.encode(),
+                    task_key(s.id, subject),
                     encode(new_task(s.id, event, reason="live", encoded=value)),
                 )
                 for s in self._subscriptions.values()

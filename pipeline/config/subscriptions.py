@@ -28,6 +28,9 @@ _PATTERN = re.compile(r"^(\*|[a-z_]+\.\*|[a-z_]+\.[a-z_]+)$")
 ORDERS = ("name", "created", "modified")
 PAGE_SIZES = (20, 25, 50, 100)
 FORMATS = ("cloudevents", "cloud-elements")
+# "subject": the events of one subject are delivered one after the other, in their order on
+# `events.normalized` (`pipeline.delivery.lanes`); "none": side by side, as fast as they go.
+ORDERINGS = ("none", "subject")
 
 
 class Subscription(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,6 +52,11 @@ class Subscription(msgspec.Struct, frozen=True, kw_only=True):
     format: str = "cloudevents"  # the body delivered: see `pipeline.delivery.formats`
     # Signs `Elements-Webhook-Signature` in the cloud-elements format (None: the `secret`).
     signature_key: str | None = None
+    ordering: str = "none"  # one of ORDERINGS
+
+    @property
+    def ordered(self) -> bool:
+        return self.ordering == "subject"
 
     def public(self) -> dict[str, Any]:
         """What the admin API shows after creation: never a secret."""
@@ -110,6 +118,7 @@ def create_subscription(body: dict[str, Any]) -> Subscription:
         modified=now,
         format=_format(body),
         signature_key=optional_text(body, "signature_key"),
+        ordering=_ordering(body),
     )
 
 
@@ -135,6 +144,8 @@ def patch_subscription(subscription: Subscription, body: dict[str, Any]) -> Subs
         changes["format"] = _format(body)
     if "signature_key" in body:
         changes["signature_key"] = optional_text(body, "signature_key")
+    if "ordering" in body:
+        changes["ordering"] = _ordering(body)
     return msgspec.structs.replace(subscription, **changes)
 
 
@@ -142,6 +153,13 @@ def _format(body: dict[str, Any]) -> str:
     value = body.get("format") or FORMATS[0]
     if value not in FORMATS:
         raise RequestError("format", f"must be one of {', '.join(FORMATS)}")
+    return str(value)
+
+
+def _ordering(body: dict[str, Any]) -> str:
+    value = body.get("ordering") or ORDERINGS[0]
+    if value not in ORDERINGS:
+        raise RequestError("ordering", f"must be one of {', '.join(ORDERINGS)}")
     return str(value)
 
 

@@ -5,7 +5,10 @@ further tasks only as its requests finish. When it answers quickly (its oldest r
 began less than `SLOW_SECONDS` ago, and its recent answers took less than that on average) a slot
 frees within milliseconds, so the task waits for one, at most `PATIENCE_SECONDS`. When it is slow
 or hung the task is deferred to the first retry tier at once, so it ties up none of the shared
-delivery slots and the other subscribers' deliveries go on.
+delivery slots and the other subscribers' deliveries go on. A task of an ordered lane is never
+deferred (a later task of its subject would pass it): it waits for its subscriber's slot before
+it takes a shared one, so it ties none up either. The limits are per worker: N workers sharing a
+subscription's partitions may have N times the limit in flight to it.
 
 Waiting tasks queue in arrival order and a finished request hands its slot to the first of them
 directly: one wake-up per freed slot. (Waking every waiter to compete for it cost one timer and
@@ -49,19 +52,21 @@ class SubscriberGates:
         oldest = min(gate.started, default=self._clock())
         return gate.average >= SLOW_SECONDS or self._clock() - oldest >= SLOW_SECONDS
 
-    async def acquire(self, subscription: str) -> float | None:
-        """A slot (its start time, for `release`), or None: defer the task."""
+    async def acquire(self, subscription: str, *, defer: bool = True) -> float | None:
+        """A slot (its start time, for `release`), or None: defer the task. With `defer=False`
+        (an ordered lane, which cannot let a later task pass) it waits for a slot however long
+        the subscriber takes, and never returns None."""
         gate = self._gates[subscription]
         if len(gate.started) < self.limit and not gate.waiting:
             started = self._clock()
             gate.started.append(started)
             return started
-        if self.slow(subscription):
+        if defer and self.slow(subscription):
             return None
         handed: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         gate.waiting.append(handed)
         try:
-            async with asyncio.timeout(PATIENCE_SECONDS):
+            async with asyncio.timeout(PATIENCE_SECONDS if defer else None):
                 return await handed
         except TimeoutError:
             if handed.done() and not handed.cancelled():

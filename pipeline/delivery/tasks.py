@@ -80,6 +80,7 @@ class EventHead(msgspec.Struct):
 
     id: str | None = None
     type: str | None = None
+    subject: str | None = None
     provider: str | None = None
     receivedat: str | None = None
 
@@ -88,6 +89,20 @@ decode_task = Codec(DeliveryTask).decode  # `deliveries` and its retry tiers
 event_head = Codec(EventHead).decode  # a task's `event`
 decode_dead = Codec(DeadDelivery).decode  # `deliveries.dead`
 encode = Codec.encode  # any of the records here
+
+
+def task_key(subscription_id: str, subject: object) -> bytes:
+    """The record key of a task on `deliveries`, its retry tiers and `deliveries.dead`: the
+    subscription and the event's subject. One subject's tasks share a partition (and so keep
+    their order, and find their `delivered` marks), while one subscription's subjects spread over
+    every partition, and so over every worker."""
+    if subject is None:
+        return subscription_id.encode()
+    return f"{subscription_id} {subject}".encode()
+
+
+def key_of(task: DeliveryTask) -> bytes:
+    return task_key(task.subscription_id, event_head(task.event).subject)
 
 
 def new_task(

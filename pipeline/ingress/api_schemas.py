@@ -135,6 +135,11 @@ SUBSCRIPTION_FIELDS: dict[str, Schema] = {
     "instance_ids": _nullable(TEXTS),
     "enabled": FLAG,
     "format": {"enum": ["cloudevents", "cloud-elements"]},
+    "ordering": {
+        "enum": ["none", "subject"],
+        "description": "subject: one subject's events delivered one at a time, in their order "
+        "on events.normalized, across retries and restarts; none (the default): side by side",
+    },
 }
 
 SUBSCRIPTION: Schema = _closed(

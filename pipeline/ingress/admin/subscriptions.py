@@ -19,7 +19,7 @@ from pipeline.config.subscriptions import (
     rotate_secret,
 )
 from pipeline.contract.topics import Topic
-from pipeline.delivery.tasks import DeliveryTask, encode, new_task
+from pipeline.delivery.tasks import DeliveryTask, encode, key_of, new_task
 from pipeline.events.cloudevent import parse_time, rfc3339
 from pipeline.http.openapi import Answer, Operation, Param, ref
 from pipeline.ingress.admin.http import ADMIN_ANSWERS, ID, INVALID, NOT_FOUND, read_json
@@ -143,7 +143,7 @@ async def send_test(request: web.Request) -> web.Response:
 
 async def _queue(ingress: Ingress, task: DeliveryTask) -> None:
     topic = ingress.settings.topic(Topic.DELIVERIES)
-    await ingress.producer.send(topic, task.subscription_id.encode(), encode(task))
+    await ingress.producer.send(topic, key_of(task), encode(task))
 
 
 def _moment(body: dict[str, Any], key: str) -> datetime:

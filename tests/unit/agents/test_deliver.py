@@ -73,7 +73,7 @@ async def test_a_2xx_is_marked_before_its_log_record_is_acked() -> None:
     outcome = Outcome(OutcomeKind.DELIVERED, 200, None, None)
     record = attempt_record(task, outcome, datetime.now(UTC), 0.01)
     concluding = asyncio.ensure_future(
-        _conclude(delivery(writer, delivered), task, subscription, outcome, record)
+        _conclude(delivery(writer, delivered), task, subscription, outcome, record, in_place=False)
     )
     await asyncio.wait_for(writer.sending.wait(), timeout=1)
     await asyncio.sleep(0)  # `_conclude` runs on to its wait for the acks

@@ -11,19 +11,21 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from pipeline import metrics
-from pipeline.agents.deliver import Delivery, deliver_one
+from pipeline.agents.deliver import Delivery, deliver_one, handle
 from pipeline.config.keyring import KeyRing
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.subscriptions import Subscription, decode_subscription
 from pipeline.config.view import CompactedView
 from pipeline.delivery.gates import SubscriberGates
 from pipeline.delivery.sender import Sender
+from pipeline.delivery.tasks import decode_task
 from pipeline.events.cloudevent import parse_time
 from pipeline.settings import load_settings
 
@@ -343,3 +345,53 @@ async def test_a_record_that_is_not_json_is_a_dead_letter_on_events_invalid(
     [letter] = stage.producer.on("events.invalid")
     assert (letter["stage"], letter["reason"]) == ("deliver", "unreadable_record")
     assert stage.receiver.hits == []
+
+
+async def _ordered(stage: Stage, task: dict[str, Any]) -> bool:
+    """The task run in an ordered lane, as the agent runs it (`TierLanes`)."""
+    return await handle(stage.delivery, decode_task(orjson.dumps(task)), asyncio.Semaphore(4))
+
+
+async def test_an_ordered_task_is_retried_in_place_holding_its_lane_until_it_succeeds(
+    stage: Stage,
+) -> None:
+    """Issue 26: a later task of the subject must not pass it, so no retry tier (whose agent
+    runs beside this one) gets it; its lane is shown held while it waits."""
+    stage.delivery.settings = load_settings(
+        allow_private_destinations=True, retry_schedule=(0.2, 0.2)
+    )
+    failing = stage.subscribe(503, ordering="subject")
+    running = asyncio.ensure_future(_ordered(stage, _task()))
+    async with asyncio.timeout(5):
+        while not stage.delivery.held:  # noqa: ASYNC110 - a deadline poll of a plain dict
+            await asyncio.sleep(0.01)
+    [(count, waited)] = [stage.delivery.held_lanes()["s1"]]
+    assert (count, waited >= 0) == (1, True)
+    stage.delivery.subscriptions.apply(
+        "s1", msgspec.structs.replace(failing, url=stage.base + "/hook/200"), 1
+    )
+    assert await asyncio.wait_for(running, 5) is True
+    assert [hit[0] for hit in stage.receiver.hits] == ["/hook/503", "/hook/200"]
+    assert [a["outcome"] for a in stage.producer.on("deliveries.attempts")] == [
+        "retry",
+        "delivered",
+    ]
+    assert [a["attempt"] for a in stage.producer.on("deliveries.attempts")] == [1, 2]
+    assert all(not t.startswith("deliveries.retry") for t, _, _ in stage.producer.writes)
+    assert stage.table.marked == ["msg_1"]
+    assert stage.delivery.held == {}
+
+
+async def test_an_ordered_task_whose_retries_run_out_ends_dead(stage: Stage) -> None:
+    stage.delivery.settings = load_settings(
+        allow_private_destinations=True, retry_schedule=(0.05, 0.05)
+    )
+    stage.subscribe(500, ordering="subject")
+    assert await asyncio.wait_for(_ordered(stage, _task()), 5) is False
+    assert len(stage.receiver.hits) == 3
+    [dead] = stage.producer.on("deliveries.dead")
+    assert (dead["dead_reason"], dead["attempt"]) == ("exhausted", 3)
+    [key] = [k for t, k, _ in stage.producer.writes if t == "deliveries.dead"]
+    assert key == b"s1 posts/1"  # its subject's partition: dead letters keep the order
+    assert all(not t.startswith("deliveries.retry") for t, _, _ in stage.producer.writes)
+    assert stage.delivery.held == {}

@@ -142,7 +142,11 @@ async def test_a_new_event_is_written_with_its_task_then_marked_seen() -> None:
     assert event["type"] == "post.sent"
     assert CATALOG.violation(event) is None
     [(task_key, task)] = writer.on("deliveries")
-    assert (task_key, task["subscription_id"], task["reason"]) == (b"all", "all", "live")
+    assert (task_key, task["subscription_id"], task["reason"]) == (
+        f"all {event['subject']}".encode(),
+        "all",
+        "live",
+    )
     assert task["event"] == event
     assert writer.on("events.invalid") == []
     dedup = _dedup(built)

@@ -43,7 +43,7 @@ def router(*subscriptions: Subscription) -> Router:
     return Router(view, deliveries="deliveries", invalid="invalid")
 
 
-def test_each_matching_subscription_gets_one_task_keyed_by_its_id() -> None:
+def test_each_matching_subscription_gets_one_task_keyed_by_its_id_and_the_subject() -> None:
     routed = router(
         subscription("all", ["*"], None),
         subscription("posts", ["post.*"], ["i1"]),
@@ -51,8 +51,8 @@ def test_each_matching_subscription_gets_one_task_keyed_by_its_id() -> None:
         subscription("leads", ["lead.created"], None),
     ).outputs(EVENT, orjson.dumps(EVENT))
     assert [(topic, key) for topic, key, _ in routed] == [
-        ("deliveries", b"all"),
-        ("deliveries", b"posts"),
+        ("deliveries", b"all posts/1"),
+        ("deliveries", b"posts posts/1"),
     ]
     tasks = [orjson.loads(value) for _, _, value in routed]
     assert [task["event"] for task in tasks] == [EVENT, EVENT]
@@ -96,6 +96,6 @@ async def test_routing_waits_while_a_subscription_cannot_be_read() -> None:
     view.apply("posts", subscription("posts", ["post.*"], None), 6)
     await asyncio.wait_for(waiting, 1)
     assert [key for _, key, _ in routing.outputs(EVENT, orjson.dumps(EVENT))] == [
-        b"all",
-        b"posts",
+        b"all posts/1",
+        b"posts posts/1",
     ]

@@ -135,3 +135,19 @@ def test_a_short_or_malformed_secret_is_refused_by_the_admin_api(secret: str) ->
     with pytest.raises(RequestError) as caught:
         create_subscription({**body, "secret": secret})
     assert caught.value.field == "secret"
+
+
+def test_ordering_is_none_unless_asked_and_only_none_or_subject() -> None:
+    assert make().ordering == "none"
+    assert make().ordered is False
+    ordered = make(ordering="subject")
+    assert (ordered.ordering, ordered.ordered) == ("subject", True)
+    assert patch_subscription(ordered, {"ordering": "none"}).ordered is False
+    assert patch_subscription(ordered, {"name": "m"}).ordered is True
+    with pytest.raises(RequestError) as caught:
+        make(ordering="fifo")
+    assert caught.value.field == "ordering"
+    # a record written before the field existed reads as unordered
+    old = msgspec.json.encode({**msgspec.structs.asdict(make()), "ordering": None})
+    old = old.replace(b',"ordering":null', b"")
+    assert decode_subscription(old).ordering == "none"

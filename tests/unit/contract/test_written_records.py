@@ -212,7 +212,7 @@ def test_routing_writes_delivery_tasks_as_their_schema_says() -> None:
     router = Router(subscriptions, deliveries="deliveries", invalid="events.invalid")
     event = _event()
     [(topic, key, value)] = router.outputs(event, orjson.dumps(event))
-    assert (topic, key) == ("deliveries", b"sub1")
+    assert (topic, key) == ("deliveries", f"sub1 {event['subject']}".encode())
     assert_valid("delivery-task.json", value)
 
 

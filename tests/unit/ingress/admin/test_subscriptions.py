@@ -130,7 +130,7 @@ async def test_a_test_ping_is_queued_on_deliveries(admin: Admin) -> None:
     assert status == 202
     assert answer["queued"] == 1
     [(key, value)] = admin.producer.on("unit.deliveries")
-    assert key == b"s1"
+    assert key == b"s1 subscriptions/s1"  # the subscription and the event's subject
     task = orjson.loads(value or b"")
     assert (task["subscription_id"], task["reason"], task["force"]) == ("s1", "test", True)
     assert task["event"]["id"] == answer["event_id"]
