@@ -177,6 +177,7 @@ class DirectChangelog:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._unsent: deque[tuple[int | None, bytes, bytes | None]] = deque()
         self._sending: asyncio.Future[None] | None = None
+        self._unacked: set[asyncio.Future[Any]] = set()
         super().__init__(*args, **kwargs)
 
     def on_key_set(self, key: Any, value: Any) -> None:
@@ -204,6 +205,12 @@ class DirectChangelog:
         if sending is not None:
             await asyncio.shield(sending)
 
+    async def changelog_acked(self) -> None:
+        """Returns once every write so far is acknowledged by Kafka (a restart recovers it)."""
+        await self.changelog_sent()
+        if self._unacked:
+            await asyncio.gather(*self._unacked, return_exceptions=True)
+
     async def _send_unsent(self) -> None:
         unsent = self._unsent
         topic = self.changelog_topic_name
@@ -211,6 +218,8 @@ class DirectChangelog:
             partition, key, value = unsent[0]
             ack = await self.app.producer.send(topic, key, value, partition, None, None)
             unsent.popleft()  # only once the producer has it: a failed send is tried again
+            self._unacked.add(ack)
+            ack.add_done_callback(self._unacked.discard)
             ack.add_done_callback(partial(self._persisted, topic))
 
     def _persisted(self, topic: str, ack: asyncio.Future[Any]) -> None:

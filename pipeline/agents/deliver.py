@@ -385,7 +385,10 @@ async def _conclude(
     await asyncio.gather(*acks)
     # The mark's changelog record in the producer's hands before the task is acked (faust's
     # commit then waits for its ack); queued a moment after the log record, as faust queued it.
-    await retrying("deliver", delivery.tables.delivered.changelog_sent)
+    # In an ordered lane, acknowledged before the next task of the subject is sent: a mark lost
+    # to a crash would have this one sent again after it (a repeat out of order).
+    marks = delivery.tables.delivered
+    await retrying("deliver", marks.changelog_acked if in_place else marks.changelog_sent)
     if outcome.kind is OutcomeKind.DISABLE:
         await _disable(delivery, subscription, outcome)
     _observe(task, subscription, outcome, record)

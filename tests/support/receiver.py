@@ -19,13 +19,16 @@ class Received:
     at: float
     headers: dict[str, str]
     body: bytes
+    status: int = 0  # what it was answered
 
 
 @dataclass
 class Receiver:
-    """`answer(n)` gives the status for the n-th request (0-based); `HANG` never answers."""
+    """`answer(n)` gives the status for the n-th request (0-based); `HANG` never answers.
+    `decide(request)`, when given, answers instead, from what was received."""
 
     answer: Callable[[int], int] = lambda n: 200
+    decide: Callable[[Received], int] | None = None
     retry_after: str | None = None
     delay: float = 0.0  # seconds before answering: a slower subscriber
     received: list[Received] = field(default_factory=list)
@@ -52,12 +55,12 @@ class Receiver:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         number = len(self.received)
-        self.received.append(
-            Received(time.monotonic(), dict(request.headers), await request.read())
-        )
+        received = Received(time.monotonic(), dict(request.headers), await request.read())
+        self.received.append(received)
         async with self._arrived:
             self._arrived.notify_all()
-        status = self.answer(number)
+        status = self.answer(number) if self.decide is None else self.decide(received)
+        received.status = status
         if self.delay:
             await asyncio.sleep(self.delay)
         if status == HANG:

@@ -736,6 +736,23 @@ async def test_a_table_write_goes_to_the_producer_without_faust_s_buffer(
     assert table.store.persisted_offset(TP(topic, 2)) == 41  # as faust's `_on_changelog_sent`
 
 
+async def test_changelog_acked_returns_only_once_kafka_acknowledged_every_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What an ordered lane waits for before the next task of its subject is sent."""
+    table, producer = delivered_table(tmp_path, monkeypatch)
+    with as_current(SourceEvent("deliveries", 1)):  # type: ignore[arg-type]
+        table.add("msg_1")
+    waiting = asyncio.ensure_future(table.changelog_acked())
+    await asyncio.sleep(0.01)
+    assert len(producer.sent) == 1
+    assert not waiting.done()
+    topic = table.changelog_topic_name
+    producer.acks[0].set_result(SimpleNamespace(topic=topic, partition=1, offset=7))
+    await asyncio.wait_for(waiting, 1)
+    await asyncio.wait_for(table.changelog_acked(), 1)  # nothing left to wait for
+
+
 async def test_faust_alone_queues_each_table_write_in_its_producer_buffer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
