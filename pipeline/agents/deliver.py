@@ -128,10 +128,10 @@ def register_deliver(app: faust.App, delivery: Delivery) -> list[Any]:
 
         agents.append(app.agent(topic, name=f"deliver-tier-{tier}")(deliver))
 
-    @app.timer(interval=HELD_METRICS_SECONDS)
     async def publish_held_lanes() -> None:
         publish_held(delivery)
 
+    app.timer(HELD_METRICS_SECONDS)(publish_held_lanes)
     return agents
 
 
