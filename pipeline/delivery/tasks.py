@@ -51,7 +51,7 @@ class DeliveryTask(msgspec.Struct, frozen=True, kw_only=True):
 class DeadDelivery(DeliveryTask, frozen=True, kw_only=True):
     """A task that will not be attempted again, as on `deliveries.dead`; redrive re-queues it."""
 
-    dead_reason: str  # exhausted, gone, refused or disabled
+    dead_reason: str  # exhausted, gone, refused, disabled or held_back
     dead_at: str
 
 
