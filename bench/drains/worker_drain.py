@@ -18,8 +18,9 @@ the same receiver and subscriptions), each clocked from its own start and counte
 receiver's log as it stood then, and adds `ratios`: worker / bare deliveries/s and CPU-s per 1,000
 delivered events.
 
-Work spreads over workers by partition: `webhooks.raw` is keyed by instance id and `deliveries` by
-subscription id, so a single subscription puts every delivery on one partition. `--spread K`
+Work spreads over workers by partition: `webhooks.raw` is keyed by instance id, so the backlog's
+two instances are normalized by at most two workers, and `deliveries` by subscription and event
+subject, so even a single subscription's deliveries spread over every partition. `--spread K`
 registers K subscriptions instead, each the only one receiving the events of its own Oktopost and
 Hootsuite instance, their ids on K different partitions of both topics; the subscriptions share
 one signing secret, so the subscriber verifies every delivery.
