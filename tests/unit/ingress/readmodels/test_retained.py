@@ -218,6 +218,34 @@ async def test_redrive_queues_each_dead_letter_of_the_subscription_once(admin: A
     assert {(t["reason"], t["force"]) for t in tasks} == {("redrive", False)}
 
 
+async def test_redrive_queues_a_subjects_dead_letters_in_their_order_under_its_key(
+    admin: Admin,
+) -> None:
+    """An ordered subscription's subject (issue 26): its dead letters, in the order of their
+    partition, queued one after the other on the subject's partition of `deliveries`."""
+
+    def dead(webhook_id: str, subject: str) -> bytes:
+        event = {**_event(webhook_id), "subject": subject}
+        return orjson.dumps({"subscription_id": "s1", "webhook_id": webhook_id, "event": event})
+
+    FakeConsumer.topics["unit.deliveries.dead"] = {
+        0: [(MS0, dead("msg_a1", "posts/a")), (MS0, dead("msg_b1", "posts/b"))],
+        1: [(MS0, dead("msg_a2", "posts/a")), (MS0, dead("msg_a3", "posts/a"))],
+    }
+    status, _ = await admin.call("POST", "/subscriptions/s1/redrive")
+    assert status == 202
+    queued = [
+        (key, orjson.loads(value or b"")["event"]["id"])
+        for key, value in admin.producer.on("unit.deliveries")
+    ]
+    assert [event for key, event in queued if key == b"s1 posts/a"] == [
+        "msg_a1",
+        "msg_a2",
+        "msg_a3",
+    ]
+    assert [event for key, event in queued if key == b"s1 posts/b"] == ["msg_b1"]
+
+
 async def test_replay_and_redrive_of_an_unknown_subscription_are_404(admin: Admin) -> None:
     for action in ("replay", "redrive"):
         status, answer = await admin.call("POST", f"/subscriptions/ghost/{action}", {})
