@@ -30,5 +30,5 @@ def test_normalize_reads_both_raw_topics_and_one_deliver_agent_serves_each_tier(
     for tier, topic in enumerate(tiers):
         agent = agents[f"deliver-tier-{tier}"]
         assert list(agent.channel.topics) == [topic]
-        assert agent.concurrency == 1  # its lanes run the tasks side by side
+        assert agent.concurrency == 3  # readers into the tier's one set of lanes
     assert set(app.tables) == {"dedup", "delivered"}

@@ -83,7 +83,8 @@ def test_one_channel_per_topic_with_prefix_and_retry_tiers() -> None:
         "deliveries.retry": {"$ref": "#/components/messages/deliveries.retry"}
     }
     message = document["components"]["messages"]["deliveries.retry"]
-    assert message["bindings"]["kafka"]["key"]["description"] == "the subscription id (UTF-8)"
+    key = message["bindings"]["kafka"]["key"]["description"]
+    assert key == "the subscription id, a space and the event's subject (UTF-8)"
     assert message["payload"] == {"$ref": "#/components/schemas/delivery-task"}
 
 
