@@ -135,3 +135,38 @@ async def test_close_cancels_what_runs_and_nothing_ends() -> None:
     await running.close()
     assert script.ended == []
     assert running.held == 0
+
+
+async def test_readers_sharing_the_lanes_keep_each_subjects_order_past_the_limits() -> None:
+    # As TierLanes' actors: each takes the next record (after one pass of the loop, as faust's
+    # stream does) and submits it; the held limit and the slots make readers wait mid-stream.
+    script = Script()
+    script.hold("x0")  # an unordered task holding its slot until late
+    running = lanes(script, concurrency=2, held_limit=3)
+    records: asyncio.Queue[tuple[str, tuple[str, str] | None]] = asyncio.Queue()
+    for n in range(30):
+        subject = "abc"[n % 3]
+        records.put_nowait((f"{subject}{n:02d}", ("sub", subject)))
+        if n % 4 == 0:
+            records.put_nowait((f"x{n}", None))
+
+    async def reader() -> None:
+        while True:
+            await asyncio.sleep(0)
+            try:
+                name, lane = records.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            await running.submit(name, lane)
+
+    readers = [asyncio.ensure_future(reader()) for _ in range(5)]
+    await settle()
+    script.gates["x0"].set()
+    await asyncio.wait_for(asyncio.gather(*readers), 1)
+    for _ in range(10):
+        await settle()
+    for subject in "abc":
+        ran = [name for name in script.ended if name[0] == subject]
+        assert ran == sorted(ran)
+        assert len(ran) == 10
+    assert running.held == 0
