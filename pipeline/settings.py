@@ -148,7 +148,8 @@ class Settings(BaseSettings):
         default=32,
         ge=1,
         le=1024,
-        description="delivery requests in flight per retry tier and worker",
+        description="delivery requests in flight per retry tier and worker (and the tier's "
+        "readers of its topic)",
     )
     delivery_concurrency_per_subscription: int = Field(
         default=8,
