@@ -66,6 +66,12 @@ WAITING = {
     "pipeline_oktopost_webhooks_unlisted_total": (
         "counted only when Oktopost's listing lacks a registered webhook; this load manages none"
     ),
+    "pipeline_delivery_lanes_held": (
+        "set only while an ordered subscription's subject waits for its retry; this load has none"
+    ),
+    "pipeline_delivery_held_oldest_seconds": (
+        "set only while an ordered subscription's subject waits for its retry; this load has none"
+    ),
 }
 WINDOWS = {"$__rate_interval": "2m", "$__interval": "15s", "$__range": "5m"}
 CLIENT_ID, CLIENT_SECRET = "prometheus-test-app", "prometheus-test-secret"
@@ -345,6 +351,12 @@ def test_promtool_accepts_the_scrape_config() -> None:
 
 # alert → (evaluation time, the labels it fires with, [(series, values firing, values quiet)]).
 ALERT_CASES: dict[str, tuple[str, dict[str, str], list[tuple[str, str, str]]]] = {
+    "PipelineOrderedLaneHeldBack": (
+        "6m",
+        {"subscription": "s1"},
+        # held for a growing while (fires past 60 s for 2m); retried and let go each minute (quiet)
+        [('pipeline_delivery_held_oldest_seconds{subscription="s1"}', "0+60x10", "30x10")],
+    ),
     "PipelineDeadLettersRising": (
         "10m",
         {"subscription": "s1"},
