@@ -39,7 +39,9 @@ and decides nothing; the request goes on, and the next checks wait for that one 
 another. Before, the request's `KafkaTimeoutError` (aiokafka gives up after its 90 s request
 timeout) escaped this faust timer and crashed the worker, which then hung in its shutdown; ending
 the worker instead is no better where nothing restarts it, and aiokafka recovers by itself once
-that request times out.
+that request times out, mostly. When the end offsets stay unanswered for `PIPELINE_STALL_TIMEOUT`
+while Kafka answers a fresh admin client (the group's offsets), the consumer is wedged, not
+waiting for Kafka, and the worker stalls the same way.
 """
 
 from __future__ import annotations
@@ -170,6 +172,7 @@ class StallWatchdog:
         self._unowned = None
         ends = await self._end_offsets(consumer, sources)
         if ends is None:
+            await self._check_wedged(sources)
             return
         states = {}
         for tp in sources:
@@ -258,6 +261,34 @@ class StallWatchdog:
             )
             self._unanswered_since = None
         return ends
+
+    async def _check_wedged(self, sources: list[Any]) -> None:
+        """End offsets unanswered for the stall timeout: a stall if Kafka answers a client of
+        its own (the group's offsets) meanwhile. The consumer is then wedged, not waiting for
+        Kafka: a soak's broker round had its thread's commit and every later request hang for
+        5 minutes and more, nothing consumed, with the broker back after 7 s. With Kafka
+        unreachable too, a restart would not help: decide nothing."""
+        since = self._unanswered_since
+        if since is None or self.group_positions is None:
+            return
+        if self.detector.clock() - since < self.detector.timeout:
+            return
+        asking = asyncio.ensure_future(self.group_positions())
+        done, _ = await asyncio.wait({asking}, timeout=END_OFFSETS_TIMEOUT_SECONDS)
+        if not done:
+            asking.cancel()
+            return
+        try:
+            asking.result()
+        except (KafkaError, OSError, RuntimeError):
+            return
+        log.error(
+            "worker stalled: its consumer has not answered for %.0f s while Kafka answers "
+            "another client; exiting with code %d to be restarted",
+            self.detector.clock() - since,
+            EXIT_STALLED,
+        )
+        await self._fail(sources)
 
     def _unanswered(self, exc: BaseException) -> None:
         if self._unanswered_since is None:

@@ -449,3 +449,30 @@ async def test_unreadable_group_offsets_decide_nothing(caplog: pytest.LogCapture
         await watchdog.check()
     assert (watchdog.healthy, exits, group.asked) == (True, [], 3)
     assert caplog.text.count("the group's offsets unreadable (KafkaTimeoutError") == 1
+
+
+@pytest.mark.parametrize("kafka_answers", [True, False])
+async def test_a_consumer_unanswered_for_the_timeout_while_kafka_answers_others_stalls(
+    monkeypatch: pytest.MonkeyPatch, kafka_answers: bool
+) -> None:
+    """A soak's broker round: the consumer thread's commit and every request after it hung for
+    5 minutes, the broker back after 7 s; the watchdog waited on, nothing consumed. Kafka
+    answering a client of its own tells a wedged consumer from an unreachable Kafka."""
+    monkeypatch.setattr("pipeline.stall.END_OFFSETS_TIMEOUT_SECONDS", 0.01)
+    monkeypatch.setattr("pipeline.stall.EXIT_GRACE_SECONDS", 0.0)
+    clock = Clock()
+    exits: list[int] = []
+    consumer = FakeConsumer(ends={RAW: 2000}, committed={RAW: 631}, answered=asyncio.Event())
+    group = Group({RAW: (631, 2000)}, failure=None if kafka_answers else OSError("refused"))
+    watchdog = StallWatchdog(
+        FakeApp(consumer), StallDetector(60, clock), exit=exits.append, group_positions=group
+    )
+    for clock.now in (0, 30, 59):
+        await watchdog.check()
+    assert (watchdog.healthy, exits, group.asked) == (True, [], 0)
+    for clock.now in (61, 90):
+        await watchdog.check()
+    if kafka_answers:
+        assert (watchdog.stalled, exits) == ([RAW], [EXIT_STALLED])
+    else:
+        assert (watchdog.healthy, exits, group.asked) == (True, [], 2)
