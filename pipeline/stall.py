@@ -52,13 +52,15 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka.errors import KafkaError
 
 from pipeline import logs, metrics
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 CHECK_INTERVAL_SECONDS = 5.0
 EXIT_STALLED = 70  # EX_SOFTWARE: `pipeline run` and orchestrators restart the worker
@@ -273,14 +275,9 @@ class StallWatchdog:
             return
         if self.detector.clock() - since < self.detector.timeout:
             return
-        asking = asyncio.ensure_future(self.group_positions())
-        done, _ = await asyncio.wait({asking}, timeout=END_OFFSETS_TIMEOUT_SECONDS)
-        if not done:
-            asking.cancel()
-            return
         try:
-            asking.result()
-        except (KafkaError, OSError, RuntimeError):
+            await _in_time(self.group_positions)
+        except (KafkaError, OSError, RuntimeError):  # TimeoutError is an OSError
             return
         log.error(
             "worker stalled: its consumer has not answered for %.0f s while Kafka answers "
@@ -319,13 +316,10 @@ class StallWatchdog:
         group). A check whose offsets cannot be read in time decides nothing."""
         if self.group_positions is None:
             return
-        asking = asyncio.ensure_future(self.group_positions())
-        done, _ = await asyncio.wait({asking}, timeout=END_OFFSETS_TIMEOUT_SECONDS)
-        if not done:
-            asking.cancel()
-            return
         try:
-            positions = asking.result()
+            positions = await _in_time(self.group_positions)
+        except TimeoutError:
+            return
         except (KafkaError, OSError, RuntimeError) as exc:
             if not self._group_unreadable:
                 log.warning("stall check: the group's offsets unreadable (%s)", _name(exc))
@@ -356,13 +350,10 @@ class StallWatchdog:
         Membership that cannot be read in time counts as membership: decide nothing."""
         if self.in_group is None:
             return False
-        asking = asyncio.ensure_future(self.in_group())
-        done, _ = await asyncio.wait({asking}, timeout=END_OFFSETS_TIMEOUT_SECONDS)
-        if not done:
-            asking.cancel()
-            return True
         try:
-            return bool(asking.result())
+            return bool(await _in_time(self.in_group))
+        except TimeoutError:
+            return True
         except (KafkaError, OSError, RuntimeError) as exc:
             log.warning("stall check: the group's members unreadable (%s)", _name(exc))
             return True
@@ -374,6 +365,17 @@ class StallWatchdog:
         logs.flush_handlers()
         await asyncio.sleep(EXIT_GRACE_SECONDS)
         self.exit(EXIT_STALLED)
+
+
+async def _in_time(ask: Callable[[], Awaitable[T]]) -> T:
+    """`ask()`'s answer, or `TimeoutError` (the request cancelled) after
+    `END_OFFSETS_TIMEOUT_SECONDS`: a hung Kafka request must not hold the checks."""
+    asking = asyncio.ensure_future(ask())
+    done, _ = await asyncio.wait({asking}, timeout=END_OFFSETS_TIMEOUT_SECONDS)
+    if not done:
+        asking.cancel()
+        raise TimeoutError
+    return asking.result()
 
 
 def _described(stalled: Iterable[Any], states: Mapping[Any, PartitionState]) -> str:

@@ -2,10 +2,10 @@
 
 One agent per tier, so a task waiting for its retry time blocks only tasks due later than it. Each
 tier's actors read its tasks into the tier's lanes (`pipeline.delivery.lanes`, `TierLanes`): a
-task of an ordered subscription
-(`ordering: "subject"`) waits for the tasks of its subject read before it; any other runs beside
-the others, up to `PIPELINE_DELIVERY_CONCURRENCY` requests per tier. A task is acked once it has
-ended, so faust commits no offset past a task still running (`pipeline.faust_fixes`).
+task of an ordered subscription (`ordering: "subject"`) waits for the tasks of its subject read
+before it; any other runs beside the others, up to `PIPELINE_DELIVERY_CONCURRENCY` requests per
+tier. A task is acked once it has ended, so faust commits no offset past a task still running
+(`pipeline.faust_fixes`).
 
 Every attempt is logged on `deliveries.attempts`. A failure moves an unordered task to the next
 tier (or to `deliveries.dead` after the last); an ordered one is retried in place, on the same
