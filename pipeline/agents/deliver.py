@@ -153,10 +153,11 @@ class TierLanes:
     """One tier's tasks, read by the tier's deliver actors, run in lanes, each acked as it ends.
 
     The tier's agent runs `PIPELINE_DELIVERY_CONCURRENCY` actors, each reading the tier's stream
-    into these lanes: faust's stream hands a reader one record per pass of the event loop, so a
-    single reader would let a busy worker's deliveries wait in faust's buffer with the requests'
-    slots free (measured: 15 % fewer deliveries per second, the subscriber's requests no longer
-    arriving together). Readers keep the records' order: a record taken from the stream is in
+    into these lanes; an unordered task runs in the actor that read it, as before lanes. faust's
+    stream hands a reader one record per pass of the event loop, so a single reader would let a
+    busy worker's deliveries wait in faust's buffer with the requests' slots free (measured: 15 %
+    fewer deliveries per second, the subscriber's requests no longer arriving together). Readers
+    keep an ordered subscription's order: a record taken from the stream is in
     its lane before its reader first yields to the loop (`_take` and `Lanes.submit` wait only on
     first-come, first-served events and semaphores), so a subject's tasks enter their lane in
     the order they were read."""
