@@ -49,6 +49,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -281,9 +282,10 @@ class StallWatchdog:
             return
         log.error(
             "worker stalled: its consumer has not answered for %.0f s while Kafka answers "
-            "another client; exiting with code %d to be restarted",
+            "another client; exiting with code %d to be restarted. Its thread waits in: %s",
             self.detector.clock() - since,
             EXIT_STALLED,
+            consumer_thread_waits(self.app.consumer),
         )
         await self._fail(sources)
 
@@ -365,6 +367,42 @@ class StallWatchdog:
         logs.flush_handlers()
         await asyncio.sleep(EXIT_GRACE_SECONDS)
         self.exit(EXIT_STALLED)
+
+
+def consumer_thread_waits(consumer: Any) -> str:
+    """Where faust's consumer thread is: its thread's frame and each of its loop's tasks, as
+    chains of `function:line` from the task's coroutine to what it awaits. The evidence a wedged
+    consumer leaves (read from this thread: the tasks are suspended, their frames hold still)."""
+    service = getattr(consumer, "_thread", None)
+    loop = getattr(service, "thread_loop", None)
+    if loop is None:
+        return "(no consumer thread)"
+    waits = []
+    thread = getattr(service, "_thread", None)
+    frame = sys._current_frames().get(getattr(thread, "ident", None) or -1)
+    if frame is not None:
+        waits.append("thread at " + " < ".join(_frames(frame)))
+    tasks = [_chain(task.get_coro()) for task in asyncio.all_tasks(loop)]
+    waits.extend(f"task {chain}" for chain in sorted(tasks))
+    return "; ".join(waits) or "(nothing)"
+
+
+def _frames(frame: Any, limit: int = 6) -> list[str]:
+    where = []
+    while frame is not None and len(where) < limit:
+        where.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+        frame = frame.f_back
+    return where
+
+
+def _chain(coro: Any, limit: int = 16) -> str:
+    where = []
+    while coro is not None and len(where) < limit:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            where.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return " > ".join(where)
 
 
 async def _in_time(ask: Callable[[], Awaitable[T]]) -> T:

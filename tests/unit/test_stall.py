@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,7 +15,13 @@ from aiokafka.errors import KafkaTimeoutError
 from faust.types import TP
 
 from pipeline import metrics
-from pipeline.stall import EXIT_STALLED, PartitionState, StallDetector, StallWatchdog
+from pipeline.stall import (
+    EXIT_STALLED,
+    PartitionState,
+    StallDetector,
+    StallWatchdog,
+    consumer_thread_waits,
+)
 
 RAW = TP("webhooks.raw", 0)
 RETRY = TP("deliveries.retry.3", 0)
@@ -476,3 +485,33 @@ async def test_a_consumer_unanswered_for_the_timeout_while_kafka_answers_others_
         assert (watchdog.stalled, exits) == ([RAW], [EXIT_STALLED])
     else:
         assert (watchdog.healthy, exits, group.asked) == (True, [], 2)
+
+
+def test_a_wedged_consumer_is_logged_with_where_its_threads_tasks_wait() -> None:
+    """The evidence a wedge leaves before the exit: each task on faust's consumer thread, as the
+    chain of functions it waits in."""
+
+    async def commit_offsets() -> None:
+        await asyncio.Event().wait()
+
+    async def holds_the_commit() -> None:
+        await commit_offsets()
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        asyncio.run_coroutine_threadsafe(holds_the_commit(), loop)
+        consumer = SimpleNamespace(_thread=SimpleNamespace(thread_loop=loop, _thread=thread))
+        deadline = time.monotonic() + 5
+        while "holds_the_commit" not in (waits := consumer_thread_waits(consumer)):
+            assert time.monotonic() < deadline, waits
+            time.sleep(0.01)
+        assert "task holds_the_commit:" in waits
+        assert " > commit_offsets:" in waits
+        assert "thread at " in waits  # the loop's own frame: waiting for its selector
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+    assert consumer_thread_waits(SimpleNamespace()) == "(no consumer thread)"
