@@ -95,6 +95,17 @@ what it does are `pipeline.faust_hot_path`, registered here too.
   seek put it until the next batch, so they are handed out; only a jump seen again at the same
   record after that (records deleted by retention meanwhile) is passed over as a gap. Each
   re-read counts in `pipeline_worker_partition_repairs_total`.
+- aiokafka's metadata task is started again when it fails (aiokafka 0.14.0, under faust's
+  consumer and every producer of the process: `keep_metadata_task_alive`). Each client runs one
+  task (`_md_synchronizer`) that answers every wait for fresh metadata: a coordinator lookup,
+  offsets for a partition whose leader is unknown. An exception in it ends the task, held
+  unlogged by the client, and every later wait then hangs: seen in broker rounds of `make soak`,
+  the consumer thread's group-coordinator lookup, its commits, heartbeats and end-offset
+  requests all waited on metadata with no metadata task left (what the stall watchdog logged),
+  nothing consumed, the broker back for minutes (aio-libs/aiokafka#712 and its open PR #1108
+  describe waits for metadata that never end after network trouble). Here the failure is logged
+  and counted (`pipeline_kafka_metadata_task_restarts_total`) and the task started again after
+  the client's retry backoff; the waits it left are answered by its next update.
 """
 
 from __future__ import annotations
@@ -111,6 +122,7 @@ from types import FrameType
 from typing import Any
 
 import faust
+from aiokafka import AIOKafkaClient
 from faust.streams import _current_event
 from faust.transport.consumer import ensure_TP
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -524,6 +536,31 @@ class RereadingFlowControl(FlowControlEvent):
             self._on_cleared(cleared)
 
 
+AIOKAFKA_MD_SYNCHRONIZER = AIOKafkaClient._md_synchronizer  # aiokafka's own, kept for tests
+
+
+async def _surviving_md_synchronizer(client: AIOKafkaClient) -> None:
+    """aiokafka's metadata task, started again each time it fails (see the module's docstring)."""
+    while True:
+        try:
+            await AIOKAFKA_MD_SYNCHRONIZER(client)
+        except Exception:
+            log.exception("aiokafka's metadata task failed; starting it again")
+            metrics.KAFKA_METADATA_TASK_RESTARTS.inc()
+            waited = client._md_update_fut
+            if waited is not None and waited.done():  # answered: a new wait needs a new future
+                client._md_update_fut = None
+            await asyncio.sleep(client._retry_backoff)
+        else:
+            return
+
+
+def keep_metadata_task_alive() -> None:
+    """Install `_surviving_md_synchronizer` for every aiokafka client of the process
+    (idempotent): clients started after this call run it."""
+    AIOKafkaClient._md_synchronizer = _surviving_md_synchronizer
+
+
 class PipelineTransport(faust_aiokafka.Transport):
     Consumer = SafeConsumer
 
@@ -534,6 +571,7 @@ class PipelineApp(faust.App):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("Monitor", QuietMonitor)
+        keep_metadata_task_alive()
         super().__init__(*args, **kwargs)
 
     def _new_transport(self) -> TransportT:

@@ -191,6 +191,11 @@ WORKER_STALLS = Counter(
     "pipeline_worker_stalls_total",
     "Times a worker found an owned partition with records to read and no progress, and exited.",
 )
+KAFKA_METADATA_TASK_RESTARTS = Counter(
+    "pipeline_kafka_metadata_task_restarts_total",
+    "Times an aiokafka client's metadata task failed and was started again (its failure is "
+    "logged); without the restart, every later wait for metadata hung.",
+)
 WORKER_PARTITION_REPAIRS = Counter(
     "pipeline_worker_partition_repairs_total",
     "Times a partition was sought back to read records again: by the stall watchdog (no "
