@@ -388,7 +388,7 @@ def consumer_thread_waits(consumer: Any) -> str:
 
 
 def _frames(frame: Any, limit: int = 6) -> list[str]:
-    where = []
+    where: list[str] = []
     while frame is not None and len(where) < limit:
         where.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
         frame = frame.f_back
@@ -396,7 +396,7 @@ def _frames(frame: Any, limit: int = 6) -> list[str]:
 
 
 def _chain(coro: Any, limit: int = 16) -> str:
-    where = []
+    where: list[str] = []
     while coro is not None and len(where) < limit:
         frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
         if frame is not None:
