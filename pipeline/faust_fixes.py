@@ -95,17 +95,19 @@ what it does are `pipeline.faust_hot_path`, registered here too.
   seek put it until the next batch, so they are handed out; only a jump seen again at the same
   record after that (records deleted by retention meanwhile) is passed over as a gap. Each
   re-read counts in `pipeline_worker_partition_repairs_total`.
-- aiokafka's metadata task is started again when it fails (aiokafka 0.14.0, under faust's
-  consumer and every producer of the process: `keep_metadata_task_alive`). Each client runs one
+- aiokafka's metadata task is started again when it ends (aiokafka 0.14.0, under faust's
+  consumer and every producer of the worker: `keep_metadata_task_alive`). Each client runs one
   task (`_md_synchronizer`) that answers every wait for fresh metadata: a coordinator lookup,
-  offsets for a partition whose leader is unknown. An exception in it ends the task, held
-  unlogged by the client, and every later wait then hangs: seen in broker rounds of `make soak`,
-  the consumer thread's group-coordinator lookup, its commits, heartbeats and end-offset
-  requests all waited on metadata with no metadata task left (what the stall watchdog logged),
-  nothing consumed, the broker back for minutes (aio-libs/aiokafka#712 and its open PR #1108
-  describe waits for metadata that never end after network trouble). Here the failure is logged
-  and counted (`pipeline_kafka_metadata_task_restarts_total`) and the task started again after
-  the client's retry backoff; the waits it left are answered by its next update.
+  offsets for a partition whose leader is unknown. An exception ends it, and so does a
+  `CancelledError` it did not ask for (a cancelled future under it, the task itself not being
+  cancelled); the client holds the ended task unlogged, and every later wait hangs. Seen in
+  broker rounds of `make soak`: the consumer thread's group-coordinator lookup, its commits,
+  heartbeats and end-offset requests all waited on metadata with no metadata task left (what
+  the stall watchdog logged), nothing consumed, the broker back for minutes
+  (aio-libs/aiokafka#712 and its open PR #1108 describe waits for metadata that never end after
+  network trouble). Here the failure is logged with its traceback and counted
+  (`pipeline_kafka_metadata_task_restarts_total`), and the task started again after the client's
+  retry backoff; its next update answers the waits it left.
 """
 
 from __future__ import annotations
@@ -544,6 +546,16 @@ async def _surviving_md_synchronizer(client: AIOKafkaClient) -> None:
     while True:
         try:
             await AIOKAFKA_MD_SYNCHRONIZER(client)
+        except asyncio.CancelledError:
+            running = asyncio.current_task()
+            if running is None or running.cancelling():
+                raise  # its client stops it
+            # Not cancelled: a request's future cancelled under it, or a timeout's cancellation
+            # left unconverted. Either ends aiokafka's task as surely as an exception.
+            log.exception(
+                "aiokafka's metadata task failed (cancelled from within); starting it again"
+            )
+            metrics.KAFKA_METADATA_TASK_RESTARTS.inc()
         except Exception:
             log.exception("aiokafka's metadata task failed; starting it again")
             metrics.KAFKA_METADATA_TASK_RESTARTS.inc()

@@ -377,7 +377,7 @@ def consumer_thread_waits(consumer: Any) -> str:
     loop = getattr(service, "thread_loop", None)
     if loop is None:
         return "(no consumer thread)"
-    waits = []
+    waits = [_metadata_task(getattr(service, "_consumer", None))]
     thread = getattr(service, "_thread", None)
     frame = sys._current_frames().get(getattr(thread, "ident", None) or -1)
     if frame is not None:
@@ -385,6 +385,19 @@ def consumer_thread_waits(consumer: Any) -> str:
     tasks = [_chain(task.get_coro()) for task in asyncio.all_tasks(loop)]
     waits.extend(f"task {chain}" for chain in sorted(tasks))
     return "; ".join(waits) or "(nothing)"
+
+
+def _metadata_task(consumer: Any) -> str:
+    """The state of aiokafka's metadata task (`pipeline.faust_fixes.keep_metadata_task_alive`):
+    every wait for metadata hangs without it."""
+    task = getattr(getattr(consumer, "_client", None), "_sync_task", None)
+    if task is None:
+        return "metadata task: none"
+    if not task.done():
+        return "metadata task: running"
+    if task.cancelled():
+        return "metadata task: ended, cancelled"
+    return f"metadata task: ended, {task.exception()!r}"
 
 
 def _frames(frame: Any, limit: int = 6) -> list[str]:

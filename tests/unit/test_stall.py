@@ -515,3 +515,17 @@ def test_a_wedged_consumer_is_logged_with_where_its_threads_tasks_wait() -> None
         thread.join(5)
         loop.close()
     assert consumer_thread_waits(SimpleNamespace()) == "(no consumer thread)"
+
+
+async def test_a_wedged_consumer_is_logged_with_its_metadata_tasks_end() -> None:
+    async def failing() -> None:
+        raise ValueError("bad metadata")
+
+    ended = asyncio.ensure_future(failing())
+    await asyncio.gather(ended, return_exceptions=True)
+    client = SimpleNamespace(_sync_task=ended)
+    service = SimpleNamespace(
+        thread_loop=asyncio.get_running_loop(), _consumer=SimpleNamespace(_client=client)
+    )
+    waits = consumer_thread_waits(SimpleNamespace(_thread=service))
+    assert waits.startswith("metadata task: ended, ValueError('bad metadata')")
