@@ -6,7 +6,8 @@ has a test in tests/unit/test_faust_fixes.py that fails on faust's own code. The
 override, of faust's table store (windowed tables keep every key in memory and never expire keys
 from before a restart), is `pipeline.expiring_table`, with its test in
 tests/unit/test_expiring_table.py. The overrides that cut faust's CPU per record without changing
-what it does are `pipeline.faust_hot_path`, registered here too.
+what it does are `pipeline.faust_hot_path`, registered here too; those of aiokafka, under faust
+and every producer, are `pipeline.aiokafka_fixes`, installed here as well.
 
 - Commits never pass a message still in flight (faust-streaming/faust#606; the fix, PR #707, is
   unmerged). faust's `Consumer._new_offset` commits the end of the first run of acked offsets.
@@ -95,19 +96,6 @@ what it does are `pipeline.faust_hot_path`, registered here too.
   seek put it until the next batch, so they are handed out; only a jump seen again at the same
   record after that (records deleted by retention meanwhile) is passed over as a gap. Each
   re-read counts in `pipeline_worker_partition_repairs_total`.
-- aiokafka's metadata task is started again when it ends (aiokafka 0.14.0, under faust's
-  consumer and every producer of the worker: `keep_metadata_task_alive`). Each client runs one
-  task (`_md_synchronizer`) that answers every wait for fresh metadata: a coordinator lookup,
-  offsets for a partition whose leader is unknown. An exception ends it, and so does a
-  `CancelledError` it did not ask for (a cancelled future under it, the task itself not being
-  cancelled); the client holds the ended task unlogged, and every later wait hangs. Seen in
-  broker rounds of `make soak`: the consumer thread's group-coordinator lookup, its commits,
-  heartbeats and end-offset requests all waited on metadata with no metadata task left (what
-  the stall watchdog logged), nothing consumed, the broker back for minutes
-  (aio-libs/aiokafka#712 and its open PR #1108 describe waits for metadata that never end after
-  network trouble). Here the failure is logged with its traceback and counted
-  (`pipeline_kafka_metadata_task_restarts_total`), and the task started again after the client's
-  retry backoff; its next update answers the waits it left.
 """
 
 from __future__ import annotations
@@ -124,7 +112,6 @@ from types import FrameType
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaClient
 from faust.streams import _current_event
 from faust.transport.consumer import ensure_TP
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -134,7 +121,7 @@ from faust.utils.functional import consecutive_numbers
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
-from pipeline import metrics
+from pipeline import aiokafka_fixes, metrics
 from pipeline.faust_hot_path import EagerHandOver, QuietMonitor
 from pipeline.health import unlisted_topics
 
@@ -538,41 +525,6 @@ class RereadingFlowControl(FlowControlEvent):
             self._on_cleared(cleared)
 
 
-AIOKAFKA_MD_SYNCHRONIZER = AIOKafkaClient._md_synchronizer  # aiokafka's own, kept for tests
-
-
-async def _surviving_md_synchronizer(client: AIOKafkaClient) -> None:
-    """aiokafka's metadata task, started again each time it fails (see the module's docstring)."""
-    while True:
-        try:
-            await AIOKAFKA_MD_SYNCHRONIZER(client)
-        except asyncio.CancelledError:
-            running = asyncio.current_task()
-            if running is None or running.cancelling():
-                raise  # its client stops it
-            # Not cancelled: a request's future cancelled under it, or a timeout's cancellation
-            # left unconverted. Either ends aiokafka's task as surely as an exception.
-            log.exception(
-                "aiokafka's metadata task failed (cancelled from within); starting it again"
-            )
-            metrics.KAFKA_METADATA_TASK_RESTARTS.inc()
-        except Exception:
-            log.exception("aiokafka's metadata task failed; starting it again")
-            metrics.KAFKA_METADATA_TASK_RESTARTS.inc()
-            waited = client._md_update_fut
-            if waited is not None and waited.done():  # answered: a new wait needs a new future
-                client._md_update_fut = None
-            await asyncio.sleep(client._retry_backoff)
-        else:
-            return
-
-
-def keep_metadata_task_alive() -> None:
-    """Install `_surviving_md_synchronizer` for every aiokafka client of the process
-    (idempotent): clients started after this call run it."""
-    AIOKafkaClient._md_synchronizer = _surviving_md_synchronizer
-
-
 class PipelineTransport(faust_aiokafka.Transport):
     Consumer = SafeConsumer
 
@@ -583,7 +535,7 @@ class PipelineApp(faust.App):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("Monitor", QuietMonitor)
-        keep_metadata_task_alive()
+        aiokafka_fixes.install()
         super().__init__(*args, **kwargs)
 
     def _new_transport(self) -> TransportT:

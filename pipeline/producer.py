@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.partitioner import murmur2
 
-from pipeline import metrics
+from pipeline import aiokafka_fixes, metrics
 from pipeline.contract.headers import RecordHeaders
 from pipeline.errors import KafkaUnavailableError
 from pipeline.health import port_open
@@ -67,6 +67,7 @@ class DurableProducer:
         process: str,
         headers: RecordHeaders,
     ) -> None:
+        aiokafka_fixes.install()  # a broken connection under uvloop, a metadata task that ended
         self._bootstrap = bootstrap
         self._process = process
         self._headers = headers  # each record carries its topic's (`pipeline.contract.headers`)

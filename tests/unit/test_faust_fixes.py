@@ -16,7 +16,6 @@ from unittest.mock import Mock
 
 import faust
 import pytest
-from aiokafka import AIOKafkaClient
 from aiokafka.errors import KafkaTimeoutError
 from faust.sensors import Monitor
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -24,12 +23,7 @@ from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
 from pipeline.app import create_app
-from pipeline.faust_fixes import (
-    AIOKAFKA_MD_SYNCHRONIZER,
-    SafeConsumer,
-    _surviving_md_synchronizer,
-    as_current,
-)
+from pipeline.faust_fixes import SafeConsumer, as_current
 from pipeline.faust_hot_path import QuietMonitor
 from pipeline.settings import load_settings
 from pipeline.tables import declare_tables
@@ -808,48 +802,3 @@ async def test_a_jump_from_a_read_offset_behind_the_commit_reads_nothing_again(
     consumer._committed_offset[PARTITION] = 15
     await consumer._add_gap(PARTITION, 10, 15)
     assert (sought, bool(consumer._gap[PARTITION])) == ([], False)
-
-
-@pytest.mark.parametrize("failure", [ValueError, asyncio.CancelledError])
-@pytest.mark.parametrize("fixed", [True, False])
-async def test_a_failed_metadata_task_is_started_again_and_answers_the_waits(
-    fixed: bool, failure: type[BaseException], caplog: pytest.LogCaptureFixture
-) -> None:
-    """aiokafka's metadata task answers every wait for metadata (a coordinator lookup, offsets of
-    a partition without a known leader). A soak's broker round found it gone from the consumer's
-    thread and every wait hung; here its update fails once. On aiokafka alone the wait never
-    ends; with the fix the task is started again and answers it."""
-    updates: list[str] = []
-
-    async def update(cluster: Any, topics: Any) -> bool:
-        updates.append("update")
-        if len(updates) == 2:  # the first after bootstrap's, as a forced update
-            raise failure("a metadata response it could not apply")
-        return True
-
-    client = AIOKafkaClient(bootstrap_servers="127.0.0.1:9", retry_backoff_ms=10)
-    client._metadata_update = update  # type: ignore[method-assign]
-    synchronizer = _surviving_md_synchronizer if fixed else AIOKAFKA_MD_SYNCHRONIZER
-    task = asyncio.ensure_future(synchronizer(client))
-    try:
-        await asyncio.wait_for(client.force_metadata_update(), 1)  # answered: the first update
-        waiting = client.force_metadata_update()
-        if not fixed:
-            with pytest.raises(TimeoutError):
-                await asyncio.wait_for(waiting, 1)
-            assert task.done()
-            assert task.cancelled() if failure is asyncio.CancelledError else task.exception()
-            return
-        assert await asyncio.wait_for(waiting, 1) is True
-        assert not task.done()
-        assert "aiokafka's metadata task failed" in caplog.text
-        assert "starting it again" in caplog.text
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    assert task.cancelled()  # its client's cancel still stops it
-
-
-def test_the_app_installs_the_surviving_metadata_task(tmp_path: Path) -> None:
-    new_consumer(tmp_path)
-    assert AIOKafkaClient._md_synchronizer is _surviving_md_synchronizer

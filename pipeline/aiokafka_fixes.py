@@ -1,0 +1,90 @@
+"""The overrides of aiokafka 0.14.0 the pipeline relies on, installed by `install` (idempotent) in
+every process that talks to Kafka: the worker (`pipeline.faust_fixes.PipelineApp`, so under
+faust's consumer and producers too) and each `pipeline.producer.DurableProducer`. Each has a test
+in tests/unit/test_aiokafka_fixes.py that fails on aiokafka's own code.
+
+- A write on a closed connection is a broken connection, also under uvloop. aiokafka's
+  `AIOKafkaConnection.send` takes an `OSError` from the write for one, and closes the connection;
+  uvloop (which runs every process here) raises `RuntimeError("unable to perform operation on
+  <TCPTransport closed=True …>; the handler is closed")` instead, which no caller expects. Its
+  first known victim is below; any of aiokafka's routines that send (the coordinator's, the
+  fetcher's) can end the same way. Here that error closes the connection and becomes aiokafka's
+  `KafkaConnectionError`, which every caller retries.
+- aiokafka's metadata task is started again when it ends. Each client runs one task
+  (`_md_synchronizer`) that answers every wait for fresh metadata: a group-coordinator lookup,
+  offsets of a partition whose leader is unknown. An exception ends it (it catches only
+  `KafkaError` and timeouts), and so does a `CancelledError` it did not ask for; the client keeps
+  the ended task without a word, and every later wait hangs. Seen in 4 of 8 broker rounds of
+  `make soak` (a worker's consumer wedged: its coordinator lookup, commits, heartbeats and
+  end-offset requests all waiting for metadata, nothing consumed, the broker back for minutes,
+  until the stall watchdog ended it), the task ended by the uvloop error above.
+  aio-libs/aiokafka#712 and its open PR #1108 describe waits for metadata that never end after
+  network trouble. Here the failure is logged with its traceback, counted
+  (`pipeline_kafka_metadata_task_restarts_total`) and the task started again after the client's
+  retry backoff; its next update answers the waits it left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+from aiokafka import AIOKafkaClient
+from aiokafka.conn import AIOKafkaConnection, CloseReason
+from aiokafka.errors import KafkaConnectionError
+
+from pipeline import metrics
+
+log = logging.getLogger(__name__)
+
+# aiokafka's own, kept for the tests that show what they get wrong
+AIOKAFKA_SEND = AIOKafkaConnection.send
+AIOKAFKA_MD_SYNCHRONIZER = AIOKafkaClient._md_synchronizer
+
+
+def install() -> None:
+    """Install the overrides for every aiokafka client and connection of the process."""
+    AIOKafkaConnection.send = send_or_connection_error
+    AIOKafkaClient._md_synchronizer = surviving_md_synchronizer
+
+
+def send_or_connection_error(
+    conn: AIOKafkaConnection, request: Any, expect_response: bool = True
+) -> Awaitable[Any]:
+    """aiokafka's `send`; a write a closed transport refused is a broken connection."""
+    try:
+        return AIOKAFKA_SEND(conn, request, expect_response)  # type: ignore[no-any-return]
+    except RuntimeError as exc:
+        writer = conn._writer
+        if writer is None or not writer.transport.is_closing():
+            raise
+        conn.close(reason=CloseReason.CONNECTION_BROKEN, exc=exc)
+        raise KafkaConnectionError(f"Connection at {conn.host}:{conn.port} broken: {exc}") from exc
+
+
+async def surviving_md_synchronizer(client: AIOKafkaClient) -> None:
+    """aiokafka's metadata task, started again each time it ends unasked."""
+    while True:
+        try:
+            await AIOKAFKA_MD_SYNCHRONIZER(client)
+        except asyncio.CancelledError:
+            running = asyncio.current_task()
+            if running is None or running.cancelling():
+                raise  # its client stops it
+            # Not cancelled itself: a cancelled future under it ended it all the same.
+            _restarting("cancelled from within")
+        except Exception:
+            _restarting("failed")
+        else:
+            return
+        waited = client._md_update_fut
+        if waited is not None and waited.done():  # answered: a new wait needs a new future
+            client._md_update_fut = None
+        await asyncio.sleep(client._retry_backoff)
+
+
+def _restarting(how: str) -> None:
+    log.exception("aiokafka's metadata task %s; starting it again", how)
+    metrics.KAFKA_METADATA_TASK_RESTARTS.inc()

@@ -1,0 +1,109 @@
+"""pipeline.aiokafka_fixes: a write on a closed uvloop transport is a broken connection, and
+aiokafka's metadata task outlives its failures. Each case also runs on aiokafka's own code, which
+must get it wrong."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import uvloop
+from aiokafka import AIOKafkaClient
+from aiokafka.conn import AIOKafkaConnection
+from aiokafka.errors import KafkaConnectionError
+from aiokafka.protocol.metadata import MetadataRequest
+
+from pipeline import aiokafka_fixes
+from pipeline.aiokafka_fixes import (
+    AIOKAFKA_MD_SYNCHRONIZER,
+    AIOKAFKA_SEND,
+    send_or_connection_error,
+    surviving_md_synchronizer,
+)
+from pipeline.producer import DurableProducer
+
+
+@pytest.mark.parametrize("fixed", [True, False])
+def test_a_write_on_a_closed_uvloop_transport_is_a_broken_connection(fixed: bool) -> None:
+    """What ended the metadata task in the soak's broker rounds: uvloop raised `RuntimeError`
+    ("the handler is closed") from the write of a request on a connection the broker had closed,
+    where aiokafka expects an `OSError`."""
+    send = send_or_connection_error if fixed else AIOKAFKA_SEND
+
+    async def request_on_a_closed_connection() -> tuple[BaseException, bool]:
+        server = await asyncio.start_server(lambda _reader, _writer: None, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        conn = AIOKafkaConnection("127.0.0.1", port)
+        conn._reader, conn._writer = await asyncio.open_connection("127.0.0.1", port)
+        conn._versions = {MetadataRequest.API_KEY: (0, 1)}
+        conn._read_task = asyncio.ensure_future(asyncio.Event().wait())  # its reader, stalled
+        conn._writer.close()  # the broker went away; aiokafka's reader has not noticed yet
+        await conn._writer.wait_closed()
+        try:
+            send(conn, MetadataRequest([]))
+        except Exception as exc:  # the test looks at what came out
+            raised: BaseException = exc
+        else:
+            pytest.fail("the write on a closed transport was not refused")
+        server.close()
+        closed = conn._writer is None
+        conn.close()
+        return raised, closed
+
+    raised, closed = uvloop.run(request_on_a_closed_connection())
+    if fixed:
+        assert isinstance(raised, KafkaConnectionError)
+        assert "the handler is closed" in str(raised)
+        assert closed  # the connection is dropped, so the next request makes a new one
+    else:
+        assert type(raised) is RuntimeError
+
+
+@pytest.mark.parametrize("failure", [ValueError, asyncio.CancelledError])
+@pytest.mark.parametrize("fixed", [True, False])
+async def test_a_failed_metadata_task_is_started_again_and_answers_the_waits(
+    fixed: bool, failure: type[BaseException], caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiokafka's metadata task answers every wait for metadata (a coordinator lookup, offsets of
+    a partition without a known leader); its update fails once. On aiokafka alone the wait never
+    ends; with the fix the task is started again and answers it."""
+    updates: list[str] = []
+
+    async def update(cluster: Any, topics: Any) -> bool:
+        updates.append("update")
+        if len(updates) == 2:  # the second update, a forced one
+            raise failure("a metadata response it could not apply")
+        return True
+
+    client = AIOKafkaClient(bootstrap_servers="127.0.0.1:9", retry_backoff_ms=10)
+    client._metadata_update = update  # type: ignore[method-assign]
+    synchronizer = surviving_md_synchronizer if fixed else AIOKAFKA_MD_SYNCHRONIZER
+    task = asyncio.ensure_future(synchronizer(client))
+    try:
+        await asyncio.wait_for(client.force_metadata_update(), 1)  # answered: the first update
+        waiting = client.force_metadata_update()
+        if not fixed:
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(waiting, 1)
+            assert task.done()
+            assert task.cancelled() if failure is asyncio.CancelledError else task.exception()
+            return
+        assert await asyncio.wait_for(waiting, 1) is True
+        assert not task.done()
+        assert "aiokafka's metadata task" in caplog.text
+        assert "starting it again" in caplog.text
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert task.cancelled()  # its client's cancel still stops it
+
+
+def test_every_process_that_talks_to_kafka_installs_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(AIOKafkaConnection, "send", AIOKAFKA_SEND)
+    monkeypatch.setattr(AIOKafkaClient, "_md_synchronizer", AIOKAFKA_MD_SYNCHRONIZER)
+    DurableProducer("127.0.0.1:9", process="test", headers=None)  # type: ignore[arg-type]
+    assert AIOKafkaConnection.send is send_or_connection_error
+    assert AIOKafkaClient._md_synchronizer is surviving_md_synchronizer
+    aiokafka_fixes.install()  # idempotent
+    assert AIOKafkaConnection.send is send_or_connection_error
