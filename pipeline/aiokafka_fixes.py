@@ -14,7 +14,7 @@ in tests/unit/test_aiokafka_fixes.py that fails on aiokafka's own code.
   (`_md_synchronizer`) that answers every wait for fresh metadata: a group-coordinator lookup,
   offsets of a partition whose leader is unknown. An exception ends it (it catches only
   `KafkaError` and timeouts), and so does a `CancelledError` it did not ask for; the client keeps
-  the ended task without a word, and every later wait hangs. Seen in 4 of 8 broker rounds of
+  the ended task without a word, and every later wait hangs. Seen in 5 of 12 broker rounds of
   `make soak` (a worker's consumer wedged: its coordinator lookup, commits, heartbeats and
   end-offset requests all waiting for metadata, nothing consumed, the broker back for minutes,
   until the stall watchdog ended it), the task ended by the uvloop error above.
