@@ -21,13 +21,15 @@ in tests/unit/test_aiokafka_fixes.py that fails on aiokafka's own code.
   aio-libs/aiokafka#712 and its open PR #1108 describe waits for metadata that never end after
   network trouble. Here the failure is logged with its traceback, counted
   (`pipeline_kafka_metadata_task_restarts_total`) and the task started again after the client's
-  retry backoff; its next update answers the waits it left.
+  retry backoff (doubled, up to 10 s, while it keeps failing); its next update answers the waits
+  it left.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable
 from typing import Any
 
@@ -38,6 +40,8 @@ from aiokafka.errors import KafkaConnectionError
 from pipeline import metrics
 
 log = logging.getLogger(__name__)
+
+RESTART_DELAY_MAX_SECONDS = 10.0
 
 # aiokafka's own, kept for the tests that show what they get wrong
 AIOKAFKA_SEND = AIOKafkaConnection.send
@@ -65,8 +69,13 @@ def send_or_connection_error(
 
 
 async def surviving_md_synchronizer(client: AIOKafkaClient) -> None:
-    """aiokafka's metadata task, started again each time it ends unasked."""
+    """aiokafka's metadata task, started again each time it ends unasked: after the client's
+    retry backoff, doubled for each failure that follows the last one within
+    `RESTART_DELAY_MAX_SECONDS` (a task that fails at once, for good, logs one traceback per
+    that many seconds, not ten a second)."""
+    delay = client._retry_backoff
     while True:
+        started = time.monotonic()
         try:
             await AIOKAFKA_MD_SYNCHRONIZER(client)
         except asyncio.CancelledError:
@@ -82,7 +91,10 @@ async def surviving_md_synchronizer(client: AIOKafkaClient) -> None:
         waited = client._md_update_fut
         if waited is not None and waited.done():  # answered: a new wait needs a new future
             client._md_update_fut = None
-        await asyncio.sleep(client._retry_backoff)
+        if time.monotonic() - started > RESTART_DELAY_MAX_SECONDS:  # it had run well
+            delay = client._retry_backoff
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RESTART_DELAY_MAX_SECONDS)
 
 
 def _restarting(how: str) -> None:

@@ -51,8 +51,10 @@ import logging
 import os
 import sys
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, TypeVar
 
 from aiokafka.errors import KafkaError
@@ -384,12 +386,12 @@ def consumer_thread_waits(consumer: Any) -> str:
         waits.append("thread at " + " < ".join(_frames(frame)))
     tasks = [_chain(task.get_coro()) for task in asyncio.all_tasks(loop)]
     waits.extend(f"task {chain}" for chain in sorted(tasks))
-    return "; ".join(waits) or "(nothing)"
+    return "; ".join(waits)
 
 
 def _metadata_task(consumer: Any) -> str:
-    """The state of aiokafka's metadata task (`pipeline.faust_fixes.keep_metadata_task_alive`):
-    every wait for metadata hangs without it."""
+    """The state of aiokafka's metadata task (`pipeline.aiokafka_fixes`): every wait for metadata
+    hangs without it."""
     task = getattr(getattr(consumer, "_client", None), "_sync_task", None)
     if task is None:
         return "metadata task: none"
@@ -401,11 +403,7 @@ def _metadata_task(consumer: Any) -> str:
 
 
 def _frames(frame: Any, limit: int = 6) -> list[str]:
-    where: list[str] = []
-    while frame is not None and len(where) < limit:
-        where.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
-        frame = frame.f_back
-    return where
+    return [f"{f.f_code.co_name}:{line}" for f, line in islice(traceback.walk_stack(frame), limit)]
 
 
 def _chain(coro: Any, limit: int = 16) -> str:

@@ -5,6 +5,8 @@ must get it wrong."""
 from __future__ import annotations
 
 import asyncio
+from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +23,9 @@ from pipeline.aiokafka_fixes import (
     send_or_connection_error,
     surviving_md_synchronizer,
 )
+from pipeline.app import create_app
 from pipeline.producer import DurableProducer
+from pipeline.settings import load_settings
 
 
 @pytest.mark.parametrize("fixed", [True, False])
@@ -107,3 +111,43 @@ def test_every_process_that_talks_to_kafka_installs_them(monkeypatch: pytest.Mon
     assert AIOKafkaClient._md_synchronizer is surviving_md_synchronizer
     aiokafka_fixes.install()  # idempotent
     assert AIOKafkaConnection.send is send_or_connection_error
+
+
+async def test_a_metadata_task_that_keeps_failing_backs_off(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Restarted after 10 ms, then 20, 40, 80 ms …: a task that fails at once, for good, does not
+    fill the log with a traceback per retry backoff."""
+    monkeypatch.setattr("pipeline.aiokafka_fixes.RESTART_DELAY_MAX_SECONDS", 0.2)
+    failures: list[float] = []
+
+    async def update(cluster: Any, topics: Any) -> bool:
+        failures.append(asyncio.get_running_loop().time())
+        raise ValueError("a metadata response it could not apply")
+
+    client = AIOKafkaClient(bootstrap_servers="127.0.0.1:9", retry_backoff_ms=10)
+    client._metadata_update = update  # type: ignore[method-assign]
+    client._md_update_waiter.set_result(None)  # a wait for metadata, so each run updates at once
+    task = asyncio.ensure_future(surviving_md_synchronizer(client))
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while len(failures) < 7:  # past the cap: 10, 20, 40, 80, 160, 200 ms
+            assert loop.time() < deadline
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    gaps = [later - earlier for earlier, later in pairwise(failures)]
+    assert gaps[0] >= 0.009
+    assert gaps[-1] >= 0.19  # doubled up to the cap
+    assert gaps[-1] < 0.4  # and no further
+    assert caplog.text.count("aiokafka's metadata task failed") == len(failures)
+
+
+def test_the_worker_app_installs_them(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(AIOKafkaConnection, "send", AIOKAFKA_SEND)
+    monkeypatch.setattr(AIOKafkaClient, "_md_synchronizer", AIOKAFKA_MD_SYNCHRONIZER)
+    create_app(load_settings(data_dir=tmp_path, app_id="aiokafka-fixes-test"))
+    assert AIOKafkaConnection.send is send_or_connection_error
+    assert AIOKafkaClient._md_synchronizer is surviving_md_synchronizer
