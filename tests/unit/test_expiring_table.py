@@ -7,6 +7,8 @@ started; a clock stands in for time. The last test shows the upstream behaviour 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -116,6 +118,59 @@ def test_flush_written_empties_the_memtables_of_written_partitions_only(
     assert asyncio.run(store.flush_written()) == 0  # nothing written since
     assert held(store, "k-4")  # now read from the SSTs
     assert held(store, "k-5", partition=1)
+
+
+KILLED_WRITER = """
+import asyncio, os, signal, sys
+from pathlib import Path
+from types import SimpleNamespace
+from faust.types import TP
+from pipeline.app import create_app
+from pipeline.faust_fixes import as_current
+from pipeline.settings import load_settings
+from pipeline.tables import declare_tables
+
+settings = load_settings(data_dir=Path(sys.argv[1]), app_id="expiring-test", dedup_window=100.0)
+store = declare_tables(create_app(settings), settings).dedup.store
+topic = TP("expiring-test-dedup-changelog", 0)
+
+
+class Event:
+    message = SimpleNamespace(partition=0)
+
+
+with as_current(Event()):
+    for n in range(200):
+        store[f"k-{n}"] = store.bucket()
+        store.set_persisted_offset(topic, n)  # as each changelog ack does
+        if n == 99:
+            asyncio.run(store.flush_written())  # an expiry run
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_worker_keeps_a_prefix_of_its_writes_with_the_offset_that_matches_it(
+    tmp_path: Path,
+) -> None:
+    """Writes skip the write-ahead log: a kill loses what the last flush did not write, keys and
+    persisted offset alike, so recovery reads the changelog on from where the store stands."""
+    subprocess.run([sys.executable, "-c", KILLED_WRITER, str(tmp_path)], check=False, timeout=60)
+    settings = load_settings(data_dir=tmp_path, app_id="expiring-test", dedup_window=WINDOW)
+    store = declare_tables(create_app(settings), settings).dedup.store
+    assert store.persisted_offset(TP("expiring-test-dedup-changelog", 0)) == 99
+    assert all(held(store, f"k-{n}") for n in range(100))
+    assert not any(held(store, f"k-{n}") for n in range(100, 200))  # replayed from the changelog
+
+
+def test_a_stopped_store_keeps_every_write(
+    store: ExpiringStore, tmp_path: Path, clock: Clock
+) -> None:
+    add(store, "kept")
+    asyncio.run(store.stop())
+    settings = load_settings(data_dir=tmp_path, app_id="expiring-test", dedup_window=WINDOW)
+    reopened = declare_tables(create_app(settings), settings).dedup.store
+    reopened.clock = clock
+    assert held(reopened, "kept")
 
 
 def test_lookups_leave_the_block_cache_alone(store: ExpiringStore) -> None:
