@@ -17,20 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import itertools
 import logging
-import random
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
-from aiokafka.partitioner import murmur2
 
 from pipeline import aiokafka_fixes, metrics
 from pipeline.contract.headers import RecordHeaders
 from pipeline.errors import KafkaUnavailableError
 from pipeline.health import port_open
+from pipeline.partitioner import partition_for
 
 log = logging.getLogger(__name__)
 RECONNECT_INTERVAL_SECONDS = 0.2
@@ -43,19 +41,6 @@ RECONNECT_INTERVAL_SECONDS = 0.2
 # than the record), for up to 5 ms more per answer (BENCHMARKS.md, "The ingress alone").
 LINGER_MS = 5
 MAX_BATCH_BYTES = 256 * 1024
-
-
-@functools.lru_cache(maxsize=4096)
-def _key_hash(key: bytes) -> int:
-    return int(murmur2(key))
-
-
-def _partition(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
-    """aiokafka's default partitioner, with murmur2 (pure Python) computed once per key."""
-    if key is None:
-        return int(random.choice(available or all_partitions))  # noqa: S311 - not a secret
-    index = (_key_hash(key) & 0x7FFFFFFF) % len(all_partitions)
-    return int(all_partitions[index])
 
 
 class DurableProducer:
@@ -92,7 +77,7 @@ class DurableProducer:
             request_timeout_ms=int(self._ack_timeout * 1000),
             linger_ms=LINGER_MS,
             max_batch_size=MAX_BATCH_BYTES,
-            partitioner=_partition,
+            partitioner=partition_for,
         )
 
     async def _connect(self) -> bool:

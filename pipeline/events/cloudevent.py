@@ -6,6 +6,7 @@ maps to the same id and `source` + `id` deduplicates it.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ def _from_unix(value: float) -> datetime | None:
         return None
 
 
+@functools.lru_cache(maxsize=4096)  # a provider's field names repeat; bounded for any others
 def snake_case(name: str) -> str:
     return _CAMEL.sub(r"_\1", name).lower()
 

@@ -11,7 +11,8 @@ import pytest
 from pipeline import producer as producer_module
 from pipeline.contract.headers import RecordHeaders
 from pipeline.errors import KafkaUnavailableError
-from pipeline.producer import DurableProducer, _partition
+from pipeline.partitioner import partition_for
+from pipeline.producer import DurableProducer
 
 ACK_TIMEOUT = 0.3
 HEADERS = RecordHeaders({"t": [("content-type", b"application/json")]})
@@ -145,12 +146,9 @@ async def test_a_record_carries_its_topics_headers_and_a_tombstone_none() -> Non
     await durable.stop()
 
 
-def test_the_partitioner_is_aiokafkas_for_keys() -> None:
-    from aiokafka.partitioner import DefaultPartitioner  # noqa: PLC0415
-
-    partitions = [0, 1, 2, 3]
-    for key in (b"okto-1", b"hoot-2", b"x", b"an instance id"):
-        assert _partition(key, partitions, partitions) == DefaultPartitioner()(
-            key, partitions, partitions
-        )
-    assert _partition(None, partitions, [2]) == 2
+async def test_keys_are_placed_by_the_pipelines_partitioner() -> None:
+    """Kafka's default placement (`pipeline.partitioner`, tested there), as the worker's."""
+    durable = DurableProducer("kafka:9092", ACK_TIMEOUT, process="unit", headers=HEADERS)
+    await durable.start()
+    assert FakeKafka.made[0].config["partitioner"] is partition_for
+    await durable.stop()

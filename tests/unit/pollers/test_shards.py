@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 
+from pipeline.partitioner import partition_for
 from pipeline.pollers.shards import shard_of
-from pipeline.producer import _partition
 
 
 def test_an_instance_maps_to_the_partition_its_id_keys_to() -> None:
     partitions = list(range(12))
     for n in range(200):
         instance_id = f"hs-{n:04d}"
-        assert shard_of(instance_id, 12) == _partition(instance_id.encode(), partitions, [])
+        assert shard_of(instance_id, 12) == partition_for(instance_id.encode(), partitions, [])
 
 
 def test_a_thousand_instances_spread_over_every_shard() -> None:
