@@ -30,6 +30,11 @@ that shows faust's own code doing it.
   before they ack the records that wrote, so the changelog records are in the producer's hands
   before any commit can cover them, and faust's commit flushes the producer (waits for their
   acks) before it commits, as with faust's buffer.
+- Records written straight to aiokafka. faust's `Producer.send` fires its `on_produce_message`
+  signal, converts the headers and re-wraps errors for every record; the agents' `Writer` needs
+  none of it and hands each record to the aiokafka producer under faust's (`kafka_producer`).
+  It is the same producer, so faust's commit still flushes it (waits for every record's ack)
+  before it commits.
 """
 
 from __future__ import annotations
@@ -164,6 +169,11 @@ class QuietMonitor(Monitor):
 
     def on_send_error(self, producer: ProducerT, exc: BaseException, state: Any) -> None:
         return None
+
+
+def kafka_producer(app: Any) -> Any:
+    """The aiokafka producer under faust's `app.producer` (faust starts it before any agent)."""
+    return app.producer._ensure_producer()
 
 
 class DirectChangelog:

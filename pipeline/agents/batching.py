@@ -29,6 +29,7 @@ import faust
 from faust.types import EventT, StreamT
 
 from pipeline.contract.headers import RecordHeaders
+from pipeline.faust_hot_path import kafka_producer
 
 BATCH_LIMIT = 500
 
@@ -91,8 +92,9 @@ async def ack_batch(stream: StreamT[Any], batch: Iterable[EventT[Any]]) -> None:
 
 
 class Writer:
-    """Writes records through the app's producer, skipping faust's per-send topic machinery;
-    each carries its topic's headers (`pipeline.contract.headers`)."""
+    """Writes records through the app's aiokafka producer, skipping faust's per-send machinery
+    (`pipeline.faust_hot_path.kafka_producer`); each carries its topic's headers
+    (`pipeline.contract.headers`)."""
 
     def __init__(self, app: faust.App, headers: RecordHeaders) -> None:
         self._app = app
@@ -101,5 +103,6 @@ class Writer:
     async def send(self, topic: str, key: bytes, value: bytes) -> Awaitable[Any]:
         """Queue one record; the result resolves once Kafka acknowledged it."""
         headers = self._headers.of(topic, value)
-        ack: Awaitable[Any] = await self._app.producer.send(topic, key, value, None, None, headers)
+        producer = kafka_producer(self._app)
+        ack: Awaitable[Any] = await producer.send(topic, value, key=key, headers=headers)
         return ack

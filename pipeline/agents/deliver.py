@@ -450,13 +450,12 @@ def _observe(
     task: DeliveryTask, subscription: Subscription, outcome: Outcome, record: DeliveryAttempt
 ) -> None:
     label = outcome.kind.name.lower()
-    metrics.DELIVERY_ATTEMPTS.labels(
-        subscription.id, label, status_class(outcome.status_code)
-    ).inc()
-    metrics.DELIVERY_DURATION.labels(subscription.id).observe(record.duration_seconds)
+    status = status_class(outcome.status_code)
+    metrics.child(metrics.DELIVERY_ATTEMPTS, subscription.id, label, status).inc()
+    metrics.child(metrics.DELIVERY_DURATION, subscription.id).observe(record.duration_seconds)
     if outcome.kind is OutcomeKind.DELIVERED:
         head = event_head(task.event)
         received = parse_time(head.receivedat)
         if received is not None:
             latency = max(0.0, time.time() - received.timestamp())
-            metrics.END_TO_END_LATENCY.labels(str(head.provider)).observe(latency)
+            metrics.child(metrics.END_TO_END_LATENCY, str(head.provider)).observe(latency)

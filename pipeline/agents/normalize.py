@@ -115,17 +115,17 @@ class Normalizer:
                 for normalized, _ in record.events:
                     self.tables.dedup.add(dedup_key(normalized))
             for normalized, _ in record.events:
-                metrics.EVENTS_NORMALIZED.labels(outcome.provider, normalized["type"]).inc()
+                metrics.child(metrics.EVENTS_NORMALIZED, outcome.provider, normalized["type"]).inc()
                 occurred = parse_time(normalized["time"])
                 if occurred is not None:
                     lag = max(0.0, now - occurred.timestamp())
-                    metrics.NORMALIZE_LAG.labels(outcome.provider).observe(lag)
+                    metrics.child(metrics.NORMALIZE_LAG, outcome.provider).observe(lag)
             for letter in outcome.invalid:
                 metrics.EVENTS_INVALID.labels(letter.stage, letter.reason).inc()
             if outcome.ignored:
                 metrics.EVENTS_IGNORED.labels(outcome.provider).inc(outcome.ignored)
             if record.routed:
-                metrics.DELIVERIES_ROUTED.labels("live").inc(record.routed)
+                metrics.child(metrics.DELIVERIES_ROUTED, "live").inc(record.routed)
 
     def route(self, batch: list[Prepared]) -> None:
         for record in batch:

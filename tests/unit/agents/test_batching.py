@@ -111,13 +111,13 @@ async def test_records_are_handed_on_in_order_and_once() -> None:
 
 
 class Producer:
-    """faust's producer as `Writer` calls it: `send(topic, key, value, partition, ts, headers)`."""
+    """aiokafka's producer as `Writer` calls it: `send(topic, value, key=..., headers=...)`."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[Any, ...]] = []
 
-    async def send(self, *args: Any) -> asyncio.Future[None]:
-        self.sent.append(args)
+    async def send(self, topic: str, value: bytes, **kwargs: Any) -> asyncio.Future[None]:
+        self.sent.append((topic, kwargs["key"], value, kwargs["headers"]))
         ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         ack.set_result(None)
         return ack
@@ -128,12 +128,12 @@ async def test_the_writer_sends_each_record_with_its_topics_headers() -> None:
     json = [("content-type", b"application/json")]
     producer = Producer()
     writer = Writer(
-        SimpleNamespace(producer=producer),  # type: ignore[arg-type]  # what Writer uses
+        SimpleNamespace(producer=SimpleNamespace(_ensure_producer=lambda: producer)),  # type: ignore[arg-type]  # faust's producer over aiokafka's
         RecordHeaders({"p.events.normalized": structured, "p.deliveries": json}),
     )
     await (await writer.send("p.events.normalized", b"posts/1", b"{}"))
     await (await writer.send("p.deliveries", b"s1", b"{}"))
     assert producer.sent == [
-        ("p.events.normalized", b"posts/1", b"{}", None, None, structured),
-        ("p.deliveries", b"s1", b"{}", None, None, json),
+        ("p.events.normalized", b"posts/1", b"{}", structured),
+        ("p.deliveries", b"s1", b"{}", json),
     ]
