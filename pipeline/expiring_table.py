@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import faust
+import orjson
 import rocksdict
 from faust.stores import rocksdb as faust_rocksdb
 from faust.streams import current_event
@@ -319,10 +320,26 @@ class ExpiringTable(DirectChangelog, faust.Table[str, int]):
         return data
 
     def seen(self, key: str) -> bool:
-        return key in self
+        return self.store._contains(encode_key(key))
 
     def add(self, key: str) -> None:
-        self[key] = self.store.bucket()
+        """Remember `key` (inside a stream's event: its partition is the record's). The key and
+        value are encoded once, as faust's JSON serializer encodes them, for the store and the
+        changelog both; faust's `table[key] = value` encodes each twice through its serializer
+        registry (about 15 µs of the worker's CPU per write)."""
+        bucket = self.store.bucket()
+        if self.app.in_transaction:  # exactly-once keeps offsets until commit: faust's path
+            self[key] = bucket
+            return
+        partition = self.partition_for_key(key)  # faust's check of the source's partitions
+        encoded, value = encode_key(key), str(bucket).encode()
+        self.store._set(encoded, value)
+        self.queue_changelog(partition, encoded, value)
+
+
+def encode_key(key: str) -> bytes:
+    """A key as the tables' JSON key serializer writes it (faust's `json` codec is orjson)."""
+    return orjson.dumps(key)
 
 
 def declare_expiring(

@@ -31,8 +31,9 @@ that shows faust's own code doing it.
   before any commit can cover them, and faust's commit flushes the producer (waits for their
   acks) before it commits, as with faust's buffer.
 - Records written straight to aiokafka. faust's `Producer.send` fires its `on_produce_message`
-  signal, converts the headers and re-wraps errors for every record; the agents' `Writer` needs
-  none of it and hands each record to the aiokafka producer under faust's (`kafka_producer`).
+  signal, converts the headers and re-wraps errors for every record; the agents' `Writer` and
+  `DirectChangelog` need none of it and hand each record to the aiokafka producer under faust's
+  (`kafka_producer`).
   It is the same producer, so faust's commit still flushes it (waits for every record's ack)
   before it commits.
 """
@@ -198,7 +199,11 @@ class DirectChangelog:
         # faust's own check: inside a stream's event, partitions equal to the source topic's
         partition = table.partition_for_key(key)
         store = self.data
-        self._unsent.append((partition, store._encode_key(key), store._encode_value(value)))
+        self.queue_changelog(partition, store._encode_key(key), store._encode_value(value))
+
+    def queue_changelog(self, partition: int | None, key: bytes, value: bytes | None) -> None:
+        """Queue one encoded changelog record (a write the store has, or is about to have)."""
+        self._unsent.append((partition, key, value))
         if self._sending is None or self._sending.done():
             self._sending = asyncio.ensure_future(self._send_unsent())
 
@@ -226,7 +231,7 @@ class DirectChangelog:
         topic = self.changelog_topic_name
         while unsent:
             partition, key, value = unsent[0]
-            ack = await self.app.producer.send(topic, key, value, partition, None, None)
+            ack = await kafka_producer(self.app).send(topic, value, key=key, partition=partition)
             unsent.popleft()  # only once the producer has it: a failed send is tried again
             self._unacked.add(ack)
             ack.add_done_callback(self._unacked.discard)

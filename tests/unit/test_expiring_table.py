@@ -17,7 +17,7 @@ import pytest
 from faust.types import TP
 
 from pipeline.app import create_app
-from pipeline.expiring_table import ExpiringStore, prefix
+from pipeline.expiring_table import ExpiringStore, encode_key, prefix
 from pipeline.faust_fixes import as_current
 from pipeline.settings import load_settings
 from pipeline.tables import declare_tables
@@ -212,6 +212,45 @@ def test_a_recovered_key_lands_in_its_bucket_and_an_expired_one_is_not_written(
     clock.now += 2 * WINDOW
     store.expire()
     assert raw_keys(store) == []
+
+
+@pytest.mark.parametrize(
+    "key", ["msg_2J3kL9xY", "/instances/i1 e1", 'a "quoted" \\ key', "ünï cødé ✓"]
+)
+async def test_a_write_is_encoded_once_as_fausts_serializers_encode_it(
+    tmp_path: Path, clock: Clock, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`add` and `seen` skip faust's serializer registry: the store and changelog must hold
+    what faust's `table[key] = bucket` would have written, so stores and changelogs written
+    before, and faust's own reads, agree."""
+    settings = load_settings(data_dir=tmp_path, app_id="expiring-test", dedup_window=WINDOW)
+    table = declare_tables(create_app(settings), settings).dedup
+    table.store.clock = clock
+    table._verified_source_topics_for_partitions.add("webhooks.raw")
+    sent: list[tuple[Any, ...]] = []
+
+    async def send(topic: str, value: bytes, *, key: bytes, partition: int) -> Any:
+        sent.append((key, value, partition))
+        return asyncio.get_running_loop().create_future()
+
+    monkeypatch.setattr(table.app.producer, "_producer", SimpleNamespace(send=send))
+    bucket = table.store.bucket()
+    assert encode_key(key) == table.store._encode_key(key)
+    assert str(bucket).encode() == table.store._encode_value(bucket)
+    with as_current(Source("webhooks.raw", 3)):  # type: ignore[arg-type]
+        assert not table.seen(key)
+        table.add(key)
+        assert table.seen(key)
+        assert key in table  # read through faust's own path
+    await table.changelog_sent()
+    assert sent == [(table.store._encode_key(key), table.store._encode_value(bucket), 3)]
+
+
+class Source:
+    """What a table write reads of faust's current event: the record's topic and partition."""
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.message = SimpleNamespace(topic=topic, partition=partition)
 
 
 def test_iteration_shows_the_live_keys_without_their_buckets(

@@ -694,14 +694,15 @@ class SourceEvent:
 
 
 class Producer:
-    """faust's producer as a table write uses it: `send` queues, its future is the ack."""
+    """aiokafka's producer as a table write uses it: `send` queues, its future is the ack."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes, bytes | None, int | None]] = []
         self.acks: list[asyncio.Future[Any]] = []
 
-    async def send(self, *record: Any) -> asyncio.Future[Any]:
-        topic, key, value, partition, _, _ = record  # faust's order; no timestamp, no headers
+    async def send(
+        self, topic: str, value: bytes | None, *, key: bytes, partition: int | None
+    ) -> asyncio.Future[Any]:
         self.sent.append((topic, key, value, partition))
         self.acks.append(asyncio.get_running_loop().create_future())
         return self.acks[-1]
@@ -714,7 +715,7 @@ def delivered_table(directory: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[A
     table = declare_tables(app, settings).delivered
     table._verified_source_topics_for_partitions.add("deliveries")  # no broker to ask
     producer = Producer()
-    monkeypatch.setattr(app.producer, "send", producer.send)
+    monkeypatch.setattr(app.producer, "_producer", producer)  # the aiokafka producer under faust's
     return table, producer
 
 
@@ -769,15 +770,15 @@ async def test_a_write_the_producer_refused_is_sent_again_by_the_next_wait(
     table, producer = delivered_table(tmp_path, monkeypatch)
     working = producer.send
 
-    async def broken(*args: Any) -> Any:
+    async def broken(*args: Any, **kwargs: Any) -> Any:
         raise KafkaTimeoutError
 
-    monkeypatch.setattr(table.app.producer, "send", broken)
+    monkeypatch.setattr(producer, "send", broken)
     with as_current(SourceEvent("deliveries", 0)):  # type: ignore[arg-type]
         table.add("msg_1")
     with pytest.raises(KafkaTimeoutError):
         await table.changelog_sent()
-    monkeypatch.setattr(table.app.producer, "send", working)
+    monkeypatch.setattr(producer, "send", working)
     await table.changelog_sent()
     assert [key for _, key, _, _ in producer.sent] == [b'"msg_1"']
 
