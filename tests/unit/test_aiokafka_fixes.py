@@ -1,29 +1,35 @@
-"""pipeline.aiokafka_fixes: a write on a closed uvloop transport is a broken connection, and
-aiokafka's metadata task outlives its failures. Each case also runs on aiokafka's own code, which
-must get it wrong."""
+"""pipeline.aiokafka_fixes: a write on a closed uvloop transport is a broken connection,
+aiokafka's metadata task outlives its failures, and a record's partition builds no sets. Each case
+also runs on aiokafka's own code, which must get it wrong."""
 
 from __future__ import annotations
 
 import asyncio
 from itertools import pairwise
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import uvloop
-from aiokafka import AIOKafkaClient
+from aiokafka import AIOKafkaClient, AIOKafkaProducer
+from aiokafka.cluster import ClusterMetadata
 from aiokafka.conn import AIOKafkaConnection
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.protocol.metadata import MetadataRequest
+from aiokafka.structs import PartitionMetadata
 
 from pipeline import aiokafka_fixes
 from pipeline.aiokafka_fixes import (
     AIOKAFKA_MD_SYNCHRONIZER,
+    AIOKAFKA_PARTITION,
     AIOKAFKA_SEND,
+    partition_from_kept_lists,
     send_or_connection_error,
     surviving_md_synchronizer,
 )
 from pipeline.app import create_app
+from pipeline.partitioner import partition_for
 from pipeline.producer import DurableProducer
 from pipeline.settings import load_settings
 
@@ -106,9 +112,11 @@ async def test_a_failed_metadata_task_is_started_again_and_answers_the_waits(
 def test_every_process_that_talks_to_kafka_installs_them(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(AIOKafkaConnection, "send", AIOKAFKA_SEND)
     monkeypatch.setattr(AIOKafkaClient, "_md_synchronizer", AIOKAFKA_MD_SYNCHRONIZER)
+    monkeypatch.setattr(AIOKafkaProducer, "_partition", AIOKAFKA_PARTITION)
     DurableProducer("127.0.0.1:9", process="test", headers=None)  # type: ignore[arg-type]
     assert AIOKafkaConnection.send is send_or_connection_error
     assert AIOKafkaClient._md_synchronizer is surviving_md_synchronizer
+    assert AIOKafkaProducer._partition is partition_from_kept_lists
     aiokafka_fixes.install()  # idempotent
     assert AIOKafkaConnection.send is send_or_connection_error
 
@@ -148,6 +156,54 @@ async def test_a_metadata_task_that_keeps_failing_backs_off(
 def test_the_worker_app_installs_them(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(AIOKafkaConnection, "send", AIOKAFKA_SEND)
     monkeypatch.setattr(AIOKafkaClient, "_md_synchronizer", AIOKAFKA_MD_SYNCHRONIZER)
+    monkeypatch.setattr(AIOKafkaProducer, "_partition", AIOKAFKA_PARTITION)
     create_app(load_settings(data_dir=tmp_path, app_id="aiokafka-fixes-test"))
     assert AIOKafkaConnection.send is send_or_connection_error
     assert AIOKafkaClient._md_synchronizer is surviving_md_synchronizer
+    assert AIOKafkaProducer._partition is partition_from_kept_lists
+
+
+class CountingMetadata(ClusterMetadata):
+    """aiokafka's cluster metadata, counting the partition sets it builds."""
+
+    built = 0
+
+    def partitions_for_topic(self, topic: str) -> set[int] | None:
+        self.built += 1
+        return super().partitions_for_topic(topic)
+
+
+def with_partitions(metadata: ClusterMetadata, topic: str, count: int, leaderless: int) -> None:
+    """A metadata update of `topic`, as aiokafka applies one: a new partition map, whole."""
+    metadata._partitions = {
+        topic: {
+            number: PartitionMetadata(
+                topic, number, -1 if number == leaderless else 0, [], [], None
+            )
+            for number in range(count)
+        }
+    }
+
+
+@pytest.mark.parametrize("fixed", [True, False])
+def test_a_keyed_records_partition_builds_no_sets_per_record(fixed: bool) -> None:
+    partition = partition_from_kept_lists if fixed else AIOKAFKA_PARTITION
+    metadata = CountingMetadata()
+    producer = SimpleNamespace(_metadata=metadata, _partitioner=partition_for)
+    with_partitions(metadata, "t", 8, leaderless=5)
+    keys = [f"subscription-{n}".encode() for n in range(200)]
+    placed = [partition(producer, "t", None, key, None, key, b"{}") for key in keys]
+    assert placed == [partition_for(key, list(range(8)), []) for key in keys]  # Kafka's placement
+    assert partition(producer, "t", 3, None, None, b"k", b"{}") == 3  # given: kept as is
+    with pytest.raises(AssertionError):
+        partition(producer, "t", 8, None, None, b"k", b"{}")  # not a partition of the topic
+    unkeyed = {partition(producer, "t", None, None, None, None, b"{}") for _ in range(300)}
+    assert unkeyed == set(range(8)) - {5}  # a record without a key: a partition with a leader
+    with_partitions(metadata, "t", 12, leaderless=-1)  # partitions added: the next update
+    assert partition(producer, "t", None, b"k", None, b"k", b"{}") == partition_for(
+        b"k", list(range(12)), []
+    )
+    if fixed:
+        assert metadata.built == 0
+    else:
+        assert metadata.built >= 500  # a set (and then a list) for every record
