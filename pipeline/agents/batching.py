@@ -30,6 +30,7 @@ from faust.types import EventT, StreamT
 
 from pipeline.contract.headers import RecordHeaders
 from pipeline.faust_hot_path import kafka_producer
+from pipeline.kafka_batches import Record, send_batches
 
 BATCH_LIMIT = 500
 
@@ -99,6 +100,16 @@ class Writer:
     def __init__(self, app: faust.App, headers: RecordHeaders) -> None:
         self._app = app
         self._headers = headers
+
+    async def send_all(self, records: Iterable[tuple[str, bytes, bytes]]) -> Awaitable[Any]:
+        """Queue (topic, key, value) records a partition batch at a time
+        (`pipeline.kafka_batches`); the result resolves once Kafka acknowledged them all."""
+        of = self._headers.of
+        sent = await send_batches(
+            kafka_producer(self._app),
+            [Record(topic, key, value, of(topic, value)) for topic, key, value in records],
+        )
+        return asyncio.gather(*(batch.ack for batch in sent))
 
     async def send(self, topic: str, key: bytes, value: bytes) -> Awaitable[Any]:
         """Queue one record; the result resolves once Kafka acknowledged it."""

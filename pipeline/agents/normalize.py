@@ -12,10 +12,8 @@ offsets only after that.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -96,16 +94,14 @@ class Normalizer:
         by Kafka."""
         normalized = self.topics.events_normalized.get_topic_name()
         invalid = self.topics.events_invalid.get_topic_name()
-        acks: list[Awaitable[Any]] = []
+        outputs: list[tuple[str, bytes, bytes]] = []
         for record in batch:
             for event, value in record.events:
-                acks.append(await self.writer.send(normalized, event["subject"].encode(), value))
-            for task in record.tasks:
-                acks.append(await self.writer.send(*task))
+                outputs.append((normalized, event["subject"].encode(), value))
+            outputs += record.tasks
             instance = (record.outcome.instance_id or "").encode()
-            for letter in record.invalid:
-                acks.append(await self.writer.send(invalid, instance, letter))
-        await asyncio.gather(*acks)
+            outputs += [(invalid, instance, letter) for letter in record.invalid]
+        await (await self.writer.send_all(outputs))
 
     def mark(self, batch: list[Prepared]) -> None:
         now = time.time()

@@ -21,6 +21,7 @@ from pipeline.expiring_table import ExpiringStore, encode_key, prefix
 from pipeline.faust_fixes import as_current
 from pipeline.settings import load_settings
 from pipeline.tables import declare_tables
+from tests.support.fake_kafka import BatchProducer
 
 WINDOW = 100.0
 
@@ -129,6 +130,7 @@ from pipeline.app import create_app
 from pipeline.faust_fixes import as_current
 from pipeline.settings import load_settings
 from pipeline.tables import declare_tables
+from tests.support.fake_kafka import BatchProducer
 
 settings = load_settings(data_dir=Path(sys.argv[1]), app_id="expiring-test", dedup_window=100.0)
 store = declare_tables(create_app(settings), settings).dedup.store
@@ -227,13 +229,8 @@ async def test_a_write_is_encoded_once_as_fausts_serializers_encode_it(
     table = declare_tables(create_app(settings), settings).dedup
     table.store.clock = clock
     table._verified_source_topics_for_partitions.add("webhooks.raw")
-    sent: list[tuple[Any, ...]] = []
-
-    async def send(topic: str, value: bytes, *, key: bytes, partition: int) -> Any:
-        sent.append((key, value, partition))
-        return asyncio.get_running_loop().create_future()
-
-    monkeypatch.setattr(table.app.producer, "_producer", SimpleNamespace(send=send))
+    producer = BatchProducer()
+    monkeypatch.setattr(table.app.producer, "_producer", producer)
     bucket = table.store.bucket()
     assert encode_key(key) == table.store._encode_key(key)
     assert str(bucket).encode() == table.store._encode_value(bucket)
@@ -243,7 +240,9 @@ async def test_a_write_is_encoded_once_as_fausts_serializers_encode_it(
         assert table.seen(key)
         assert key in table  # read through faust's own path
     await table.changelog_sent()
-    assert sent == [(table.store._encode_key(key), table.store._encode_value(bucket), 3)]
+    topic = table.changelog_topic_name
+    encoded = (table.store._encode_key(key), table.store._encode_value(bucket))
+    assert producer.sent == [(topic, *encoded, 3)]
 
 
 class Source:

@@ -27,6 +27,7 @@ from pipeline.faust_fixes import SafeConsumer, as_current
 from pipeline.faust_hot_path import QuietMonitor
 from pipeline.settings import load_settings
 from pipeline.tables import declare_tables
+from tests.support.fake_kafka import BatchProducer
 
 PARTITION = TP("webhooks.raw", 0)
 
@@ -693,28 +694,13 @@ class SourceEvent:
         self.message = SimpleNamespace(topic=topic, partition=partition)
 
 
-class Producer:
-    """aiokafka's producer as a table write uses it: `send` queues, its future is the ack."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes, bytes | None, int | None]] = []
-        self.acks: list[asyncio.Future[Any]] = []
-
-    async def send(
-        self, topic: str, value: bytes | None, *, key: bytes, partition: int | None
-    ) -> asyncio.Future[Any]:
-        self.sent.append((topic, key, value, partition))
-        self.acks.append(asyncio.get_running_loop().create_future())
-        return self.acks[-1]
-
-
-def delivered_table(directory: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Producer]:
+def delivered_table(directory: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, BatchProducer]:
     """The worker's `delivered` table (its app not started), its producer a `Producer`."""
     settings = load_settings(data_dir=directory, app_id="faust-fixes-test")
     app = create_app(settings)
     table = declare_tables(app, settings).delivered
     table._verified_source_topics_for_partitions.add("deliveries")  # no broker to ask
-    producer = Producer()
+    producer = BatchProducer()
     monkeypatch.setattr(app.producer, "_producer", producer)  # the aiokafka producer under faust's
     return table, producer
 
@@ -731,10 +717,12 @@ async def test_a_table_write_goes_to_the_producer_without_faust_s_buffer(
     bucket = str(table.store.bucket()).encode()
     topic = table.changelog_topic_name
     assert producer.sent == [(topic, b'"msg_1"', bucket, 2), (topic, b'"msg_2"', bucket, 2)]
+    assert producer.batches == [(topic, 2, 2)]  # one batch, one ack
     assert table.store.persisted_offset(TP(topic, 2)) is None  # nothing acknowledged yet
-    producer.acks[1].set_result(SimpleNamespace(topic=topic, partition=2, offset=41))
+    producer.acks[0].set_result(SimpleNamespace(topic=topic, partition=2, offset=40))
     await asyncio.sleep(0)
-    assert table.store.persisted_offset(TP(topic, 2)) == 41  # as faust's `_on_changelog_sent`
+    # as faust's `_on_changelog_sent` leaves it after the last record's ack
+    assert table.store.persisted_offset(TP(topic, 2)) == 41
 
 
 async def test_changelog_acked_returns_only_once_kafka_acknowledged_every_write(
@@ -768,17 +756,17 @@ async def test_a_write_the_producer_refused_is_sent_again_by_the_next_wait(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     table, producer = delivered_table(tmp_path, monkeypatch)
-    working = producer.send
+    working = producer.send_batch
 
     async def broken(*args: Any, **kwargs: Any) -> Any:
         raise KafkaTimeoutError
 
-    monkeypatch.setattr(producer, "send", broken)
+    monkeypatch.setattr(producer, "send_batch", broken)
     with as_current(SourceEvent("deliveries", 0)):  # type: ignore[arg-type]
         table.add("msg_1")
     with pytest.raises(KafkaTimeoutError):
         await table.changelog_sent()
-    monkeypatch.setattr(producer, "send", working)
+    monkeypatch.setattr(producer, "send_batch", working)
     await table.changelog_sent()
     assert [key for _, key, _, _ in producer.sent] == [b'"msg_1"']
 

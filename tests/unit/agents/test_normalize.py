@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Iterable
 from types import SimpleNamespace
 from typing import Any
 
@@ -58,6 +59,13 @@ class Writer:
     async def send(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[None]:
         self.writes.append((topic, key, value))
         self.marked_when_written.append(len(self._dedup.marked))
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        ack.set_result(None)
+        return ack
+
+    async def send_all(self, records: Iterable[tuple[str, bytes, bytes]]) -> asyncio.Future[None]:
+        for record in records:
+            await self.send(*record)
         ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         ack.set_result(None)
         return ack
