@@ -19,6 +19,7 @@ from pipeline.faust_fixes import PipelineApp
 from pipeline.health import KafkaProbe
 from pipeline.lag import LagMonitor
 from pipeline.partitioner import partition_for
+from pipeline.producer import MAX_BATCH_BYTES
 from pipeline.settings import Settings
 from pipeline.stall import CHECK_INTERVAL_SECONDS, StallDetector, StallWatchdog
 
@@ -46,6 +47,10 @@ def create_app(
         producer_acks=-1,
         producer_linger=settings.producer_linger,
         producer_partitioner=partition_for,  # Kafka's default, faster (`pipeline.partitioner`)
+        # A normalize batch's records of one partition in one batch (`pipeline.kafka_batches`):
+        # 500 records of ~1 KiB spread over 8 partitions, where faust's 16 KiB default made
+        # several batches per partition, each waiting for the one before to be sent.
+        producer_max_batch_size=MAX_BATCH_BYTES,
         # Topics faust creates itself (changelogs, repartitions) match the worker's sources.
         topic_partitions=topic_spec(settings, Topic.WEBHOOKS_RAW).partitions,
         topic_replication_factor=1,

@@ -65,18 +65,30 @@ async def send_batches(producer: Any, records: Iterable[Record]) -> list[SentBat
                 )
             partition = partition_for(record.key, every, every)
         groups.setdefault((record.topic, partition), []).append(record)
+    built = {place: _builders(producer, place[0], group) for place, group in groups.items()}
+    # aiokafka takes a partition's next batch only once the one before is in a request: the
+    # partitions' first batches go first, then their second ones, so those waits overlap.
     sent = []
-    for (topic, partition), group in groups.items():
-        builder = producer.create_batch()
-        for record in group:
-            if _append(builder, record):
-                continue
-            sent.append(await _submit(producer, builder, topic, partition))  # full: send it
-            builder = producer.create_batch()
-            if not _append(builder, record):
-                raise MessageSizeTooLargeError(f"a record of {topic} is larger than a batch")
-        sent.append(await _submit(producer, builder, topic, partition))
+    for round_ in range(max((len(builders) for builders in built.values()), default=0)):
+        for (topic, partition), builders in built.items():
+            if round_ < len(builders):
+                sent.append(await _submit(producer, builders[round_], topic, partition))
     return sent
+
+
+def _builders(producer: Any, topic: str, group: list[Record]) -> list[Any]:
+    """The group's records in closed batches, in order."""
+    builders = [producer.create_batch()]
+    for record in group:
+        if _append(builders[-1], record):
+            continue
+        builders[-1].close()  # full
+        builders.append(producer.create_batch())
+        if not _append(builders[-1], record):
+            raise MessageSizeTooLargeError(f"a record of {topic} is larger than a batch")
+    for builder in builders:
+        builder.close()  # nothing else joins it, and it is sent without lingering
+    return builders
 
 
 def _append(builder: Any, record: Record) -> bool:
@@ -86,6 +98,5 @@ def _append(builder: Any, record: Record) -> bool:
 
 
 async def _submit(producer: Any, builder: Any, topic: str, partition: int) -> SentBatch:
-    builder.close()  # nothing else joins it, and it is sent without lingering
     ack = await producer.send_batch(builder, topic, partition=partition)
     return SentBatch(topic, partition, builder.record_count(), ack)
