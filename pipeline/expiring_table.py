@@ -82,7 +82,7 @@ def store_options(cache_bytes: int) -> dict[str, int]:
 def unlogged_writes() -> rocksdict.WriteOptions:
     """Writes without the write-ahead log (see the module's docstring)."""
     options = rocksdict.WriteOptions()
-    options.disable_wal = True
+    options.disable_wal = True  # type: ignore[method-assign,assignment]  # a property; its stub says method
     return options
 
 

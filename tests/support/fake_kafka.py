@@ -1,5 +1,5 @@
-"""aiokafka's producer as `pipeline.kafka_batches` uses it, in memory: batches are queued, and
-each batch's future is its ack, set by the test."""
+"""aiokafka's producer in memory, as `pipeline.kafka_batches` and the tables' changelogs use it:
+what is queued is noted, and each future is an ack the test sets."""
 
 from __future__ import annotations
 
@@ -48,5 +48,21 @@ class BatchProducer:
         assert batch._closed
         self.sent += [(topic, key, value, partition) for key, value, _ in batch.records]
         self.batches.append((topic, partition, batch.record_count()))
+        self.acks.append(asyncio.get_running_loop().create_future())
+        return self.acks[-1]
+
+
+class RecordProducer:
+    """aiokafka's producer as a table's changelog uses it: `send` queues one record, its future
+    is the ack, set by the test."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes | None, bytes | None, int | None]] = []
+        self.acks: list[asyncio.Future[Any]] = []
+
+    async def send(
+        self, topic: str, value: bytes | None, *, key: bytes | None, partition: int | None
+    ) -> asyncio.Future[Any]:
+        self.sent.append((topic, key, value, partition))
         self.acks.append(asyncio.get_running_loop().create_future())
         return self.acks[-1]

@@ -21,7 +21,7 @@ from pipeline.expiring_table import ExpiringStore, encode_key, prefix
 from pipeline.faust_fixes import as_current
 from pipeline.settings import load_settings
 from pipeline.tables import declare_tables
-from tests.support.fake_kafka import BatchProducer
+from tests.support.fake_kafka import RecordProducer
 
 WINDOW = 100.0
 
@@ -130,7 +130,7 @@ from pipeline.app import create_app
 from pipeline.faust_fixes import as_current
 from pipeline.settings import load_settings
 from pipeline.tables import declare_tables
-from tests.support.fake_kafka import BatchProducer
+from tests.support.fake_kafka import RecordProducer
 
 settings = load_settings(data_dir=Path(sys.argv[1]), app_id="expiring-test", dedup_window=100.0)
 store = declare_tables(create_app(settings), settings).dedup.store
@@ -229,7 +229,7 @@ async def test_a_write_is_encoded_once_as_fausts_serializers_encode_it(
     table = declare_tables(create_app(settings), settings).dedup
     table.store.clock = clock
     table._verified_source_topics_for_partitions.add("webhooks.raw")
-    producer = BatchProducer()
+    producer = RecordProducer()
     monkeypatch.setattr(table.app.producer, "_producer", producer)
     bucket = table.store.bucket()
     assert encode_key(key) == table.store._encode_key(key)

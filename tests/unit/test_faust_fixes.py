@@ -27,7 +27,7 @@ from pipeline.faust_fixes import SafeConsumer, as_current
 from pipeline.faust_hot_path import QuietMonitor
 from pipeline.settings import load_settings
 from pipeline.tables import declare_tables
-from tests.support.fake_kafka import BatchProducer
+from tests.support.fake_kafka import RecordProducer
 
 PARTITION = TP("webhooks.raw", 0)
 
@@ -694,13 +694,13 @@ class SourceEvent:
         self.message = SimpleNamespace(topic=topic, partition=partition)
 
 
-def delivered_table(directory: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, BatchProducer]:
+def delivered_table(directory: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, RecordProducer]:
     """The worker's `delivered` table (its app not started), its producer a `Producer`."""
     settings = load_settings(data_dir=directory, app_id="faust-fixes-test")
     app = create_app(settings)
     table = declare_tables(app, settings).delivered
     table._verified_source_topics_for_partitions.add("deliveries")  # no broker to ask
-    producer = BatchProducer()
+    producer = RecordProducer()
     monkeypatch.setattr(app.producer, "_producer", producer)  # the aiokafka producer under faust's
     return table, producer
 
@@ -717,9 +717,11 @@ async def test_a_table_write_goes_to_the_producer_without_faust_s_buffer(
     bucket = str(table.store.bucket()).encode()
     topic = table.changelog_topic_name
     assert producer.sent == [(topic, b'"msg_1"', bucket, 2), (topic, b'"msg_2"', bucket, 2)]
-    assert producer.batches == [(topic, 2, 2)]  # one batch, one ack
     assert table.store.persisted_offset(TP(topic, 2)) is None  # nothing acknowledged yet
     producer.acks[0].set_result(SimpleNamespace(topic=topic, partition=2, offset=40))
+    await asyncio.sleep(0)
+    assert table.store.persisted_offset(TP(topic, 2)) is None  # the partition's latest stands
+    producer.acks[1].set_result(SimpleNamespace(topic=topic, partition=2, offset=41))
     await asyncio.sleep(0)
     # as faust's `_on_changelog_sent` leaves it after the last record's ack
     assert table.store.persisted_offset(TP(topic, 2)) == 41
@@ -756,17 +758,17 @@ async def test_a_write_the_producer_refused_is_sent_again_by_the_next_wait(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     table, producer = delivered_table(tmp_path, monkeypatch)
-    working = producer.send_batch
+    working = producer.send
 
     async def broken(*args: Any, **kwargs: Any) -> Any:
         raise KafkaTimeoutError
 
-    monkeypatch.setattr(producer, "send_batch", broken)
+    monkeypatch.setattr(producer, "send", broken)
     with as_current(SourceEvent("deliveries", 0)):  # type: ignore[arg-type]
         table.add("msg_1")
     with pytest.raises(KafkaTimeoutError):
         await table.changelog_sent()
-    monkeypatch.setattr(producer, "send_batch", working)
+    monkeypatch.setattr(producer, "send", working)
     await table.changelog_sent()
     assert [key for _, key, _, _ in producer.sent] == [b'"msg_1"']
 
