@@ -30,16 +30,15 @@ that shows faust's own code doing it.
   does for every record. (Not `pipeline.kafka_batches`: aiokafka takes a partition's batch only
   once the one before it is in a request, and the deliveries waiting for `changelog_sent` hold
   their request slots meanwhile; at 500 webhooks/s on a loaded machine that cost 10 % of the
-  deliveries per second.) The agents await
-  `changelog_sent()` before they ack the records that wrote, so the changelog records are in the
-  producer's hands before any commit can cover them, and faust's commit flushes the producer
-  (waits for their acks) before it commits, as with faust's buffer.
+  deliveries per second.) The agents await `changelog_sent()` before they ack the records that
+  wrote, so the changelog records are in the producer's hands before any commit can cover them,
+  and faust's commit flushes the producer (waits for their acks) before it commits, as with
+  faust's buffer.
 - Records written straight to aiokafka. faust's `Producer.send` fires its `on_produce_message`
   signal, converts the headers and re-wraps errors for every record; the agents' `Writer` and
   `DirectChangelog` need none of it and hand each record to the aiokafka producer under faust's
-  (`kafka_producer`).
-  It is the same producer, so faust's commit still flushes it (waits for every record's ack)
-  before it commits.
+  (`kafka_producer`). It is the same producer, so faust's commit still flushes it (waits for
+  every record's ack) before it commits.
 """
 
 from __future__ import annotations
@@ -233,19 +232,23 @@ class DirectChangelog:
     async def _send_unsent(self) -> None:
         unsent = self._unsent
         topic = self.changelog_topic_name
-        producer = kafka_producer(self.app)
         while unsent:
+            producer = kafka_producer(self.app)
             latest: dict[int | None, asyncio.Future[Any]] = {}  # per partition
-            while unsent:
-                partition, key, value = unsent[0]
-                latest[partition] = await producer.send(topic, value, key=key, partition=partition)
-                unsent.popleft()  # only once the producer has it: a failed send is tried again
-            # A partition's records are acknowledged in order, so its latest ack stands for the
-            # burst's: one callback per partition, not per record.
-            for ack in latest.values():
-                self._unacked.add(ack)
-                ack.add_done_callback(self._unacked.discard)
-                ack.add_done_callback(partial(self._persisted, topic))
+            try:
+                while unsent:
+                    partition, key, value = unsent[0]
+                    latest[partition] = await producer.send(
+                        topic, value, key=key, partition=partition
+                    )
+                    unsent.popleft()  # only once the producer has it: a failed send is retried
+            finally:  # what the producer has, even if a later send failed
+                # A partition's records are acknowledged in order, so its latest ack stands for
+                # the burst's: one callback per partition, not per record.
+                for ack in latest.values():
+                    self._unacked.add(ack)
+                    ack.add_done_callback(self._unacked.discard)
+                    ack.add_done_callback(partial(self._persisted, topic))
 
     def _persisted(self, topic: str, ack: asyncio.Future[Any]) -> None:
         if ack.cancelled() or ack.exception() is not None:

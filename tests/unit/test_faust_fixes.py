@@ -773,6 +773,33 @@ async def test_a_write_the_producer_refused_is_sent_again_by_the_next_wait(
     assert [key for _, key, _, _ in producer.sent] == [b'"msg_1"']
 
 
+async def test_a_write_handed_over_before_a_failed_send_is_still_awaited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`changelog_acked` waits for every record the producer has, also when a later send of the
+    same burst failed."""
+    table, producer = delivered_table(tmp_path, monkeypatch)
+    working = producer.send
+
+    async def first_only(*args: Any, **kwargs: Any) -> Any:
+        if producer.sent:
+            raise KafkaTimeoutError
+        return await working(*args, **kwargs)
+
+    monkeypatch.setattr(producer, "send", first_only)
+    with as_current(SourceEvent("deliveries", 0)):  # type: ignore[arg-type]
+        table.add("msg_1")
+    with as_current(SourceEvent("deliveries", 1)):  # type: ignore[arg-type]
+        table.add("msg_2")
+    with pytest.raises(KafkaTimeoutError):
+        await table.changelog_sent()
+    waiting = asyncio.ensure_future(asyncio.gather(*table._unacked))
+    await asyncio.sleep(0.01)
+    assert not waiting.done()  # msg_1's ack is awaited
+    producer.acks[0].set_result(SimpleNamespace(partition=0, offset=3))
+    await asyncio.wait_for(waiting, 1)
+
+
 def test_the_member_id_is_aiokafkas_coordinators_or_none(
     consumer: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
