@@ -8,8 +8,7 @@ its records are grouped by topic and partition and each group goes to aiokafka a
 interface): one future per partition batch, and no linger (a closed batch is sent at once).
 
 Records keep their order within a partition, as Kafka's ordering promise is per partition; a
-record is placed by its key as the producer's own partitioner places it (`pipeline.partitioner`),
-unless its partition is given.
+record is placed by its key as the producer's own partitioner places it (`pipeline.partitioner`).
 """
 
 from __future__ import annotations
@@ -32,22 +31,16 @@ class Record:
     key: bytes | None
     value: bytes | None
     headers: Sequence[Header] | None = None
-    partition: int | None = None  # None: by its key
 
 
 @dataclass(frozen=True, slots=True)
 class SentBatch:
-    """Records of one partition handed to the producer; `ack` resolves once Kafka has them all
-    (to the first record's metadata)."""
+    """Records of one partition handed to the producer; `ack` resolves once Kafka has them all."""
 
     topic: str
     partition: int
     records: int
     ack: asyncio.Future[Any]
-
-    def last_offset(self) -> int:
-        """The offset of the batch's last record (`ack` must have succeeded)."""
-        return int(self.ack.result().offset) + self.records - 1
 
 
 async def send_batches(producer: Any, records: Iterable[Record]) -> list[SentBatch]:
@@ -56,15 +49,11 @@ async def send_batches(producer: Any, records: Iterable[Record]) -> list[SentBat
     groups: dict[tuple[str, int], list[Record]] = {}
     partitions: dict[str, list[int]] = {}
     for record in records:
-        partition = record.partition
-        if partition is None:
-            every = partitions.get(record.topic)
-            if every is None:
-                every = partitions[record.topic] = sorted(
-                    await producer.partitions_for(record.topic)
-                )
-            partition = partition_for(record.key, every, every)
-        groups.setdefault((record.topic, partition), []).append(record)
+        every = partitions.get(record.topic)
+        if every is None:
+            every = partitions[record.topic] = sorted(await producer.partitions_for(record.topic))
+        place = (record.topic, partition_for(record.key, every, every))
+        groups.setdefault(place, []).append(record)
     built = {place: _builders(producer, place[0], group) for place, group in groups.items()}
     # aiokafka takes a partition's next batch only once the one before is in a request: the
     # partitions' first batches go first, then their second ones, so those waits overlap.
