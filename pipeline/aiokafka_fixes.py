@@ -1,5 +1,5 @@
 """The overrides of aiokafka 0.14.0 the pipeline relies on, installed by `install` (idempotent) in
-every process that talks to Kafka: the worker (`pipeline.faust_fixes.PipelineApp`, so under
+every process that talks to Kafka: the worker (`pipeline.runtime.faust_fixes.PipelineApp`, so under
 faust's consumer and producers too) and each `pipeline.producer.DurableProducer`. Each has a test
 in tests/unit/test_aiokafka_fixes.py that fails on aiokafka's own code.
 

@@ -108,11 +108,11 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     import uvloop  # noqa: PLC0415
 
     from pipeline.agents import register_agents  # noqa: PLC0415
-    from pipeline.app import create_app  # noqa: PLC0415
     from pipeline.config.key_check import StopOnForeignKey, check_config_keys  # noqa: PLC0415
     from pipeline.config.keyring import key_ring_for  # noqa: PLC0415
     from pipeline.config.view import CompactedView  # noqa: PLC0415
-    from pipeline.worker import run_worker  # noqa: PLC0415
+    from pipeline.runtime.app import create_app  # noqa: PLC0415
+    from pipeline.runtime.worker import run_worker  # noqa: PLC0415
 
     ring = key_ring_for(settings)
     asyncio.run(check_config_keys(settings, ring))  # before joining the group: see key_check

@@ -24,10 +24,10 @@ import orjson
 from bench.procstat import malloc_stats, rss_kib
 from bench.state.worker import MEMORY_PROPERTIES, traced
 from pipeline.cli import main as pipeline_main
-from pipeline.expiring_table import ExpiringStore
+from pipeline.runtime.expiring_table import ExpiringStore
 
 POLL_SECONDS = 0.2
-TABLES = 2  # dedup and delivered (`pipeline.tables.Tables`)
+TABLES = 2  # dedup and delivered (`pipeline.runtime.tables.Tables`)
 
 
 def table_memory(store: ExpiringStore) -> dict[str, int]:

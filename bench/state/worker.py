@@ -1,10 +1,10 @@
 """`python -m bench.state.worker TOPIC PROGRESS [--every N] [--total N]`: the table layer alone.
 
 A subprocess of `python -m bench state` (bench/state/main.py), configured by `PIPELINE_*` like the
-worker. It runs the real faust app (`pipeline.app.create_app`), the real tables
-(`pipeline.tables.declare_tables`: store, changelog, recovery) and the worker's expiry timer, with
-one agent instead of the pipeline's: it reads TOPIC, whose records each carry a batch of dedup
-keys (one per line, `bench.state.figures.key_batch`), and for each key does what the normalize
+worker. It runs the real faust app (`pipeline.runtime.app.create_app`), the real tables
+(`pipeline.runtime.tables.declare_tables`: store, changelog, recovery) and the worker's expiry
+timer, with one agent instead of the pipeline's: it reads TOPIC, whose records each carry a batch of
+dedup keys (one per line, `bench.state.figures.key_batch`), and for each key does what the normalize
 agent does with an event id, inside `as_current(event)`: `dedup.seen(key)`, then `dedup.add(key)`.
 No HTTP, no other topic.
 
@@ -32,14 +32,14 @@ from faust.types import StreamT
 from bench.procstat import malloc_stats, rss_kib
 from bench.state.figures import SOURCE_BUFFER_RECORDS, sample_due, split_keys
 from pipeline.agents import expiry_interval
-from pipeline.app import create_app
 from pipeline.contract.changelogs import TABLE_SOURCES
 from pipeline.contract.topics import topic_spec
-from pipeline.expiring_table import ExpiringTable
-from pipeline.faust_fixes import as_current
+from pipeline.runtime.app import create_app
+from pipeline.runtime.expiring_table import ExpiringTable
+from pipeline.runtime.faust_fixes import as_current
+from pipeline.runtime.tables import declare_tables
+from pipeline.runtime.worker import run_worker
 from pipeline.settings import Settings, load_settings
-from pipeline.tables import declare_tables
-from pipeline.worker import run_worker
 
 # RocksDB properties summed over the table's partitions: where a RocksDB's memory goes.
 MEMORY_PROPERTIES = (

@@ -7,7 +7,6 @@ from typing import Any
 
 import faust
 
-from pipeline.agents.batching import Writer
 from pipeline.agents.deliver import Delivery, register_deliver
 from pipeline.agents.normalize import Normalizer, register_normalize
 from pipeline.agents.route import Router
@@ -22,8 +21,9 @@ from pipeline.delivery.sender import Sender
 from pipeline.events.catalog import Catalog
 from pipeline.lag import LagMonitor
 from pipeline.memory import release_free_memory
+from pipeline.runtime.batching import Writer
+from pipeline.runtime.tables import declare_tables
 from pipeline.settings import Settings
-from pipeline.tables import declare_tables
 from pipeline.topics import declare_topics
 
 LAG_INTERVAL_SECONDS = 10.0

@@ -5,7 +5,7 @@ tier's actors read its tasks into the tier's lanes (`pipeline.delivery.lanes`, `
 task of an ordered subscription (`ordering: "subject"`) waits for the tasks of its subject read
 before it; any other runs beside the others, up to `PIPELINE_DELIVERY_CONCURRENCY` requests per
 tier. A task is acked once it has ended, so faust commits no offset past a task still running
-(`pipeline.faust_fixes`).
+(`pipeline.runtime.faust_fixes`).
 
 Every attempt is logged on `deliveries.attempts`. A failure moves an unordered task to the next
 tier (or to `deliveries.dead` after the last); an ordered one is retried in place, on the same
@@ -32,7 +32,6 @@ import msgspec
 from faust.types import EventT, StreamT
 
 from pipeline import metrics
-from pipeline.agents.batching import Writer, manual_acks
 from pipeline.agents.guard import guarded, retrying
 from pipeline.config.sealing import ConfigCodec
 from pipeline.config.subscriptions import Subscription, disable_gone
@@ -61,9 +60,10 @@ from pipeline.events.invalid import (
     encode_invalid,
     invalid_record,
 )
-from pipeline.faust_fixes import as_current
+from pipeline.runtime.batching import Writer, manual_acks
+from pipeline.runtime.faust_fixes import as_current
+from pipeline.runtime.tables import Tables
 from pipeline.settings import Settings
-from pipeline.tables import Tables
 from pipeline.topics import Topics
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """`webhooks.raw` + `polls.raw` → normalize → dedup → route →
 `events.normalized` + `deliveries` | `events.invalid`.
 
-Records are handled in batches (`pipeline.agents.batching`). Order of effects per batch, so that a
+Records are handled in batches (`pipeline.runtime.batching`). Order of effects per batch, so that a
 crash can repeat an event but never lose one: normalize every record (a record that fails
 unexpectedly becomes an `internal_error` dead letter), drop the events seen before, route the new
 ones (`pipeline.agents.route`), write the new events, their delivery tasks and the dead letters,
@@ -23,15 +23,15 @@ import orjson
 from faust.types import EventT, StreamT
 
 from pipeline import metrics
-from pipeline.agents.batching import Writer, ack_batch, batches, manual_acks
 from pipeline.agents.guard import internal_error, retrying
 from pipeline.agents.route import Output, Router
 from pipeline.events.catalog import Catalog
 from pipeline.events.cloudevent import parse_time
 from pipeline.events.invalid import encode_invalid
-from pipeline.faust_fixes import as_current
 from pipeline.providers.normalize import Outcome, normalize_poll, normalize_webhook
-from pipeline.tables import Tables
+from pipeline.runtime.batching import Writer, ack_batch, batches, manual_acks
+from pipeline.runtime.faust_fixes import as_current
+from pipeline.runtime.tables import Tables
 from pipeline.topics import Topics
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 `pipeline topics apply` creates them beside the manifest's topics and reports a difference (a
 changelog created under another window, or by faust's windowed tables before), so the topic does
-not keep what the tables (`pipeline.expiring_table`) have forgotten.
+not keep what the tables (`pipeline.runtime.expiring_table`) have forgotten.
 """
 
 from __future__ import annotations

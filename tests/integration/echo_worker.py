@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.app import create_app
+from pipeline.runtime.app import create_app
+from pipeline.runtime.worker import run_worker
 from pipeline.settings import load_settings
-from pipeline.worker import run_worker
 
 settings = load_settings()
 app = create_app(settings)

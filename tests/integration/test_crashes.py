@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 
 from pipeline.ops import local_kafka
-from pipeline.stall import EXIT_STALLED
+from pipeline.runtime.stall import EXIT_STALLED
 from tests.integration.conftest import (
     Stack,
     ingress_process,

@@ -1,5 +1,5 @@
-"""pipeline.kafka_batches against the real broker: every record lands in the partition Kafka's
-partitioner gives its key, in order, with its headers."""
+"""pipeline.runtime.kafka_batches against the real broker: every record lands in the partition
+Kafka's partitioner gives its key, in order, with its headers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
 
-from pipeline.kafka_batches import Record, send_batches
+from pipeline.runtime.kafka_batches import Record, send_batches
 from tests.support.kafka import read_records
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,5 @@
-"""The worker's consumer subscribes only once the broker lists its topics (pipeline.faust_fixes).
+"""The worker's consumer subscribes only once the broker lists its topics
+(pipeline.runtime.faust_fixes).
 
 faust creates the tables' changelog topics and subscribes a moment later; a subscription made
 before the broker lists a new topic leaves it out of aiokafka's partition counts for minutes, and
@@ -16,9 +17,9 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from pipeline.app import create_app
-from pipeline.faust_fixes import wait_until_listed
 from pipeline.health import unlisted_topics
+from pipeline.runtime.app import create_app
+from pipeline.runtime.faust_fixes import wait_until_listed
 from pipeline.settings import load_settings
 
 pytestmark = pytest.mark.integration

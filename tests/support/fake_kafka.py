@@ -1,5 +1,5 @@
-"""aiokafka's producer in memory, as `pipeline.kafka_batches` and the tables' changelogs use it:
-what is queued is noted, and each future is an ack the test sets."""
+"""aiokafka's producer in memory, as `pipeline.runtime.kafka_batches` and the tables' changelogs
+use it: what is queued is noted, and each future is an ack the test sets."""
 
 from __future__ import annotations
 

@@ -28,9 +28,9 @@ from pipeline.aiokafka_fixes import (
     send_or_connection_error,
     surviving_md_synchronizer,
 )
-from pipeline.app import create_app
 from pipeline.partitioner import partition_for
 from pipeline.producer import DurableProducer
+from pipeline.runtime.app import create_app
 from pipeline.settings import load_settings
 
 

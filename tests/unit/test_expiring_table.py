@@ -1,4 +1,5 @@
-"""pipeline.expiring_table: keys on disk in time buckets, expired by time whoever wrote them.
+"""pipeline.runtime.expiring_table: keys on disk in time buckets, expired by time whoever wrote
+them.
 
 The store is the real one (rocksdict in a temporary data dir) under a faust app that is not
 started; a clock stands in for time. The last test shows the upstream behaviour it replaces.
@@ -16,11 +17,11 @@ from typing import Any
 import pytest
 from faust.types import TP
 
-from pipeline.app import create_app
-from pipeline.expiring_table import ExpiringStore, encode_key, prefix
-from pipeline.faust_fixes import as_current
+from pipeline.runtime.app import create_app
+from pipeline.runtime.expiring_table import ExpiringStore, encode_key, prefix
+from pipeline.runtime.faust_fixes import as_current
+from pipeline.runtime.tables import declare_tables
 from pipeline.settings import load_settings
-from pipeline.tables import declare_tables
 from tests.support.fake_kafka import RecordProducer
 
 WINDOW = 100.0
@@ -126,10 +127,10 @@ import asyncio, os, signal, sys
 from pathlib import Path
 from types import SimpleNamespace
 from faust.types import TP
-from pipeline.app import create_app
-from pipeline.faust_fixes import as_current
+from pipeline.runtime.app import create_app
+from pipeline.runtime.faust_fixes import as_current
 from pipeline.settings import load_settings
-from pipeline.tables import declare_tables
+from pipeline.runtime.tables import declare_tables
 from tests.support.fake_kafka import RecordProducer
 
 settings = load_settings(data_dir=Path(sys.argv[1]), app_id="expiring-test", dedup_window=100.0)

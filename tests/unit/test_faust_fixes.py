@@ -1,5 +1,6 @@
-"""pipeline.faust_fixes: commits never pass a message in flight (faust-streaming/faust#606);
-pipeline.faust_hot_path: the same hand-over, monitoring and table writes at less CPU per record.
+"""pipeline.runtime.faust_fixes: commits never pass a message in flight (faust-streaming/faust#606);
+pipeline.runtime.faust_hot_path: the same hand-over, monitoring and table writes at less CPU per
+record.
 
 Each case runs against the pipeline's consumer and, to show the test has teeth, against faust's
 own consumer, which must get it wrong.
@@ -22,11 +23,11 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
-from pipeline.app import create_app
-from pipeline.faust_fixes import SafeConsumer, as_current
-from pipeline.faust_hot_path import QuietMonitor
+from pipeline.runtime.app import create_app
+from pipeline.runtime.faust_fixes import SafeConsumer, as_current
+from pipeline.runtime.faust_hot_path import QuietMonitor
+from pipeline.runtime.tables import declare_tables
 from pipeline.settings import load_settings
-from pipeline.tables import declare_tables
 from tests.support.fake_kafka import RecordProducer
 
 PARTITION = TP("webhooks.raw", 0)
@@ -505,7 +506,7 @@ async def test_the_repair_leaves_a_partition_with_nothing_committed(
 
 
 async def test_the_repair_names_where_the_fetch_loop_waits() -> None:
-    from pipeline.faust_fixes import fetch_loop_position  # noqa: PLC0415 - only this test
+    from pipeline.runtime.faust_fixes import fetch_loop_position  # noqa: PLC0415 - only this test
 
     async def waiting_for_records() -> None:
         await asyncio.sleep(30)
@@ -584,7 +585,7 @@ def test_cleared_records_ahead_of_the_read_offset_or_revoked_seek_nothing(
     assert consumer._read_offset[PARTITION] == read
 
 
-# pipeline.faust_hot_path: the same behaviour at less CPU per record.
+# pipeline.runtime.faust_hot_path: the same behaviour at less CPU per record.
 
 
 async def hand_over(

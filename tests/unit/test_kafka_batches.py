@@ -1,4 +1,4 @@
-"""pipeline.kafka_batches: records grouped by partition, in order, one ack per batch."""
+"""pipeline.runtime.kafka_batches: records grouped by partition, in order, one ack per batch."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 
-from pipeline.kafka_batches import Record, send_batches
 from pipeline.partitioner import partition_for
+from pipeline.runtime.kafka_batches import Record, send_batches
 from tests.support.fake_kafka import BatchProducer
 
 

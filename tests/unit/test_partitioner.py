@@ -9,8 +9,8 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 
-from pipeline.app import create_app
 from pipeline.partitioner import murmur2, partition_for
+from pipeline.runtime.app import create_app
 from pipeline.settings import load_settings
 
 

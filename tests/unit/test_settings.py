@@ -93,7 +93,7 @@ def test_durations() -> None:
 
 
 def test_the_producer_linger_reaches_the_worker_app(tmp_path: Path) -> None:
-    from pipeline.app import create_app  # noqa: PLC0415 - faust is slow to import
+    from pipeline.runtime.app import create_app  # noqa: PLC0415 - faust is slow to import
 
     settings = load_settings(data_dir=tmp_path, producer_linger="5ms")
     assert create_app(settings).conf.producer_linger == pytest.approx(0.005)

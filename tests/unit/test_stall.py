@@ -1,4 +1,5 @@
-"""pipeline.stall: which owned partitions count as stalled, and what a stalled worker does."""
+"""pipeline.runtime.stall: which owned partitions count as stalled, and what a stalled worker
+does."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from aiokafka.errors import KafkaTimeoutError
 from faust.types import TP
 
 from pipeline import metrics
-from pipeline.stall import (
+from pipeline.runtime.stall import (
     EXIT_STALLED,
     PartitionState,
     StallDetector,
@@ -224,7 +225,7 @@ def watched(consumer: FakeConsumer) -> tuple[StallWatchdog, Clock, list[int]]:
 async def test_a_stalled_worker_fails_health_counts_it_and_exits(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("pipeline.stall.EXIT_GRACE_SECONDS", 0.0)
+    monkeypatch.setattr("pipeline.runtime.stall.EXIT_GRACE_SECONDS", 0.0)
     consumer = FakeConsumer(ends={RAW: 2000}, committed={RAW: 631})
     watchdog, clock, exits = watched(consumer)
     before = metrics.WORKER_STALLS._value.get()
@@ -256,7 +257,7 @@ async def test_a_repair_that_gets_the_partition_moving_ends_the_stall(
 async def test_a_repair_that_does_not_help_still_ends_in_the_stall_exit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("pipeline.stall.EXIT_GRACE_SECONDS", 0.0)
+    monkeypatch.setattr("pipeline.runtime.stall.EXIT_GRACE_SECONDS", 0.0)
     consumer = FakeConsumer(ends={RAW: 2000}, committed={RAW: 631})
     watchdog, clock, exits = watched(consumer)
     for clock.now in (0, 20, 40, 60):
@@ -270,14 +271,14 @@ async def test_a_repair_held_up_in_the_consumer_thread_does_not_hold_the_checks(
 ) -> None:
     """faust's consumer thread runs two calls at a time; a hung one can keep the seek waiting.
     The checks go on (the stall exit stays the backstop) and the seek completes later."""
-    monkeypatch.setattr("pipeline.stall.END_OFFSETS_TIMEOUT_SECONDS", 0.01)
-    monkeypatch.setattr("pipeline.stall.EXIT_GRACE_SECONDS", 0.0)
+    monkeypatch.setattr("pipeline.runtime.stall.END_OFFSETS_TIMEOUT_SECONDS", 0.01)
+    monkeypatch.setattr("pipeline.runtime.stall.EXIT_GRACE_SECONDS", 0.0)
     consumer = FakeConsumer(ends={RAW: 2000}, committed={RAW: 631}, seek_answered=asyncio.Event())
     watchdog, clock, exits = watched(consumer)
     for clock.now in (0, 20, 40, 60):
         await asyncio.wait_for(watchdog.check(), timeout=1)
     assert (consumer.repaired, watchdog.stalled, exits) == ([RAW], [RAW], [EXIT_STALLED])
-    caplog.set_level(logging.INFO, logger="pipeline.stall")
+    caplog.set_level(logging.INFO, logger="pipeline.runtime.stall")
     consumer.seek_answered.set()
     for _ in range(3):
         await asyncio.sleep(0)  # the seek, answered, ends and says so
@@ -313,7 +314,7 @@ async def test_unreadable_end_offsets_are_neither_a_crash_nor_a_stall(
     back: the exception crashed the worker (a faust timer's), which then hung in its shutdown.
     aiokafka recovers by itself after that timeout; the worker must still be there. A request
     on a connection the broker's death closed fails the same way, sooner."""
-    monkeypatch.setattr("pipeline.stall.EXIT_GRACE_SECONDS", 0.0)
+    monkeypatch.setattr("pipeline.runtime.stall.EXIT_GRACE_SECONDS", 0.0)
     clock = Clock()
     exits: list[int] = []
     consumer = FakeConsumer(ends={RAW: 2000}, committed={RAW: 631}, failure=failure)
@@ -333,7 +334,7 @@ async def test_a_hung_end_offsets_request_is_waited_for_not_repeated(
     """faust runs the request on its consumer thread's two method-queue workers: one more hung
     request per check held both within seconds, and every commit and seek waited behind them
     (a soak's broker round: nothing consumed for 60 s with the broker back)."""
-    monkeypatch.setattr("pipeline.stall.END_OFFSETS_TIMEOUT_SECONDS", 0.01)
+    monkeypatch.setattr("pipeline.runtime.stall.END_OFFSETS_TIMEOUT_SECONDS", 0.01)
     clock = Clock()
     exits: list[int] = []
     consumer = FakeConsumer(ends={RAW: 2000}, committed={RAW: 2000}, answered=asyncio.Event())
@@ -390,7 +391,7 @@ async def test_a_worker_owning_nothing_while_nobody_consumes_the_ingest_topics_s
 ) -> None:
     """As seen after the broker was killed during a worker's first recovery: the worker never
     got an assignment again, and 900 webhooks waited on webhooks.raw for nobody."""
-    monkeypatch.setattr("pipeline.stall.EXIT_GRACE_SECONDS", 0.0)
+    monkeypatch.setattr("pipeline.runtime.stall.EXIT_GRACE_SECONDS", 0.0)
     group = Group({RAW: (300, 1200), TP("polls.raw", 0): (5, 5)})
     watchdog, clock, exits = unowned(group)
     for clock.now in (0, 30, 59):
@@ -434,7 +435,7 @@ async def test_an_idle_member_of_a_group_that_commits_stays() -> None:
 async def test_owning_partitions_again_forgets_the_group_watch(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("pipeline.stall.EXIT_GRACE_SECONDS", 0.0)
+    monkeypatch.setattr("pipeline.runtime.stall.EXIT_GRACE_SECONDS", 0.0)
     group = Group({TP("polls.raw", 0): (5, 50)})
     watchdog, clock, exits = unowned(group)
     await watchdog.check()
@@ -467,8 +468,8 @@ async def test_a_consumer_unanswered_for_the_timeout_while_kafka_answers_others_
     """A soak's broker round: the consumer thread's commit and every request after it hung for
     5 minutes, the broker back after 7 s; the watchdog waited on, nothing consumed. Kafka
     answering a client of its own tells a wedged consumer from an unreachable Kafka."""
-    monkeypatch.setattr("pipeline.stall.END_OFFSETS_TIMEOUT_SECONDS", 0.01)
-    monkeypatch.setattr("pipeline.stall.EXIT_GRACE_SECONDS", 0.0)
+    monkeypatch.setattr("pipeline.runtime.stall.END_OFFSETS_TIMEOUT_SECONDS", 0.01)
+    monkeypatch.setattr("pipeline.runtime.stall.EXIT_GRACE_SECONDS", 0.0)
     clock = Clock()
     exits: list[int] = []
     consumer = FakeConsumer(ends={RAW: 2000}, committed={RAW: 631}, answered=asyncio.Event())

@@ -1,4 +1,4 @@
-"""pipeline.worker: the shutdown deadline ends the process once, and only once armed."""
+"""pipeline.runtime.worker: the shutdown deadline ends the process once, and only once armed."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import signal
 import threading
 from pathlib import Path
 
-from pipeline.app import create_app
+from pipeline.runtime.app import create_app
+from pipeline.runtime.worker import EXIT_SHUTDOWN_TIMEOUT, PipelineWorker, ShutdownDeadline
 from pipeline.settings import load_settings
-from pipeline.worker import EXIT_SHUTDOWN_TIMEOUT, PipelineWorker, ShutdownDeadline
 
 
 def test_an_armed_deadline_exits_once_after_its_seconds() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.agents import register_agents
-from pipeline.app import create_app
+from pipeline.runtime.app import create_app
 from pipeline.settings import load_settings
 
 

@@ -1,4 +1,4 @@
-"""pipeline.agents.batching: a batch is what the reader has buffered, at most the limit; it never
+"""pipeline.runtime.batching: a batch is what the reader has buffered, at most the limit; it never
 waits for a record that does not come (a rebalance cleared it)."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.agents.batching import Writer, batches
 from pipeline.contract.headers import RecordHeaders
+from pipeline.runtime.batching import Writer, batches
 
 
 @dataclass

@@ -53,7 +53,7 @@ from faust.types.topics import TopicT
 
 from pipeline import metrics
 from pipeline.contract.changelogs import changelog_config
-from pipeline.faust_hot_path import DirectChangelog
+from pipeline.runtime.faust_hot_path import DirectChangelog
 
 log = logging.getLogger(__name__)
 MARK = b"\x01"  # every bucketed key starts with it; faust's offset key (b"__faust…") does not

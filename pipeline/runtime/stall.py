@@ -1,6 +1,6 @@
 """The worker's stall watchdog: records to read, nothing being processed, no progress → exit.
 
-Defence in depth behind the fixes in `pipeline.faust_fixes`: whatever leaves a partition
+Defence in depth behind the fixes in `pipeline.runtime.faust_fixes`: whatever leaves a partition
 unconsumed (a consumer that never fetches it again, a partition left unowned after a rebalance,
 a recovery that hangs), an operator must not be left with an outage that nothing reports. Every
 `CHECK_INTERVAL_SECONDS` the worker compares, for each partition it owns of the agents' source

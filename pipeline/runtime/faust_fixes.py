@@ -1,13 +1,13 @@
 """Every override of faust-streaming 0.15.3's consumer and flow that the pipeline relies on.
 
-`PipelineApp` (built by `pipeline.app.create_app`) is the only way they are registered: it hands
-faust a transport whose consumer carries the fixes below. Each fix names the upstream issue and
-has a test in tests/unit/test_faust_fixes.py that fails on faust's own code. The one other
+`PipelineApp` (built by `pipeline.runtime.app.create_app`) is the only way they are registered: it
+hands faust a transport whose consumer carries the fixes below. Each fix names the upstream issue
+and has a test in tests/unit/test_faust_fixes.py that fails on faust's own code. The one other
 override, of faust's table store (windowed tables keep every key in memory and never expire keys
-from before a restart), is `pipeline.expiring_table`, with its test in
+from before a restart), is `pipeline.runtime.expiring_table`, with its test in
 tests/unit/test_expiring_table.py. The overrides that cut faust's CPU per record without changing
-what it does are `pipeline.faust_hot_path`, registered here too; those of aiokafka, under faust
-and every producer, are `pipeline.aiokafka_fixes`, installed here as well.
+what it does are `pipeline.runtime.faust_hot_path`, registered here too; those of aiokafka, under
+faust and every producer, are `pipeline.aiokafka_fixes`, installed here as well.
 
 - Commits never pass a message still in flight (faust-streaming/faust#606; the fix, PR #707, is
   unmerged). faust's `Consumer._new_offset` commits the end of the first run of acked offsets.
@@ -40,7 +40,8 @@ and every producer, are `pipeline.aiokafka_fixes`, installed here as well.
   the offsets between are neither in flight nor known gaps, nothing is committed (faust allowed a
   hole of one offset, and none at all was checked with nothing committed yet). A message that
   was never processed thus stops the partition's commits, which the stall watchdog
-  (`pipeline.stall`) turns into a restart that reads it again, instead of being skipped for good.
+  (`pipeline.runtime.stall`) turns into a restart that reads it again, instead of being skipped
+  for good.
 - Records fetched for a partition that is paused while the batch is being handed out are fetched
   again. faust's `getmany` yields a fetched record only while its partition is active (or
   buffer-full); a partition paused meanwhile (table recovery and rebalances pause them) has the
@@ -122,8 +123,8 @@ from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
 from pipeline import aiokafka_fixes, metrics
-from pipeline.faust_hot_path import EagerHandOver, QuietMonitor
 from pipeline.health import unlisted_topics
+from pipeline.runtime.faust_hot_path import EagerHandOver, QuietMonitor
 
 log = logging.getLogger(__name__)
 SUBSCRIBE_WAIT_SECONDS = 30.0

@@ -29,8 +29,8 @@ import faust
 from faust.types import EventT, StreamT
 
 from pipeline.contract.headers import RecordHeaders
-from pipeline.faust_hot_path import kafka_producer
-from pipeline.kafka_batches import Record, send_batches
+from pipeline.runtime.faust_hot_path import kafka_producer
+from pipeline.runtime.kafka_batches import Record, send_batches
 
 BATCH_LIMIT = 500
 
@@ -94,7 +94,7 @@ async def ack_batch(stream: StreamT[Any], batch: Iterable[EventT[Any]]) -> None:
 
 class Writer:
     """Writes records through the app's aiokafka producer, skipping faust's per-send machinery
-    (`pipeline.faust_hot_path.kafka_producer`); each carries its topic's headers
+    (`pipeline.runtime.faust_hot_path.kafka_producer`); each carries its topic's headers
     (`pipeline.contract.headers`)."""
 
     def __init__(self, app: faust.App, headers: RecordHeaders) -> None:
@@ -103,7 +103,7 @@ class Writer:
 
     async def send_all(self, records: Iterable[tuple[str, bytes, bytes]]) -> Awaitable[Any]:
         """Queue (topic, key, value) records a partition batch at a time
-        (`pipeline.kafka_batches`); the result resolves once Kafka acknowledged them all."""
+        (`pipeline.runtime.kafka_batches`); the result resolves once Kafka acknowledged them all."""
         of = self._headers.of
         sent = await send_batches(
             kafka_producer(self._app),

@@ -15,13 +15,13 @@ from faust.web import Request, Response, View
 from pipeline import metrics
 from pipeline.config.view import CompactedView, unreadable_summary
 from pipeline.contract.topics import Topic, topic_spec
-from pipeline.faust_fixes import PipelineApp
 from pipeline.health import KafkaProbe
 from pipeline.lag import LagMonitor
 from pipeline.partitioner import partition_for
 from pipeline.producer import MAX_BATCH_BYTES
+from pipeline.runtime.faust_fixes import PipelineApp
+from pipeline.runtime.stall import CHECK_INTERVAL_SECONDS, StallDetector, StallWatchdog
 from pipeline.settings import Settings
-from pipeline.stall import CHECK_INTERVAL_SECONDS, StallDetector, StallWatchdog
 
 
 def broker_urls(bootstrap: str) -> str:
@@ -47,7 +47,8 @@ def create_app(
         producer_acks=-1,
         producer_linger=settings.producer_linger,
         producer_partitioner=partition_for,  # Kafka's default, faster (`pipeline.partitioner`)
-        # A normalize batch's records of one partition in one batch (`pipeline.kafka_batches`):
+        # A normalize batch's records of one partition in one batch
+        # (`pipeline.runtime.kafka_batches`):
         # 500 records of ~1 KiB spread over 8 partitions, where faust's 16 KiB default made
         # several batches per partition, each waiting for the one before to be sent.
         producer_max_batch_size=MAX_BATCH_BYTES,

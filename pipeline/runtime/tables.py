@@ -1,6 +1,6 @@
 """The worker's faust tables (rocksdb, changelogged), co-partitioned with their source topics.
 
-Both are expiring sets (`pipeline.expiring_table`): keys on disk in time buckets of
+Both are expiring sets (`pipeline.runtime.expiring_table`): keys on disk in time buckets of
 `PIPELINE_DEDUP_WINDOW`, remembered for at least one window and at most two, with a fixed cache.
 """
 
@@ -12,7 +12,7 @@ import faust
 
 from pipeline.contract.changelogs import TABLE_SOURCES
 from pipeline.contract.topics import topic_spec
-from pipeline.expiring_table import ExpiringTable, Expiry, declare_expiring
+from pipeline.runtime.expiring_table import ExpiringTable, Expiry, declare_expiring
 from pipeline.settings import Settings
 
 

@@ -1,5 +1,5 @@
 """Overrides of faust-streaming 0.15.3's per-record machinery that cut its CPU, not its behaviour
-(issue 25); registered with the other fixes by `pipeline.faust_fixes.PipelineApp`.
+(issue 25); registered with the other fixes by `pipeline.runtime.faust_fixes.PipelineApp`.
 
 Each names the upstream behaviour it replaces and has a test in tests/unit/test_faust_fixes.py
 that shows faust's own code doing it.
@@ -25,15 +25,14 @@ that shows faust's own code doing it.
   them one by one through the changelog topic's `publish_message` (serializers, headers, sensors,
   callbacks per record); while it holds more than 100, the conductor stops handing records to
   every agent. `DirectChangelog` encodes the record as faust's store does and queues it; one task
-  per burst of writes hands the queue to the producer, and the ack of each partition's latest
-  record in the burst writes the partition's persisted offset as faust's `_on_changelog_sent`
-  does for every record. (Not `pipeline.kafka_batches`: aiokafka takes a partition's batch only
-  once the one before it is in a request, and the deliveries waiting for `changelog_sent` hold
-  their request slots meanwhile; at 500 webhooks/s on a loaded machine that cost 10 % of the
-  deliveries per second.) The agents await `changelog_sent()` before they ack the records that
-  wrote, so the changelog records are in the producer's hands before any commit can cover them,
-  and faust's commit flushes the producer (waits for their acks) before it commits, as with
-  faust's buffer.
+  per burst of writes hands the queue to the producer, and the ack of each partition's latest record
+  in the burst writes the partition's persisted offset as faust's `_on_changelog_sent` does for
+  every record. (Not `pipeline.runtime.kafka_batches`: aiokafka takes a partition's batch only once
+  the one before it is in a request, and the deliveries waiting for `changelog_sent` hold their
+  request slots meanwhile; at 500 webhooks/s on a loaded machine that cost 10 % of the deliveries
+  per second.) The agents await `changelog_sent()` before they ack the records that wrote, so the
+  changelog records are in the producer's hands before any commit can cover them, and faust's commit
+  flushes the producer (waits for their acks) before it commits, as with faust's buffer.
 - Records written straight to aiokafka. faust's `Producer.send` fires its `on_produce_message`
   signal, converts the headers and re-wraps errors for every record; the agents' `Writer` and
   `DirectChangelog` need none of it and hand each record to the aiokafka producer under faust's
