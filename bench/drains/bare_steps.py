@@ -19,6 +19,7 @@ import orjson
 
 from bench.peers.stage import dedup_key
 from pipeline.config.subscriptions import Subscription
+from pipeline.contract.output import Output
 from pipeline.contract.topics import Topic
 from pipeline.delivery.formats import render
 from pipeline.delivery.outcome import Outcome, OutcomeKind, classify
@@ -28,8 +29,6 @@ from pipeline.events.catalog import Catalog
 from pipeline.events.invalid import encode_invalid
 from pipeline.providers.normalize import normalize_webhook
 from pipeline.settings import Settings, load_settings
-
-Output = tuple[str, bytes, bytes]  # topic, key, value
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,7 @@ class Normalizing:
             outcome = normalize_webhook(raw, self.catalog)
             instance = outcome.instance_id
             for letter in outcome.invalid:
-                outputs.append((invalid, (instance or "").encode(), encode_invalid(letter)))
+                outputs.append(Output(invalid, (instance or "").encode(), encode_invalid(letter)))
                 self.counts.invalid += 1
             for event in outcome.events:
                 key = dedup_key(event)
@@ -125,12 +124,12 @@ class Normalizing:
                     continue
                 fresh[key] = None
                 value = orjson.dumps(event)
-                outputs.append((normalized, event["subject"].encode(), value))
+                outputs.append(Output(normalized, event["subject"].encode(), value))
                 self.counts.events += 1
                 for subscription in self.subscriptions:
                     if subscription.matches(str(event.get("type")), event.get("instanceid")):
                         task = new_task(subscription.id, event, reason="live", encoded=value)
-                        outputs.append((deliveries, subscription.id.encode(), encode(task)))
+                        outputs.append(Output(deliveries, subscription.id.encode(), encode(task)))
                         self.counts.tasks += 1
         return outputs, list(fresh)
 
@@ -142,10 +141,12 @@ def concluded(settings: Settings, task: DeliveryTask, record: DeliveryAttempt) -
     """What one attempt writes: its record, and on 2xx the delivered mark (faust's changelog
     record of `table[webhook_id] = bucket`: key and value as JSON)."""
     key = task.subscription_id.encode()
-    outputs = [(settings.topic(Topic.DELIVERIES_ATTEMPTS), key, encode(record))]
+    outputs = [Output(settings.topic(Topic.DELIVERIES_ATTEMPTS), key, encode(record))]
     if record.outcome == OutcomeKind.DELIVERED.value:
         bucket = int(time.time() // settings.dedup_window)
-        mark = (delivered_changelog(settings), orjson.dumps(task.webhook_id), orjson.dumps(bucket))
+        mark = Output(
+            delivered_changelog(settings), orjson.dumps(task.webhook_id), orjson.dumps(bucket)
+        )
         outputs.append(mark)
     return outputs
 

@@ -37,6 +37,7 @@ from pipeline.config.sealing import ConfigCodec
 from pipeline.config.subscriptions import Subscription, disable_gone
 from pipeline.config.view import CompactedView, Unreadable
 from pipeline.delivery.attempt import attempt
+from pipeline.delivery.conclusion import DeliveryTopics, conclude
 from pipeline.delivery.gates import SubscriberGates
 from pipeline.delivery.lanes import Lanes
 from pipeline.delivery.outcome import Outcome, OutcomeKind, status_class
@@ -50,7 +51,6 @@ from pipeline.delivery.tasks import (
     event_head,
     key_of,
     later,
-    retry_task,
     seconds_until_due,
 )
 from pipeline.events.cloudevent import parse_time
@@ -87,6 +87,14 @@ class Delivery:
     # delivery-id → (subscription, since when): ordered tasks waiting to be retried in place,
     # each holding back its lane (`pipeline_delivery_lanes_held`)
     held: dict[str, tuple[str, float]] = field(default_factory=dict)
+    names: DeliveryTopics = field(init=False)  # the topics an attempt writes to, by name
+
+    def __post_init__(self) -> None:
+        self.names = DeliveryTopics(
+            attempts=self.topics.deliveries_attempts.get_topic_name(),
+            tiers=[tier.get_topic_name() for tier in self.topics.delivery_tiers],
+            dead=self.topics.deliveries_dead.get_topic_name(),
+        )
 
     def delivered(self, key: str) -> bool:
         return self.tables.delivered.seen(key)
@@ -373,34 +381,28 @@ async def _conclude(
     *,
     in_place: bool,
 ) -> bool | DeliveryTask:
-    topics = delivery.topics
-    acks = [
-        await delivery.writer.send(
-            topics.deliveries_attempts.get_topic_name(), subscription.id.encode(), encode(record)
-        )
-    ]
-    if outcome.kind is OutcomeKind.DELIVERED:
+    """Write what the attempt leaves behind (`pipeline.delivery.conclusion`); True unless it
+    ended dead, or in a lane the task's next attempt, to run in place."""
+    done = conclude(
+        task,
+        outcome,
+        record,
+        schedule=delivery.settings.retry_schedule,
+        topics=delivery.names,
+        in_place=in_place,
+    )
+    logged, *others = done.records
+    acks = [await delivery.writer.send(*logged)]
+    if done.delivered:
         # Marked while the log record is on its way, not after its ack: a kill in between had the
         # task (its offset not committed yet) sent again after the restart, although its 2xx came
         # before the kill (7 such repeats in one round of `make soak`). The record is queued
         # first; both go out in the producer's next requests.
         delivery.tables.delivered.add(task.webhook_id)
-    ended: bool | DeliveryTask = outcome.kind is OutcomeKind.DELIVERED
-    if outcome.kind is OutcomeKind.RETRY and task.attempt <= len(delivery.settings.retry_schedule):
-        tier = task.attempt
-        delay = max(delivery.settings.retry_schedule[tier - 1], outcome.retry_after or 0.0)
-        ended = retry_task(task, delay, outcome)
-        if not in_place:
-            acks.append(await _send(delivery, topics.delivery_tiers[tier], task, ended))
-            ended = True
-        metrics.DELIVERY_RETRIES.labels(str(tier)).inc()
-    elif outcome.kind is not OutcomeKind.DELIVERED:
-        reason = {OutcomeKind.DISABLE: "gone", OutcomeKind.REFUSED: "refused"}.get(
-            outcome.kind, "exhausted"
-        )
-        acks.append(
-            await _send(delivery, topics.deliveries_dead, task, dead_letter(task, reason, outcome))
-        )
+    acks += [await delivery.writer.send(*output) for output in others]
+    if done.retry_tier is not None:
+        metrics.DELIVERY_RETRIES.labels(str(done.retry_tier)).inc()
+    if done.dead:
         metrics.DELIVERIES_DEAD.labels(subscription.id).inc()
     await asyncio.gather(*acks)
     # The mark's changelog record in the producer's hands before the task is acked (faust's
@@ -412,7 +414,7 @@ async def _conclude(
     if outcome.kind is OutcomeKind.DISABLE:
         await _disable(delivery, subscription, outcome)
     _observe(task, subscription, outcome, record)
-    return ended
+    return done.again or done.alive
 
 
 async def _send(

@@ -24,7 +24,8 @@ from faust.types import EventT, StreamT
 
 from pipeline import metrics
 from pipeline.agents.guard import internal_error, retrying
-from pipeline.agents.route import Output, Router
+from pipeline.agents.route import Router
+from pipeline.contract.output import Output
 from pipeline.events.catalog import Catalog
 from pipeline.events.cloudevent import parse_time
 from pipeline.events.invalid import encode_invalid
@@ -94,13 +95,13 @@ class Normalizer:
         by Kafka."""
         normalized = self.topics.events_normalized.get_topic_name()
         invalid = self.topics.events_invalid.get_topic_name()
-        outputs: list[tuple[str, bytes, bytes]] = []
+        outputs: list[Output] = []
         for record in batch:
             for event, value in record.events:
-                outputs.append((normalized, event["subject"].encode(), value))
+                outputs.append(Output(normalized, event["subject"].encode(), value))
             outputs += record.tasks
             instance = (record.outcome.instance_id or "").encode()
-            outputs += [(invalid, instance, letter) for letter in record.invalid]
+            outputs += [Output(invalid, instance, letter) for letter in record.invalid]
         await (await self.writer.send_all(outputs))
 
     def mark(self, batch: list[Prepared]) -> None:

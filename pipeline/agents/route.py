@@ -19,24 +19,17 @@ The subscriptions come from `config.subscriptions`, followed live. Routing a bat
 from __future__ import annotations
 
 import logging
-from typing import Any, NamedTuple
+from typing import Any
 
 from pipeline import metrics
 from pipeline.agents.guard import internal_error
 from pipeline.config.subscriptions import Subscription
 from pipeline.config.view import CompactedView, unreadable_summary
+from pipeline.contract.output import Output
 from pipeline.delivery.tasks import encode, new_task, task_key
 from pipeline.events.invalid import encode_invalid
 
 log = logging.getLogger(__name__)
-
-
-class Output(NamedTuple):
-    """One record a batch writes."""
-
-    topic: str
-    key: bytes
-    value: bytes
 
 
 class Router:

@@ -29,6 +29,7 @@ import faust
 from faust.types import EventT, StreamT
 
 from pipeline.contract.headers import RecordHeaders
+from pipeline.contract.output import Output
 from pipeline.runtime.faust_hot_path import kafka_producer
 from pipeline.runtime.kafka_batches import Record, send_batches
 
@@ -101,7 +102,7 @@ class Writer:
         self._app = app
         self._headers = headers
 
-    async def send_all(self, records: Iterable[tuple[str, bytes, bytes]]) -> Awaitable[Any]:
+    async def send_all(self, records: Iterable[Output]) -> Awaitable[Any]:
         """Queue (topic, key, value) records a partition batch at a time
         (`pipeline.runtime.kafka_batches`); the result resolves once Kafka acknowledged them all."""
         of = self._headers.of

@@ -11,6 +11,7 @@ import msgspec
 
 from pipeline.agents.deliver import _conclude
 from pipeline.config.subscriptions import Subscription
+from pipeline.delivery.conclusion import DeliveryTopics
 from pipeline.delivery.outcome import Outcome, OutcomeKind
 from pipeline.delivery.tasks import attempt_record, new_task
 from pipeline.settings import load_settings
@@ -43,10 +44,12 @@ class Marks(list[str]):
 
 
 def delivery(writer: HeldWriter, delivered: Marks) -> Any:
-    topic = SimpleNamespace(get_topic_name=lambda: "deliveries.attempts")
+    names = DeliveryTopics(
+        attempts="deliveries.attempts", tiers=["deliveries"], dead="deliveries.dead"
+    )
     return SimpleNamespace(
         settings=load_settings(),
-        topics=SimpleNamespace(deliveries_attempts=topic),
+        names=names,
         tables=SimpleNamespace(delivered=delivered),
         writer=writer,
     )
