@@ -34,12 +34,14 @@ log = logging.getLogger(__name__)
 RECONNECT_INTERVAL_SECONDS = 0.2
 # Many concurrent single-record sends: aiokafka keeps one produce request in flight per broker and
 # puts what arrives meanwhile in one batch per partition; a batch bigger than the 16 KiB default
-# carries a whole round trip's records (at 4,000/s of ~1 KiB envelopes). At moderate rates a
-# 5 ms linger (the Java producer's default since Kafka 4.0) gathers a few records per request: in
-# interleaved benchmark sessions it used 5-10 % less ingress CPU per request than 0 or 2 ms at 250
-# and 1,000 webhooks/s, and less broker CPU (one produce request per record costs the broker more
-# than the record), for up to 5 ms more per answer (BENCHMARKS.md, "The ingress alone").
-LINGER_MS = 5
+# carries a whole round trip's records (at 4,000/s of ~1 KiB envelopes), so under load batches
+# fill without a linger. A 5 ms linger used 5-10 % less ingress CPU per request at 250 and 1,000
+# webhooks/s (BENCHMARKS.md, "The ingress alone"), but every answer, and every event end to end,
+# waited for it: at 100 webhooks/s 1 ms answers 3.5-4 ms sooner (p50 5.5-6.8 ms against 9.5-10.6,
+# three alternating pairs, `bench/results/20261207T184440Z-ingress-linger-paired.txt`) for about
+# 4 % more ingress CPU per request; end-to-end p50 at 100/s is a target (issue 25), ingress CPU is
+# not the pipeline's limit.
+LINGER_MS = 1
 MAX_BATCH_BYTES = 256 * 1024
 
 
