@@ -31,6 +31,10 @@ class BenchConfig:
     peer: bool = True
     peer_webhooks: int = 6000
     peer_repeat: int = 1
+    # the worker against bare_flow, each draining one backlog (bench/drains/, issue 25), after
+    # the ladder: `flow_drains` backlogs of `flow_webhooks` webhooks; 0 drains skips the stage
+    flow_drains: int = 3
+    flow_webhooks: int = 8000
     budget: float = 840.0  # seconds; a run that would not fit is skipped and reported
     results_dir: Path = RESULTS_DIR
     env: dict[str, str] = field(default_factory=dict)  # extra PIPELINE_* for both processes
@@ -74,6 +78,13 @@ def parser() -> argparse.ArgumentParser:
     add("--no-peer", action="store_true", help="no peer comparison (Quix Streams, bare loop)")
     add("--peer-webhooks", type=int, default=defaults.peer_webhooks, help="the peer's backlog")
     add("--peer-repeat", type=int, default=defaults.peer_repeat, help="runs of each peer runner")
+    add(
+        "--flow-drains",
+        type=int,
+        default=defaults.flow_drains,
+        help="backlogs drained by the worker and then bare_flow (0: none)",
+    )
+    add("--flow-webhooks", type=int, default=defaults.flow_webhooks, help="webhooks per backlog")
     add("--budget", type=float, default=defaults.budget, help="seconds for the whole session")
     add("--results-dir", type=Path, default=defaults.results_dir)
     add("--env", type=_env_pair, action="append", default=[], help="PIPELINE_X=value")
@@ -99,6 +110,8 @@ def from_args(argv: list[str] | None = None) -> BenchConfig:
         peer=not given.no_peer,
         peer_webhooks=given.peer_webhooks,
         peer_repeat=given.peer_repeat,
+        flow_drains=given.flow_drains,
+        flow_webhooks=given.flow_webhooks,
         budget=given.budget,
         results_dir=given.results_dir,
         env=dict(given.env),

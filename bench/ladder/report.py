@@ -26,14 +26,19 @@ def _label(rate: float | None) -> str:
 
 def sustained_rate(results: dict[str, Any]) -> float | None:
     """The highest fixed rate with every event delivered and deliveries keeping pace (≥ 95 %)."""
-    best = None
+    return max((run["offered_rate"] for run in sustained_runs(results)), default=None)
+
+
+def sustained_runs(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The fixed-rate pipeline runs with every event delivered and deliveries keeping pace."""
+    sustained = []
     for run in results["runs"]:
         if run["target"] != "pipeline" or not run["offered_rate"] or run["ingress_only"]:
             continue
         kept_pace = run["delivered_rate"] >= 0.95 * run["achieved_rate"] * _events_per_request(run)
         if run["drain"]["ended"] == "complete" and kept_pace:
-            best = max(best or 0.0, run["offered_rate"])
-    return best
+            sustained.append(run)
+    return sustained
 
 
 def _events_per_request(run: dict[str, Any]) -> float:

@@ -20,7 +20,7 @@ from typing import Any
 from bench.broker import create_topics, start_broker, stop_broker
 from bench.children import Child, free_port
 from bench.environment import machine, versions
-from bench.ladder import baselines, ingress_runs, pipeline_runs
+from bench.ladder import baselines, flows, ingress_runs, pipeline_runs
 from bench.ladder.config import BenchConfig
 from bench.ladder.deliveries import Deliveries
 from bench.ladder.runs import Harness, Run, measure
@@ -156,11 +156,37 @@ async def _session(
             ladder.observe(results["runs"][-1])
     await measure_all(harness, [ladder.max_run(results["runs"])], results)
     log("waiting for every accepted event (within the budget) to count losses and duplicates")
-    reserve = SHUTDOWN_RESERVE + _peer_cost(config)  # the wait leaves the peer part its time
+    # the wait leaves the stages after it their time
+    reserve = SHUTDOWN_RESERVE + _flows_cost(config) + _peer_cost(config)
     results["final"] = await pipeline_runs.final_check(harness, results, reserve)
     log(f"final: {results['final']}")
+    if config.flow_drains:
+        await _flows(harness, results, started)
     if config.peer:
         await _peer(harness, results, started)
+
+
+def _flows_cost(config: BenchConfig) -> float:
+    return flows.estimated_seconds(config.flow_drains, config.flow_webhooks)
+
+
+async def _flows(harness: Harness, results: dict[str, Any], started: Started) -> None:
+    """The worker against bare_flow, each draining the same backlogs (`bench.ladder.flows`),
+    with the session's ingress and worker stopped."""
+    config = harness.config
+    if harness.remaining() - SHUTDOWN_RESERVE < _flows_cost(config):
+        results["skipped"].append({"name": "flows", "reason": "not enough of the time budget left"})
+        log("skip the worker against bare_flow: not enough of the time budget left")
+        return
+    await started.stack.stop()
+    log(f"the worker against bare_flow: {config.flow_drains} drains of {config.flow_webhooks}")
+    results["flows"] = await flows.run_flows(
+        started.bootstrap,
+        drains=config.flow_drains,
+        webhooks=config.flow_webhooks,
+        env=config.env,
+        log=log,
+    )
 
 
 def _peer_cost(config: BenchConfig) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.ladder.report import PROCESSES, ratios, sustained_rate
+from bench.ladder.targets import target_lines
 from bench.peers.figures import peer_lines
 from pipeline.contract.topics import Topic
 
@@ -170,13 +171,38 @@ def profile_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def flow_lines(found: dict[str, Any] | None) -> list[str]:
+    """The worker against bare_flow, a row per drain (`bench.ladder.flows`)."""
+    if not found:
+        return []
+    lines = [
+        f"The worker against bare_flow, each draining the same backlog of {found['webhooks']:,} "
+        "webhooks:",
+        "",
+        "| drain | worker events/s | bare_flow events/s | worker CPU-s per 1,000 "
+        "| bare_flow CPU-s per 1,000 | x deliveries/s | x CPU per event |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for number, run in enumerate(found["drains"], start=1):
+        worker, bare, ratio = run["flows"]["worker"], run["flows"]["bare"], run["ratios"]
+        lines.append(
+            f"| {number} | {_num(worker['events_per_s'])} | {_num(bare['events_per_s'])} "
+            f"| {_num(worker['worker_cpu_s_per_1000'], 3)} "
+            f"| {_num(bare['worker_cpu_s_per_1000'], 3)} "
+            f"| {_num(ratio['events_per_s'], 3)} | {_num(ratio['cpu_s_per_1000'], 3)} |"
+        )
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     sections = [
+        target_lines(results),
         pipeline_table(results),
         ingress_table(results),
         baseline_table(results),
         ratio_lines(results),
         profile_lines(results),
+        flow_lines(results.get("flows")),
         peer_lines(results.get("peer")),
         [f"- skipped {s['name']}: {s['reason']}" for s in results["skipped"]],
     ]
