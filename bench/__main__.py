@@ -1,4 +1,4 @@
-"""`python -m bench [--rates 250 500 1000 2000 4000 8000] …`: one session → bench/results/.
+"""`python -m bench [--rates 100 250 500 750 1000] …`: one session → bench/results/.
 
 Writes `<stamp>.json` (every figure), `<stamp>.md` (the tables), `<stamp>-latency.png` and
 `<stamp>-throughput.png`, and prints the tables. `python -m bench soak …` is the fault-injection
