@@ -16,7 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import faust
 import orjson
@@ -38,13 +38,20 @@ from pipeline.topics import Topics
 log = logging.getLogger(__name__)
 
 
+class Normalized(NamedTuple):
+    """One normalized event and its JSON, encoded once for every record that carries it."""
+
+    event: dict[str, Any]  # the CloudEvent
+    value: bytes
+
+
 @dataclass
 class Prepared:
     """One record, normalized, with its outputs already serialised (so none can fail later)."""
 
     event: EventT[Any]
     outcome: Outcome
-    events: list[tuple[dict[str, Any], bytes]]  # (the CloudEvent, its JSON)
+    events: list[Normalized]
     invalid: list[bytes]
     tasks: list[Output] = field(default_factory=list)  # the new events' deliveries (`route`)
     routed: int = 0  # how many of `tasks` are deliveries (the rest: routing's dead letters)
@@ -66,7 +73,7 @@ class Normalizer:
                 outcome = normalize_poll(raw, self.catalog)
             else:
                 outcome = normalize_webhook(raw, self.catalog)
-            events = [(normalized, orjson.dumps(normalized)) for normalized in outcome.events]
+            events = [Normalized(event, orjson.dumps(event)) for event in outcome.events]
             return Prepared(event, outcome, events, [encode_invalid(r) for r in outcome.invalid])
         except Exception as exc:
             log.exception("normalize: a record failed unexpectedly; dead-lettered")
@@ -79,15 +86,15 @@ class Normalizer:
         the batch."""
         seen_here: set[str] = set()
         for record in batch:
-            fresh = []
+            fresh: list[Normalized] = []
             with as_current(record.event):  # lookups read the record's partition of the table
-                for normalized, value in record.events:
-                    key = dedup_key(normalized)
+                for normalized in record.events:
+                    key = dedup_key(normalized.event)
                     if key in seen_here or self.tables.dedup.seen(key):
                         metrics.EVENTS_DUPLICATE.labels(record.outcome.provider).inc()
                         continue
                     seen_here.add(key)
-                    fresh.append((normalized, value))
+                    fresh.append(normalized)
             record.events = fresh
 
     async def write(self, batch: list[Prepared]) -> None:
