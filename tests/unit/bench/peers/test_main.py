@@ -157,7 +157,10 @@ def test_the_session_tables_include_the_peer_section_when_it_ran() -> None:
         "peer": _peer(),
     }
     assert "| Quix Streams |" in markdown(results)
-    assert "Quix Streams" not in markdown({**results, "peer": None})
+    without = markdown({**results, "peer": None})
+    assert "| Quix Streams |" not in without  # the section is gone
+    row = "| normalize+dedup ≥ 0.8x Quix Streams' records/s at ≤ 1.25x its CPU |"
+    assert f"{row} not measured | not measured |" in without  # its target, unmeasured
 
 
 def test_runners_take_turns_first_and_the_session_can_leave_the_peer_out() -> None:
