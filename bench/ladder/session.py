@@ -1,4 +1,5 @@
-"""A whole bench session: broker, receiver, baselines, pipeline, runs, peers, in that order.
+"""A whole bench session: broker, receiver, baselines, pipeline, runs, the worker against bare_flow,
+peers, in that order.
 
 Everything runs on 127.0.0.1 under a fresh temp dir, with its own broker, topic prefix and ports;
 every process is stopped and the temp dir removed at the end (kept, and named, after a failure).
