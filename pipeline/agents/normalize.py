@@ -27,7 +27,7 @@ from pipeline.agents.guard import internal_error, retrying
 from pipeline.agents.route import Router
 from pipeline.contract.output import Output
 from pipeline.events.catalog import Catalog
-from pipeline.events.cloudevent import parse_time
+from pipeline.events.cloudevent import CloudEvent, parse_time
 from pipeline.events.invalid import encode_invalid
 from pipeline.providers.normalize import Outcome, normalize_poll, normalize_webhook
 from pipeline.runtime.batching import Writer, ack_batch, batches, manual_acks
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 class Normalized(NamedTuple):
     """One normalized event and its JSON, encoded once for every record that carries it."""
 
-    event: dict[str, Any]  # the CloudEvent
+    event: CloudEvent
     value: bytes
 
 
@@ -162,5 +162,5 @@ def register_normalize(app: faust.App, normalizer: Normalizer) -> Any:
     return normalize
 
 
-def dedup_key(event: dict[str, Any]) -> str:
+def dedup_key(event: CloudEvent) -> str:
     return f"{event['source']} {event['id']}"

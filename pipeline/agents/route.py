@@ -19,7 +19,6 @@ The subscriptions come from `config.subscriptions`, followed live. Routing a bat
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from pipeline import metrics
 from pipeline.agents.guard import internal_error
@@ -27,6 +26,7 @@ from pipeline.config.subscriptions import Subscription
 from pipeline.config.view import CompactedView, unreadable_summary
 from pipeline.contract.output import Output
 from pipeline.delivery.tasks import encode, new_task, task_key
+from pipeline.events.cloudevent import CloudEvent
 from pipeline.events.invalid import encode_invalid
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class Router:
             await view.changed()
         log.info("routing resumes: every subscription can be read")
 
-    def outputs(self, event: dict[str, Any], value: bytes) -> list[Output]:
+    def outputs(self, event: CloudEvent, value: bytes) -> list[Output]:
         """The tasks one event becomes, serialised; a failure becomes its dead letter. They are
         counted (`pipeline_deliveries_routed_total`) once Kafka has them, by the caller."""
         try:

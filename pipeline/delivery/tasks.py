@@ -18,6 +18,7 @@ it (`EventHead`) is decoded on its own.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -107,7 +108,7 @@ def key_of(task: DeliveryTask) -> bytes:
 
 def new_task(
     subscription_id: str,
-    event: dict[str, Any],
+    event: Mapping[str, Any],
     *,
     reason: str,
     force: bool = False,

@@ -6,7 +6,7 @@ the catalog at `GET /v1/event-types`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ class Catalog:
             for event_type, schema in self.schemas.items()
         }
 
-    def violation(self, event: dict[str, Any]) -> str | None:
+    def violation(self, event: Mapping[str, Any]) -> str | None:
         """None when `event` matches its type's schema, else the first problem found."""
         event_type = str(event.get("type"))
         fast = self._fast.get(event_type)

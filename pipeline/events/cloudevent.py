@@ -11,7 +11,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from pipeline.events.types import ID_FIELDS, entity_of
 
@@ -22,6 +22,24 @@ _MIN_UNIX_SECONDS = -62_135_596_800
 _MAX_UNIX_SECONDS = 253_402_300_799
 _MS_ABOVE = 1e11
 _MAX_UNIX_DIGITS = len(str(_MAX_UNIX_SECONDS * 1000))
+
+
+class CloudEvent(TypedDict):
+    """A normalized event as on `events.normalized` (`topics/schemas/`): the CloudEvents 1.0
+    attributes, the pipeline's extensions and `data`, in the order they are written."""
+
+    specversion: str
+    id: str
+    source: str  # `/instances/<instance id>`
+    type: str
+    subject: str  # `<entity>/<object id>`
+    time: str  # RFC 3339, when it happened at the provider
+    datacontenttype: str
+    provider: str
+    providerevent: str
+    instanceid: str
+    receivedat: str  # RFC 3339, when the pipeline received it
+    data: dict[str, Any]
 
 
 def event_id(*identity: object) -> str:
@@ -117,7 +135,7 @@ def build_event(
     time: datetime,
     data: dict[str, Any],
     raw: Any,
-) -> dict[str, Any]:
+) -> CloudEvent:
     """One normalized event; `data` gains the subject's id field and, unless off, `raw`."""
     entity = entity_of(event_type)
     body = {**data, ID_FIELDS[entity]: object_id}

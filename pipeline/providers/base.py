@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import orjson
 
 from pipeline.errors import PipelineError
-from pipeline.events.cloudevent import Lineage
+from pipeline.events.cloudevent import CloudEvent, Lineage
 
 
 class SignatureError(PipelineError):
@@ -117,7 +117,7 @@ def unusable(payload: Any, expected: type, shape: str) -> Rejected | None:
 class Normalized:
     """The result of normalizing one raw record: events, rejected elements, ignored pings."""
 
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[CloudEvent] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     ignored: int = 0
 

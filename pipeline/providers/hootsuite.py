@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pipeline.events.cloudevent import Lineage, build_event, parse_time, snake_keys
+from pipeline.events.cloudevent import CloudEvent, Lineage, build_event, parse_time, snake_keys
 from pipeline.providers.base import (
     MAX_DEPTH,
     Normalized,
@@ -90,7 +90,7 @@ def _is_ping(element: Any) -> bool:
     return isinstance(element, dict) and element.get("type") == PING
 
 
-def _normalize_element(element: Any, lineage: Lineage) -> dict[str, Any] | Rejected:
+def _normalize_element(element: Any, lineage: Lineage) -> CloudEvent | Rejected:
     rejected = _malformed(element) or _unmapped(element)
     if rejected is not None:
         return rejected

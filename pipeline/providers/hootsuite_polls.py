@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.events.cloudevent import Lineage, build_event, parse_time, snake_keys
+from pipeline.events.cloudevent import CloudEvent, Lineage, build_event, parse_time, snake_keys
 from pipeline.providers.base import Normalized, Rejected, brief
 from pipeline.providers.hootsuite_rest import MESSAGE_STATE_TYPES
 from pipeline.providers.snapshot import PollSnapshot
@@ -27,7 +27,7 @@ def normalize_message_snapshot(snapshot: PollSnapshot, lineage: Lineage) -> Norm
     return result
 
 
-def _normalize(snapshot: PollSnapshot, lineage: Lineage) -> dict[str, Any] | Rejected:
+def _normalize(snapshot: PollSnapshot, lineage: Lineage) -> CloudEvent | Rejected:
     message_id, item = snapshot.item_id, snapshot.item
     if not message_id:
         return Rejected("missing_object_id", "snapshot has no item_id")

@@ -14,7 +14,7 @@ import msgspec
 import orjson
 
 from pipeline.events.catalog import Catalog
-from pipeline.events.cloudevent import Lineage, parse_time, rfc3339
+from pipeline.events.cloudevent import CloudEvent, Lineage, parse_time, rfc3339
 from pipeline.events.envelope import WebhookEnvelope, decode_envelope
 from pipeline.events.invalid import InvalidRecord, invalid_record, undecodable
 from pipeline.providers.base import (
@@ -35,7 +35,7 @@ class Outcome:
 
     provider: str = "unknown"
     instance_id: str | None = None
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[CloudEvent] = field(default_factory=list)
     invalid: list[InvalidRecord] = field(default_factory=list)
     ignored: int = 0
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.events.cloudevent import Lineage, build_event, parse_time, snake_keys
+from pipeline.events.cloudevent import CloudEvent, Lineage, build_event, parse_time, snake_keys
 from pipeline.providers.base import (
     Normalized,
     Rejected,
@@ -97,7 +97,7 @@ class Oktopost:
         return result
 
 
-def _normalize(payload: dict[str, Any], lineage: Lineage) -> dict[str, Any] | Rejected:
+def _normalize(payload: dict[str, Any], lineage: Lineage) -> CloudEvent | Rejected:
     event, data = payload.get("event"), payload.get("data")
     if not isinstance(event, str) or event not in EVENT_MAP:  # an object or array is unhashable
         return Rejected("unknown_event_type", f"unknown event {brief(event)}")

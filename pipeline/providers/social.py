@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pipeline.events.cloudevent import Lineage, build_event
+from pipeline.events.cloudevent import CloudEvent, Lineage, build_event
 from pipeline.providers.base import Rejected, brief, identifier, is_missing
 
 CATCH_ALL = "platform.event"
@@ -81,7 +81,7 @@ class Occurrence:
     raw: Any
 
 
-def event(lineage: Lineage, occurrence: Occurrence) -> dict[str, Any]:
+def event(lineage: Lineage, occurrence: Occurrence) -> CloudEvent:
     data = {name: value for name, value in occurrence.fields.items() if value is not None}
     if occurrence.event_type == CATCH_ALL:
         data["kind"] = occurrence.provider_event

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pipeline.events.cloudevent import Lineage, build_event, parse_time, snake_keys
+from pipeline.events.cloudevent import CloudEvent, Lineage, build_event, parse_time, snake_keys
 from pipeline.events.types import ID_FIELDS, entity_of, is_event_type
 from pipeline.http.standard_webhooks import (
     SecretFormatError,
@@ -69,7 +69,7 @@ class Standard:
 
 def _normalize(
     payload: dict[str, Any], headers: Mapping[str, str], lineage: Lineage
-) -> dict[str, Any] | Rejected:
+) -> CloudEvent | Rejected:
     event_type, data = payload.get("type"), payload.get("data")
     if not is_event_type(event_type):
         return Rejected("unknown_event_type", f"type {brief(event_type)} is not a normalized type")

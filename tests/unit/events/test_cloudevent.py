@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.events.cloudevent import (
     ID_NAMESPACE,
+    CloudEvent,
     Lineage,
     build_event,
     event_id,
@@ -19,6 +21,7 @@ from pipeline.events.cloudevent import (
     snake_case,
     snake_keys,
 )
+from pipeline.settings import REPO_ROOT
 from tests.support.totality import PROPERTY, RFC3339_MS
 
 aware_moments = st.datetimes(
@@ -214,3 +217,21 @@ def test_build_event_refuses_an_unknown_type() -> None:
             data={},
             raw=None,
         )
+
+
+def test_the_cloudevent_type_is_the_contract_s_schema_and_build_event_s_order() -> None:
+    """`CloudEvent` names every attribute the schema requires, in the order events are written."""
+    schema = orjson.loads((REPO_ROOT / "topics" / "schemas" / "cloudevent.json").read_bytes())
+    lineage = Lineage("oktopost", "inst1", "2025-11-20T12:30:00.000Z")
+    event = build_event(
+        lineage,
+        identity=("w1",),
+        event_type="lead.created",
+        object_id="42",
+        provider_event="leadCreated",
+        time=datetime(2025, 11, 20, 12, 30, tzinfo=UTC),
+        data={},
+        raw={},
+    )
+    assert list(CloudEvent.__annotations__) == schema["required"] == list(event)
+    assert list(schema["properties"]) == schema["required"]
